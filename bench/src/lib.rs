@@ -1,0 +1,1 @@
+//! Benchmarks of oxbpf against its peers.

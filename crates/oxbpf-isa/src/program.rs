@@ -1,0 +1,231 @@
+//! A whole decoded program: instructions plus the slot bookkeeping that jumps need.
+
+use crate::decode::{decode_insn, DecodeError, DecodeErrorKind};
+use crate::insn::Insn;
+use crate::opcode::SLOT;
+use crate::raw::RawInsn;
+
+/// Upper bound on program size, in slots. Linux allows 1,000,000 instructions for
+/// privileged loaders (`BPF_COMPLEXITY_LIMIT_INSNS`); the same bound here keeps every
+/// slot index and offset inside `u32`/`i32` arithmetic.
+pub const MAX_SLOTS: usize = 1_000_000;
+
+const HI_SLOT: u32 = u32::MAX;
+
+/// A decoded, structurally valid program.
+///
+/// Guarantees (checked by [`Program::decode`] and [`Program::from_insns`]):
+/// every instruction is one the ISA defines; every jump, `may_goto`, local call and
+/// code-address `lddw` lands on the first slot of an instruction inside the program.
+/// Nothing is said about reachability, termination or memory safety: that is the
+/// verifier's job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    insns: Vec<Insn>,
+    /// `slot_of[i]`: first slot of instruction `i`.
+    slot_of: Vec<u32>,
+    /// `index_of[s]`: instruction starting at slot `s`, or `HI_SLOT` for the second slot
+    /// of a `lddw`.
+    index_of: Vec<u32>,
+}
+
+impl Program {
+    /// Decodes and checks a program from its bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
+        if bytes.is_empty() {
+            return Err(DecodeError {
+                pc: 0,
+                kind: DecodeErrorKind::Empty,
+            });
+        }
+        if !bytes.len().is_multiple_of(SLOT) {
+            return Err(DecodeError {
+                pc: bytes.len() / SLOT,
+                kind: DecodeErrorKind::TrailingBytes { len: bytes.len() },
+            });
+        }
+        let nslots = bytes.len() / SLOT;
+        if nslots > MAX_SLOTS {
+            return Err(DecodeError {
+                pc: MAX_SLOTS,
+                kind: DecodeErrorKind::TooLong {
+                    slots: nslots,
+                    limit: MAX_SLOTS,
+                },
+            });
+        }
+        let raw = crate::raw::slots(bytes).unwrap_or_default();
+        Self::from_raw(&raw)
+    }
+
+    /// Decodes and checks a program from raw slots.
+    pub fn from_raw(raw: &[RawInsn]) -> Result<Program, DecodeError> {
+        if raw.is_empty() {
+            return Err(DecodeError {
+                pc: 0,
+                kind: DecodeErrorKind::Empty,
+            });
+        }
+        if raw.len() > MAX_SLOTS {
+            return Err(DecodeError {
+                pc: MAX_SLOTS,
+                kind: DecodeErrorKind::TooLong {
+                    slots: raw.len(),
+                    limit: MAX_SLOTS,
+                },
+            });
+        }
+        let mut insns = Vec::with_capacity(raw.len());
+        let mut slot_of = Vec::with_capacity(raw.len());
+        let mut index_of = Vec::with_capacity(raw.len());
+        let mut pc = 0;
+        while pc < raw.len() {
+            let (insn, n) = decode_insn(&raw[pc..]).map_err(|kind| DecodeError { pc, kind })?;
+            index_of.push(insns.len() as u32);
+            if n == 2 {
+                index_of.push(HI_SLOT);
+            }
+            slot_of.push(pc as u32);
+            insns.push(insn);
+            pc += n;
+        }
+        let p = Program {
+            insns,
+            slot_of,
+            index_of,
+        };
+        p.check_targets()?;
+        Ok(p)
+    }
+
+    /// Builds a program from instructions, checking each and every target.
+    pub fn from_insns(insns: Vec<Insn>) -> Result<Program, DecodeError> {
+        if insns.is_empty() {
+            return Err(DecodeError {
+                pc: 0,
+                kind: DecodeErrorKind::Empty,
+            });
+        }
+        let mut slot_of = Vec::with_capacity(insns.len());
+        let mut index_of = Vec::with_capacity(insns.len());
+        let mut pc = 0usize;
+        for (i, insn) in insns.iter().enumerate() {
+            insn.validate().map_err(|kind| DecodeError { pc, kind })?;
+            slot_of.push(pc as u32);
+            index_of.push(i as u32);
+            if insn.slots() == 2 {
+                index_of.push(HI_SLOT);
+            }
+            pc += insn.slots();
+            if pc > MAX_SLOTS {
+                return Err(DecodeError {
+                    pc: MAX_SLOTS,
+                    kind: DecodeErrorKind::TooLong {
+                        slots: pc,
+                        limit: MAX_SLOTS,
+                    },
+                });
+            }
+        }
+        let p = Program {
+            insns,
+            slot_of,
+            index_of,
+        };
+        p.check_targets()?;
+        Ok(p)
+    }
+
+    fn check_targets(&self) -> Result<(), DecodeError> {
+        let last = self.index_of.len() - 1;
+        for (i, insn) in self.insns.iter().enumerate() {
+            let Some(off) = insn.branch_offset() else {
+                continue;
+            };
+            let pc = self.slot_of[i] as usize;
+            let what = match insn {
+                Insn::Call(_) => "call",
+                Insn::LoadImm64 { .. } => "code address",
+                _ => "jump",
+            };
+            // For lddw the offset counts from the slot after its first slot, as for calls.
+            let target = pc as i64 + 1 + off;
+            if target < 0 || target as usize > last {
+                return Err(DecodeError {
+                    pc,
+                    kind: DecodeErrorKind::TargetOutOfRange { what, target, last },
+                });
+            }
+            if self.index_of[target as usize] == HI_SLOT {
+                return Err(DecodeError {
+                    pc,
+                    kind: DecodeErrorKind::TargetInLddw {
+                        what,
+                        target: target as usize,
+                        lddw: target as usize - 1,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The instructions, in order (a `lddw` is one entry).
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// Number of instructions (a `lddw` counts once).
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// Always false: a program has at least one instruction.
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// Number of 8-byte slots (a `lddw` counts twice).
+    pub fn slot_count(&self) -> usize {
+        self.index_of.len()
+    }
+
+    /// First slot of instruction `index`.
+    pub fn slot(&self, index: usize) -> usize {
+        self.slot_of[index] as usize
+    }
+
+    /// The instruction that starts at `slot`; `None` past the end or for the second slot
+    /// of a `lddw`.
+    pub fn index_at_slot(&self, slot: usize) -> Option<usize> {
+        match self.index_of.get(slot) {
+            Some(&i) if i != HI_SLOT => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// Index of the instruction that instruction `index` branches (or calls) to, for
+    /// jumps, `may_goto`, local calls and code-address loads.
+    pub fn branch_target(&self, index: usize) -> Option<usize> {
+        let off = self.insns[index].branch_offset()?;
+        let slot = self.slot_of[index] as i64 + 1 + off;
+        self.index_at_slot(slot as usize)
+    }
+
+    /// `(index, slot, instruction)` for each instruction.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize, &Insn)> + '_ {
+        self.insns
+            .iter()
+            .enumerate()
+            .map(move |(i, insn)| (i, self.slot_of[i] as usize, insn))
+    }
+
+    /// The program's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.slot_count() * SLOT);
+        for insn in &self.insns {
+            insn.encode_into(&mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,1 @@
+//! The oxbpf Linux kernel backend (on aya)

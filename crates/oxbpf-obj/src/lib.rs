@@ -1,0 +1,1 @@
+//! eBPF ELF objects: programs, maps, global data, BTF and relocations (on aya-obj)

@@ -1,0 +1,1 @@
+//! The oxbpf userspace runtime: maps, helpers, trace output and hook points

@@ -1,0 +1,1 @@
+//! The oxbpf verifier: abstract interpretation that proves eBPF programs safe

@@ -1,0 +1,141 @@
+//! eBPF execution engines.
+//!
+//! - [`interp`]: the reference interpreter. Every memory access is checked against the
+//!   run's [`Regions`]; its behaviour defines oxbpf's semantics (RFC 9669 with Linux as the
+//!   authority where they differ).
+//! - [`jit`]: the x86-64 JIT, with the same semantics.
+//!
+//! Both implement [`Executable`]: prepare once, run many times, each run with its own
+//! [`RunContext`] (entry registers, memory regions, embedder data, instruction budget).
+
+pub mod error;
+pub mod helper;
+pub mod memory;
+pub mod raw_mem;
+
+pub use error::{LoadError, VmError};
+pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers};
+pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions};
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+/// Bytes of eBPF stack per call frame.
+pub const STACK_SIZE: usize = 512;
+/// Deepest bpf-to-bpf call nesting (frames, the program's own included), as in Linux.
+pub const MAX_CALL_DEPTH: usize = 8;
+
+/// Which engine runs a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    Interpreter,
+    Jit,
+}
+
+/// Everything one run of a program gets.
+pub struct RunContext<'a> {
+    /// `r1`..`r5` at entry.
+    pub args: [u64; 5],
+    /// Memory the program may access besides its own stack.
+    pub regions: Regions,
+    /// Stop after this many executed instructions (runaway protection).
+    pub budget: Option<u64>,
+    env: Option<&'a mut dyn Any>,
+    _borrows: PhantomData<&'a mut [u8]>,
+}
+
+impl Default for RunContext<'_> {
+    fn default() -> Self {
+        RunContext::new()
+    }
+}
+
+impl<'a> RunContext<'a> {
+    /// No arguments, no memory.
+    pub fn new() -> Self {
+        RunContext {
+            args: [0; 5],
+            regions: Regions::new(),
+            budget: None,
+            env: None,
+            _borrows: PhantomData,
+        }
+    }
+
+    /// A plain VM run over a buffer: `r1` = its address, `r2` = its length, and the buffer
+    /// readable and writable (the conformance suite's convention).
+    pub fn with_memory(mem: &'a mut [u8]) -> Self {
+        let mut c = RunContext::new();
+        c.args[0] = mem.as_mut_ptr() as u64;
+        c.args[1] = mem.len() as u64;
+        c.regions
+            .push(MemoryRegion::writable(mem, RegionKind::Input));
+        c
+    }
+
+    /// A run with a context structure: `r1` = its address, the structure readable and
+    /// writable.
+    pub fn with_context(ctx: &'a mut [u8]) -> Self {
+        let mut c = RunContext::new();
+        c.args[0] = ctx.as_mut_ptr() as u64;
+        c.regions
+            .push(MemoryRegion::writable(ctx, RegionKind::Context));
+        c
+    }
+
+    /// Grants read access to `data` for this run.
+    pub fn allow(&mut self, data: &'a [u8], kind: RegionKind) -> &mut Self {
+        self.regions.push(MemoryRegion::readonly(data, kind));
+        self
+    }
+
+    /// Grants read and write access to `data` for this run.
+    pub fn allow_mut(&mut self, data: &'a mut [u8], kind: RegionKind) -> &mut Self {
+        self.regions.push(MemoryRegion::writable(data, kind));
+        self
+    }
+
+    /// Grants access to raw memory for this run.
+    ///
+    /// # Safety
+    /// The region must stay valid (and, if writable, not aliased by Rust references) for as
+    /// long as the context is used.
+    pub unsafe fn allow_raw(&mut self, region: MemoryRegion) -> &mut Self {
+        self.regions.push(region);
+        self
+    }
+
+    /// Attaches embedder data that helpers reach with [`HelperCtx::env`].
+    pub fn with_env(mut self, env: &'a mut dyn Any) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Sets the instruction budget.
+    pub fn with_budget(mut self, budget: Option<u64>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Splits the context for an engine: the regions, the embedder data.
+    pub fn parts(&mut self) -> (&mut Regions, Option<&mut dyn Any>) {
+        (&mut self.regions, self.env.as_deref_mut())
+    }
+}
+
+/// Result of a run that ended with `exit` from the outermost frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// `r0` at exit.
+    pub r0: u64,
+    /// Instructions executed, when the engine counted them.
+    pub insns_executed: Option<u64>,
+}
+
+/// A program prepared for running by one engine.
+pub trait Executable: Send + Sync {
+    /// Runs the program once.
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError>;
+    /// Which engine this is.
+    fn engine(&self) -> EngineKind;
+}

@@ -1,0 +1,1 @@
+//! oxbpf: eBPF end to end in Rust (library facade and CLI)
