@@ -1,1 +1,3 @@
 //! The oxbpf verifier: abstract interpretation that proves eBPF programs safe
+
+pub mod domain;
