@@ -172,10 +172,8 @@ impl Ops for ArrayMap {
             Caller::User => {
                 check_len(name, value, self.user_value_size())?;
                 if self.percpu {
-                    for c in 0..self.ncpus {
-                        let o = c * self.stride;
-                        self.slab.write(base + o, &value[o..o + vs]);
-                    }
+                    // All CPUs' values, padding included, as Linux copies them.
+                    self.slab.write(base, value);
                 } else {
                     self.slab.write(base, value);
                 }

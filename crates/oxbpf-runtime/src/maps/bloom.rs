@@ -128,10 +128,6 @@ impl Ops for BloomFilter {
         Err(self.unsupported("delete", libc::EOPNOTSUPP))
     }
 
-    fn pop(&self, _out: &mut [u8]) -> Result<(), MapError> {
-        Err(self.unsupported("pop", libc::EOPNOTSUPP))
-    }
-
     fn get_next_key(&self, _key: Option<&[u8]>, _next: &mut [u8]) -> Result<(), MapError> {
         Err(self.unsupported("get_next_key", libc::EOPNOTSUPP))
     }

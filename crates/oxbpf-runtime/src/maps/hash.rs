@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 const SHARDS: usize = 16;
 const IN_USE: u8 = 1;
 const REFERENCED: u8 = 2;
-/// Linux's `MAX_BPF_STACK`: keys are built on the program stack.
-const MAX_KEY_SIZE: u32 = 512;
+/// Keys up to this size are rehashed from a stack buffer.
+const STACK_KEY: usize = 512;
 /// Linux's `KMALLOC_MAX_SIZE` on x86-64 (4 MiB pages << 10 order): bounds key + value.
 const KMALLOC_MAX_SIZE: u64 = 1 << 22;
 
@@ -122,11 +122,6 @@ impl HashMap {
             libc::E2BIG,
             "key_size + value_size too large",
         )?;
-        spec.require(
-            spec.key_size <= MAX_KEY_SIZE,
-            libc::E2BIG,
-            "key_size above 512 bytes (the eBPF stack size)",
-        )?;
         let vstride = round8(spec.value_size);
         spec.require(
             !(percpu && vstride > 32 << 10),
@@ -199,10 +194,17 @@ impl HashMap {
     }
 
     fn rehash_slot(&self, slot: u32) -> u64 {
-        let mut buf = [0u8; MAX_KEY_SIZE as usize];
-        let k = &mut buf[..self.spec.key_size as usize];
-        self.keys.read(slot as usize * self.kstride, k);
-        self.hash(k)
+        let ks = self.spec.key_size as usize;
+        let off = slot as usize * self.kstride;
+        if ks <= STACK_KEY {
+            let mut buf = [0u8; STACK_KEY];
+            self.keys.read(off, &mut buf[..ks]);
+            self.hash(&buf[..ks])
+        } else {
+            let mut buf = vec![0u8; ks];
+            self.keys.read(off, &mut buf);
+            self.hash(&buf)
+        }
     }
 
     fn find(&self, table: &HashTable<u32>, hash: u64, key: &[u8]) -> Option<u32> {
@@ -237,12 +239,8 @@ impl HashMap {
         let vs = self.spec.value_size as usize;
         match who {
             Caller::Prog { cpu } => self.values.write(self.value_off(slot, cpu), value),
-            Caller::User if self.percpu => {
-                for c in 0..self.ncpus {
-                    let o = c * self.vstride;
-                    self.values.write(base + o, &value[o..o + vs]);
-                }
-            }
+            // All CPUs' values, padding included, as Linux copies them.
+            Caller::User if self.percpu => self.values.write(base, value),
             Caller::User => {
                 self.values.write(base, value);
                 if zero_pad && self.vstride > vs {

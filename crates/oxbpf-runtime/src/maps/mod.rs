@@ -493,6 +493,14 @@ impl Map {
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.user_may_write()?;
         self.check_key(key)?;
+        if flags & update::BPF_F_LOCK != 0 {
+            // The syscall refuses BPF_F_LOCK before the map sees it when the value has no
+            // spin lock, which is always the case here.
+            return Err(MapError::invalid(
+                self.name(),
+                "BPF_F_LOCK needs a bpf_spin_lock in the value, which oxbpf maps do not support",
+            ));
+        }
         match self.kind {
             MapKind::QueueStack(_) | MapKind::Bloom(_) => self.ops().push(value, flags),
             _ => self.ops().update(key, value, flags, Caller::User),
