@@ -161,7 +161,24 @@ fn opt(r: Result<Option<Vec<u8>>, MapError>) -> Result<Vec<u8>, i32> {
     }
 }
 
+/// The kernel's possible CPU count: per-CPU values in `bpf()` come in this many slots.
+fn possible_cpus() -> usize {
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    possible
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap_or(0) - a.parse::<usize>().unwrap_or(0) + 1,
+            None => 1,
+        })
+        .sum::<usize>()
+        .max(1)
+}
+
 fn kernel_available() -> bool {
+    // Fix oxbpf's CPU count to the kernel's before any test creates a map, so per-CPU
+    // layouts agree whichever test runs first.
+    let _ = cpu::set_num_cpus(possible_cpus());
     match sys::create(MapType::Array as u32, 4, 4, 1, 0, 0, 4) {
         Ok(_) => true,
         Err(e) => {
@@ -469,15 +486,7 @@ fn percpu_maps_match_kernel() {
     if !kernel_available() {
         return;
     }
-    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-    let n = possible
-        .trim()
-        .split(',')
-        .map(|r| match r.split_once('-') {
-            Some((a, b)) => b.parse::<usize>().unwrap_or(0) - a.parse::<usize>().unwrap_or(0) + 1,
-            None => 1,
-        })
-        .sum::<usize>();
+    let n = possible_cpus();
     if cpu::set_num_cpus(n).is_err() {
         println!(
             "SKIP: oxbpf's CPU count is fixed at {}, the kernel has {n} possible CPUs",
