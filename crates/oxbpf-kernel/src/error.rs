@@ -19,8 +19,9 @@ pub enum KernelError {
         errno: i32,
         /// The verifier log (tail, when the kernel rotated it).
         log: String,
-        /// The failing instruction and message, parsed from `log`.
-        summary: VerifierSummary,
+        /// The failing instruction and message, parsed from `log` (boxed to keep the error
+        /// small).
+        summary: Box<VerifierSummary>,
     },
 
     /// The kernel refused for lack of privilege (`EPERM`) before any verification.

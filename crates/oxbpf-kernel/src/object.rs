@@ -58,7 +58,7 @@ fn program_error(program: &str, op: &'static str, e: ProgramError) -> KernelErro
                 program: program.to_string(),
                 errno,
                 log,
-                summary,
+                summary: Box::new(summary),
             }
         }
         other => KernelError::Program {

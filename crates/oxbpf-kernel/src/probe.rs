@@ -183,13 +183,24 @@ fn trivial(value: i32) -> Program {
 
 const ROOT_REMEDY: &str = "run as root (or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)";
 
+/// `a` or `an` before a program kind as it is spoken (`an XDP`, `a socket filter`).
+fn article(what: &str) -> &'static str {
+    match what.chars().next() {
+        Some('X' | 'a' | 'e' | 'i' | 'o' | 'u' | 'A' | 'E' | 'I' | 'O' | 'U') => "an",
+        _ => "a",
+    }
+}
+
 /// Classifies a failed probe load.
 fn load_failure(name: &'static str, what: &str, e: &KernelError) -> Feature {
     match e {
         KernelError::PermissionDenied { .. } => Feature::new(
             name,
             Status::Refused,
-            format!("loading a {what} program was refused (EPERM)"),
+            format!(
+                "loading {} {what} program was refused (EPERM)",
+                article(what)
+            ),
         )
         .remedy(ROOT_REMEDY),
         KernelError::Verifier { errno, summary, .. }
@@ -204,7 +215,7 @@ fn load_failure(name: &'static str, what: &str, e: &KernelError) -> Feature {
         other => Feature::new(
             name,
             Status::Missing,
-            format!("loading a {what} program failed: {other}"),
+            format!("loading {} {what} program failed: {other}", article(what)),
         ),
     }
 }
@@ -519,7 +530,10 @@ fn btf_tracing(
         Ok(_link) => Feature::new(
             name,
             Status::Supported,
-            format!("loaded and attached a {what} program on {target}"),
+            format!(
+                "loaded and attached {} {what} program on {target}",
+                article(what)
+            ),
         ),
         Err(KernelError::Unsupported { .. }) => Feature::new(
             name,
@@ -625,20 +639,27 @@ fn run_check(name: &'static str, what: &str, prog: &LoadedProgram, expect: u32) 
         Ok(out) if out.retval == expect => Feature::new(
             name,
             Status::Supported,
-            format!("loaded a {what} program and ran it with BPF_PROG_TEST_RUN"),
+            format!(
+                "loaded {} {what} program and ran it with BPF_PROG_TEST_RUN",
+                article(what)
+            ),
         ),
         Ok(out) => Feature::new(
             name,
             Status::Missing,
             format!(
-                "a {what} program returning {expect} returned {} under BPF_PROG_TEST_RUN",
+                "{} {what} program returning {expect} returned {} under BPF_PROG_TEST_RUN",
+                article(what),
                 out.retval
             ),
         ),
         Err(e) => Feature::new(
             name,
             Status::Supported,
-            format!("loaded a {what} program (BPF_PROG_TEST_RUN failed: {e})"),
+            format!(
+                "loaded {} {what} program (BPF_PROG_TEST_RUN failed: {e})",
+                article(what)
+            ),
         ),
     }
 }

@@ -359,7 +359,7 @@ pub fn load_raw<'a>(
             program: opts.name.clone(),
             errno,
             log: text,
-            summary,
+            summary: Box::new(summary),
         });
     }
 }

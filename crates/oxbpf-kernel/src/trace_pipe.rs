@@ -35,7 +35,7 @@ pub struct TraceLine {
     pub comm: String,
     /// Thread id.
     pub pid: u32,
-    /// Thread-group id, when the record-tgid option is on (`-` shows as `None`).
+    /// Thread-group id, when the record-tgid option is on (an unknown one is `None`).
     pub tgid: Option<u32>,
     /// CPU.
     pub cpu: u32,
@@ -115,7 +115,8 @@ impl TraceLine {
         if let Some(inner) = left.strip_suffix(')') {
             let (l, t) = inner.rsplit_once('(')?;
             let t = t.trim();
-            tgid = if t == "-" {
+            // The kernel prints `(-------)` when it does not know the tgid.
+            tgid = if !t.is_empty() && t.bytes().all(|b| b == b'-') {
                 None
             } else {
                 Some(t.parse().ok()?)
