@@ -78,6 +78,10 @@ fn is_noise(line: &str) -> bool {
     if line.is_empty() || line.starts_with(';') {
         return true;
     }
+    // The liveness table of log level 2: `      0: .1........ (b7) r0 = 0`.
+    if line.starts_with(' ') && numbered(line.trim_start()).is_some() {
+        return true;
+    }
     if let Some((_, rest)) = numbered(line) {
         // `N: R1=ctx() ...`, `N: frame1: ...`, `N: safe`.
         if rest.is_empty()
@@ -109,6 +113,7 @@ fn is_noise(line: &str) -> bool {
         "frame",
         " R",
         "R0=",
+        "Live regs",
     ];
     PREFIXES.iter().any(|p| line.starts_with(p))
 }
@@ -241,6 +246,14 @@ mod tests {
             s.message,
             "invalid access to packet, off=0 size=4, R2(id=0,off=0,r=0); R2 offset is outside of the packet"
         );
+    }
+
+    #[test]
+    fn level_two_liveness_table_is_not_the_message() {
+        let log = "func#0 @0\nLive regs before insn:\n      0: .1........ (b7) r0 = 0\n      1: 0......... (95) exit\nlast insn is not an exit or jmp\n";
+        let s = VerifierSummary::parse(log);
+        assert_eq!(s.slot, None);
+        assert_eq!(s.message, "last insn is not an exit or jmp");
     }
 
     #[test]

@@ -202,3 +202,30 @@ fn raw_attach_checks_program_types() {
     let e = attach::attach_raw_tracepoint(&raw, "no_such_tracepoint_here").unwrap_err();
     assert!(matches!(e, KernelError::NotFound { .. }), "{e}");
 }
+
+#[test]
+fn aya_rejections_come_back_as_verifier_errors() {
+    require_bpf!();
+    let mut obj = KernelObject::load_file(fixture("reject.o")).unwrap();
+    let e = obj
+        .attach_tracepoint("unchecked_lookup", "syscalls", "sys_enter_openat")
+        .unwrap_err();
+    let KernelError::Verifier {
+        program,
+        errno,
+        log,
+        summary,
+    } = e
+    else {
+        panic!("expected Verifier, got {e}")
+    };
+    assert_eq!(program, "unchecked_lookup");
+    assert_eq!(errno, libc::EACCES);
+    assert!(log.contains("map_value_or_null"), "{log}");
+    // `r0 = *(u64 *)(r0 + 0)` is slot 7 (the map lddw takes two).
+    assert_eq!(summary.slot, Some(7));
+    assert!(
+        summary.message.contains("invalid mem access"),
+        "{summary:?}"
+    );
+}
