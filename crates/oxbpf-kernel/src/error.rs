@@ -164,6 +164,16 @@ impl KernelError {
             KernelError::Syscall { source, .. } | KernelError::File { source, .. } => {
                 source.raw_os_error()
             }
+            KernelError::Map { source, .. } => match source.as_ref() {
+                aya::maps::MapError::CreateError { io_error, .. } => io_error.raw_os_error(),
+                aya::maps::MapError::SyscallError(s) => s.io_error.raw_os_error(),
+                _ => None,
+            },
+            KernelError::Program { source, .. } => match source.as_ref() {
+                aya::programs::ProgramError::LoadError { io_error, .. } => io_error.raw_os_error(),
+                aya::programs::ProgramError::SyscallError(s) => s.io_error.raw_os_error(),
+                _ => None,
+            },
             _ => None,
         }
     }

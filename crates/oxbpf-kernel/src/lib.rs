@@ -38,3 +38,20 @@ pub use trace_pipe::{TraceLine, TracePipe, TraceRecord};
 pub use tracefs::{TraceInstance, Tracefs, TracepointFormat, TracepointName};
 pub use types::{AttachType, MapType, ProgType};
 pub use verifier_log::VerifierSummary;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_cross_threads() {
+        send_sync::<LoadedProgram>();
+        send_sync::<KernelMap>();
+        send_sync::<Attachment>();
+        send_sync::<KernelError>();
+        send_sync::<TracePipe>();
+        send_sync::<KernelObject>();
+    }
+}

@@ -377,6 +377,18 @@ pub fn btf() -> Feature {
 /// tracefs (tracepoint ids and formats, `trace_pipe`): mounted, or mountable by oxbpf.
 pub fn tracefs() -> Feature {
     if let Some(t) = Tracefs::find() {
+        if !t.readable() {
+            return Feature::new(
+                "tracefs",
+                Status::Refused,
+                format!(
+                    "mounted at {}, but not readable by this user (euid {})",
+                    t.root().display(),
+                    sys::geteuid()
+                ),
+            )
+            .remedy("run as root");
+        }
         return Feature::new(
             "tracefs",
             Status::Supported,
@@ -427,7 +439,14 @@ fn dynamic_probes(name: &'static str, kind: &str, config: &str) -> Feature {
         .ok()
         .map(|s| s.trim().to_string());
     let events_file = Tracefs::find().map(|t| t.path(format!("{kind}_events")));
-    let has_events = events_file.as_ref().is_some_and(|p| p.exists());
+    // None: could not be checked (tracefs unmounted or unreadable).
+    let has_events = events_file
+        .as_ref()
+        .and_then(|p| match std::fs::metadata(p) {
+            Ok(_) => Some(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+            Err(_) => None,
+        });
     match (pmu_type, has_events) {
         (Some(t), _) => Feature::new(
             name,
@@ -437,15 +456,16 @@ fn dynamic_probes(name: &'static str, kind: &str, config: &str) -> Feature {
                 pmu.display()
             ),
         ),
-        (None, true) => Feature::new(
+        (None, Some(true)) => Feature::new(
             name,
             Status::Supported,
             format!("no {kind} PMU, but tracefs has {kind}_events (legacy interface)"),
         ),
-        (None, false) => {
-            let tracefs_note = match &events_file {
-                Some(p) => format!("and {} does not exist", p.display()),
-                None => "and tracefs is not mounted to check further".to_string(),
+        (None, checked) => {
+            let tracefs_note = match (&events_file, checked) {
+                (Some(p), Some(false)) => format!("and {} does not exist", p.display()),
+                (Some(p), _) => format!("({} could not be read)", p.display()),
+                (None, _) => "(tracefs is not mounted to check further)".to_string(),
             };
             Feature::new(
                 name,

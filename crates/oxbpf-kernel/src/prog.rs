@@ -285,8 +285,6 @@ pub fn load_raw<'a>(
         kern_version,
         prog_flags: opts.prog_flags,
         attach_btf_id: opts.attach_btf_id.unwrap_or(0),
-        attach_btf_obj_fd: None,
-        attach_prog_fd: None,
         fd_array: &opts.maps,
     };
 
@@ -321,10 +319,17 @@ pub fn load_raw<'a>(
             });
         }
         let errno = errno.unwrap_or(0);
-        // The log did not fit: the kernel says how much it needed (6.4+).
+        // The log did not fit: the kernel says how much it needed (6.4+); older kernels
+        // do not, so the buffer doubles.
         if errno == libc::ENOSPC && !log.is_empty() {
-            let need = out.log_true_size as usize;
-            if need > log.len() && need <= MAX_LOG_SIZE {
+            let reported = out.log_true_size as usize;
+            let need = if reported > log.len() {
+                reported
+            } else {
+                log.len().saturating_mul(2)
+            }
+            .min(MAX_LOG_SIZE);
+            if need > log.len() {
                 log = vec![0u8; need];
                 continue;
             }

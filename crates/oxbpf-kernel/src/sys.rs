@@ -116,8 +116,6 @@ pub(crate) struct ProgLoadAttr<'a> {
     pub kern_version: u32,
     pub prog_flags: u32,
     pub attach_btf_id: u32,
-    pub attach_btf_obj_fd: Option<BorrowedFd<'a>>,
-    pub attach_prog_fd: Option<BorrowedFd<'a>>,
     /// File descriptors for `BPF_PSEUDO_MAP_IDX` references.
     pub fd_array: &'a [RawFd],
 }
@@ -197,11 +195,6 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
         *dst = src as libc::c_char;
     }
     u.attach_btf_id = a.attach_btf_id;
-    if let Some(fd) = a.attach_btf_obj_fd {
-        u.__bindgen_anon_1.attach_btf_obj_fd = fd.as_raw_fd() as u32;
-    } else if let Some(fd) = a.attach_prog_fd {
-        u.__bindgen_anon_1.attach_prog_fd = fd.as_raw_fd() as u32;
-    }
     if !a.fd_array.is_empty() {
         u.fd_array = a.fd_array.as_ptr() as u64;
     }
@@ -778,6 +771,27 @@ mod tests {
     }
 
     #[test]
+    fn fd_array_references_are_bounds_checked() {
+        let lddw_idx = |idx: i32| {
+            let mut v = vec![0x18, 1 | (5 << 4), 0, 0];
+            v.extend_from_slice(&idx.to_le_bytes());
+            v.extend_from_slice(&[0; 8]);
+            v
+        };
+        assert!(check_fd_array_refs(&lddw_idx(0), 1).is_ok());
+        assert!(check_fd_array_refs(&lddw_idx(1), 1).is_err());
+        assert!(check_fd_array_refs(&lddw_idx(-1), 4).is_err());
+        // kfunc call with module BTF index 2 in `off`
+        let kfunc = [0x85, 2 << 4, 2, 0, 7, 0, 0, 0];
+        assert!(check_fd_array_refs(&kfunc, 3).is_ok());
+        let e = check_fd_array_refs(&kfunc, 2).unwrap_err();
+        assert!(
+            e.to_string().contains("slot 0 uses fd_array index 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn prog_load_rejects_partial_slot() {
         let lic = CString::new("GPL").unwrap();
         let a = ProgLoadAttr {
@@ -789,8 +803,6 @@ mod tests {
             kern_version: 0,
             prog_flags: 0,
             attach_btf_id: 0,
-            attach_btf_obj_fd: None,
-            attach_prog_fd: None,
             fd_array: &[],
         };
         let out = prog_load(&a, 0, &mut []);

@@ -25,6 +25,9 @@ use crate::tracefs::{TraceInstance, Tracefs};
 /// Longest line kept; longer lines are dropped (and counted).
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// Size of the read buffer a pipe keeps (allocated on the first read).
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Most bytes read per [`TracePipe::fill`], so that a flood cannot keep it busy forever.
 const MAX_FILL_BYTES: usize = 1 << 20;
 
@@ -180,6 +183,9 @@ impl TraceRecord {
 }
 
 /// A non-blocking reader of a `trace_pipe` with a bounded record queue.
+///
+/// Memory: a 64 KiB read buffer, at most one partial line of [`MAX_LINE`] bytes, and at
+/// most `capacity` parsed records (each a few strings of the line's length).
 #[derive(Debug)]
 pub struct TracePipe {
     file: File,
@@ -189,6 +195,7 @@ pub struct TracePipe {
     queue: VecDeque<TraceRecord>,
     capacity: usize,
     dropped: u64,
+    read_buf: Vec<u8>,
     // Declared last: dropped after `file` is closed, so the instance directory can go.
     _instance: Option<TraceInstance>,
 }
@@ -227,6 +234,7 @@ impl TracePipe {
             queue: VecDeque::new(),
             capacity: capacity.max(1),
             dropped: 0,
+            read_buf: Vec::new(),
             _instance: instance,
         })
     }
@@ -292,8 +300,10 @@ impl TracePipe {
         if !readable {
             return Ok(0);
         }
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = std::mem::take(&mut self.read_buf);
+        buf.resize(READ_CHUNK, 0);
         let mut total = 0;
+        let mut result = Ok(());
         while total < MAX_FILL_BYTES {
             match self.file.read(&mut buf) {
                 Ok(0) => break,
@@ -303,10 +313,14 @@ impl TracePipe {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(KernelError::file(&self.path, e)),
+                Err(e) => {
+                    result = Err(KernelError::file(&self.path, e));
+                    break;
+                }
             }
         }
-        Ok(self.queue.len().saturating_sub(before))
+        self.read_buf = buf;
+        result.map(|()| self.queue.len().saturating_sub(before))
     }
 
     /// The next record, waiting at most `timeout` for one.

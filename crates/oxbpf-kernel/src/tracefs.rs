@@ -32,6 +32,45 @@ fn looks_mounted(root: &Path) -> bool {
     root.join("events").is_dir() && root.join("available_events").exists()
 }
 
+/// Decodes the octal escapes (`\040` for a space) of a `/proc/self/mounts` field.
+fn unescape_mount_field(f: &str) -> String {
+    let b = f.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mount points of file systems of type `fstype`, from `/proc/self/mounts`.
+pub(crate) fn mount_points(fstype: &str) -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string("/proc/self/mounts") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (_dev, dir, ty) = (it.next()?, it.next()?, it.next()?);
+            (ty == fstype).then(|| PathBuf::from(unescape_mount_field(dir)))
+        })
+        .collect()
+}
+
+/// Whether tracefs is mounted at `root` (readable or not by this process).
+fn is_mounted(root: &Path) -> bool {
+    looks_mounted(root) || mount_points("tracefs").iter().any(|m| m == root)
+}
+
 /// Whether the kernel knows a file system type (`/proc/filesystems`).
 pub(crate) fn filesystem_supported(fstype: &str) -> bool {
     fs::read_to_string("/proc/filesystems")
@@ -46,7 +85,7 @@ impl Tracefs {
     /// The tracefs at `root`, if one is mounted there.
     pub fn at(root: impl Into<PathBuf>) -> Result<Tracefs, KernelError> {
         let root = root.into();
-        if looks_mounted(&root) {
+        if is_mounted(&root) {
             Ok(Tracefs { root })
         } else {
             Err(KernelError::TracefsUnavailable {
@@ -55,15 +94,21 @@ impl Tracefs {
         }
     }
 
-    /// The mounted tracefs, if any (no side effects).
+    /// The mounted tracefs, if any (no side effects). It may still be unreadable by an
+    /// unprivileged process; see [`Tracefs::readable`].
     pub fn find() -> Option<Tracefs> {
         [TRACEFS_PATH, DEBUGFS_TRACING_PATH]
             .into_iter()
             .map(Path::new)
-            .find(|p| looks_mounted(p))
+            .find(|p| is_mounted(p))
             .map(|p| Tracefs {
                 root: p.to_path_buf(),
             })
+    }
+
+    /// Whether this process can read the tracepoint list.
+    pub fn readable(&self) -> bool {
+        fs::File::open(self.path("available_events")).is_ok()
     }
 
     /// The mounted tracefs; mounts tracefs at [`TRACEFS_PATH`] (or debugfs at
@@ -571,6 +616,13 @@ pub(crate) fn is_permission(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_fields_unescape() {
+        assert_eq!(unescape_mount_field("/a\\040b"), "/a b");
+        assert_eq!(unescape_mount_field("/plain"), "/plain");
+        assert_eq!(unescape_mount_field("/end\\04"), "/end\\04");
+    }
 
     #[test]
     fn globs() {

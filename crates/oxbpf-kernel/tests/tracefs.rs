@@ -9,14 +9,38 @@ use oxbpf_kernel::trace_pipe::TraceRecord;
 use oxbpf_kernel::tracefs::{DynamicLocation, TracepointPattern};
 use oxbpf_kernel::{KernelError, TraceInstance, TracePipe, Tracefs, TracepointName};
 
-/// tracefs, mounting it if needed; `None` (after printing SKIP) when it cannot be had.
+fn is_permission(e: &KernelError) -> bool {
+    matches!(e.errno(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+/// tracefs, mounting it if needed; `None` (after printing SKIP) when it cannot be had or
+/// read.
 fn tracefs() -> Option<Tracefs> {
-    match Tracefs::find_or_mount() {
-        Ok(t) => Some(t),
+    let t = match Tracefs::find_or_mount() {
+        Ok(t) => t,
         Err(e) => {
             println!("SKIP: {e}");
+            return None;
+        }
+    };
+    match t.available_events() {
+        Err(e) if is_permission(&e) => {
+            println!("SKIP: tracefs is not readable: {e}");
             None
         }
+        _ => Some(t),
+    }
+}
+
+/// A trace instance; `None` (after printing SKIP) when this user may not create one.
+fn instance(t: &Tracefs, tag: &str) -> Option<TraceInstance> {
+    match TraceInstance::create(t, &instance_name(tag)) {
+        Ok(i) => Some(i),
+        Err(e) if is_permission(&e) => {
+            println!("SKIP: cannot create a trace instance: {e}");
+            None
+        }
+        Err(e) => panic!("creating a trace instance: {e}"),
     }
 }
 
@@ -140,7 +164,9 @@ fn unknown_tracepoints_are_not_found() {
 #[test]
 fn trace_pipe_of_an_instance_delivers_marker_lines() {
     let Some(t) = tracefs() else { return };
-    let inst = TraceInstance::create(&t, &instance_name("marker")).unwrap();
+    let Some(inst) = instance(&t, "marker") else {
+        return;
+    };
     let marker = inst.tracefs().path("trace_marker");
     let mut pipe = TracePipe::open_instance(inst, 64).unwrap();
 
@@ -164,7 +190,7 @@ fn trace_pipe_of_an_instance_delivers_marker_lines() {
 
     // Overflow of the record queue is counted, not buffered.
     let mut small = {
-        let inst = TraceInstance::create(&t, &instance_name("small")).unwrap();
+        let inst = instance(&t, "small").unwrap();
         let marker = inst.tracefs().path("trace_marker");
         for i in 0..5 {
             std::fs::write(&marker, format!("line {i}")).unwrap();
@@ -189,10 +215,11 @@ fn instance_names_are_checked_and_instances_removed() {
     for bad in ["", "..", "a/b", "sp ace"] {
         assert!(TraceInstance::create(&t, bad).is_err(), "{bad:?}");
     }
-    let name = instance_name("gone");
-    let dir = t.path("instances").join(&name);
+    let dir = t.path("instances").join(instance_name("gone"));
     {
-        let inst = TraceInstance::create(&t, &name).unwrap();
+        let Some(inst) = instance(&t, "gone") else {
+            return;
+        };
         assert!(dir.is_dir());
         inst.set_event("sched", "sched_switch", true).unwrap();
         inst.set_event("sched", "sched_switch", false).unwrap();
