@@ -30,7 +30,10 @@ pub fn size() -> impl Strategy<Value = Size> {
 
 /// A register or any 32-bit immediate.
 pub fn operand() -> impl Strategy<Value = Operand> {
-    prop_oneof![reg().prop_map(Operand::Reg), any::<i32>().prop_map(Operand::Imm)]
+    prop_oneof![
+        reg().prop_map(Operand::Reg),
+        any::<i32>().prop_map(Operand::Imm)
+    ]
 }
 
 fn two_operand_alu_op() -> impl Strategy<Value = AluOp> {
@@ -119,14 +122,13 @@ fn memory() -> impl Strategy<Value = Insn> {
             off,
         },
     );
-    let store = (size(), reg(), any::<i16>(), operand()).prop_map(|(size, dst, off, src)| {
-        Insn::Store {
+    let store =
+        (size(), reg(), any::<i16>(), operand()).prop_map(|(size, dst, off, src)| Insn::Store {
             size,
             dst,
             off,
             src,
-        }
-    });
+        });
     prop_oneof![load, store]
 }
 
@@ -160,8 +162,20 @@ fn atomic() -> impl Strategy<Value = Insn> {
         writable_reg(),
         any::<i16>(),
     );
-    let acquire = (size(), Just(AtomicOp::LoadAcquire), writable_reg(), reg(), any::<i16>());
-    let release = (size(), Just(AtomicOp::StoreRelease), reg(), reg(), any::<i16>());
+    let acquire = (
+        size(),
+        Just(AtomicOp::LoadAcquire),
+        writable_reg(),
+        reg(),
+        any::<i16>(),
+    );
+    let release = (
+        size(),
+        Just(AtomicOp::StoreRelease),
+        reg(),
+        reg(),
+        any::<i16>(),
+    );
     prop_oneof![nofetch, fetch, acquire, release].prop_map(|(size, op, dst, src, off)| {
         Insn::Atomic {
             size,

@@ -339,11 +339,7 @@ fn llvm(out: &mut String, insn: &Insn, target: Option<&str>) -> std::fmt::Result
                 JmpOp::Sle => "s<=",
                 JmpOp::Set => "&",
             };
-            write!(
-                out,
-                "if {} {sym} {s} goto {off:+}{note}",
-                llvm_reg(dst, w)
-            )
+            write!(out, "if {} {sym} {s} goto {off:+}{note}", llvm_reg(dst, w))
         }
         Insn::MayGoto { off } => write!(out, "may_goto {off:+}{note}"),
         Insn::Call(t) => match t {
@@ -503,7 +499,12 @@ fn conformance(out: &mut String, insn: &Insn, target: Option<&str>) -> std::fmt:
             PacketMode::Ind(r) => write!(out, "ldind{} %{r}, {imm}", size_suffix(size)),
         },
         Insn::Ja { off, long } => {
-            write!(out, "ja{} {}", if long { "32" } else { "" }, tgt(off as i64))
+            write!(
+                out,
+                "ja{} {}",
+                if long { "32" } else { "" },
+                tgt(off as i64)
+            )
         }
         Insn::Jump {
             width,

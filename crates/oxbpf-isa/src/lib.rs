@@ -17,9 +17,9 @@ pub mod asm;
 pub mod decode;
 pub mod disasm;
 pub mod encode;
+pub mod helpers;
 pub mod insn;
 pub mod opcode;
-pub mod helpers;
 pub mod program;
 pub mod raw;
 

@@ -29,8 +29,8 @@ fn every_conformance_asm_section_assembles_to_its_hex() {
                             ..DisasmOptions::default()
                         };
                         let text = disassemble(&p, &opts);
-                        let back = assemble(&text)
-                            .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+                        let back =
+                            assemble(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
                         assert_eq!(back, p, "{name} ({opts:?}):\n{text}");
                     }
                 }
@@ -44,8 +44,16 @@ fn every_conformance_asm_section_assembles_to_its_hex() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(checked, 313, "the suite has 313 programs with an asm section");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        checked, 313,
+        "the suite has 313 programs with an asm section"
+    );
     eprintln!("{checked} conformance programs assembled to their exact bytes");
 }
 

@@ -217,7 +217,11 @@ impl<'a> Cursor<'a> {
         if r.w {
             return Err(self.err_at(
                 r.col,
-                format!("expected a 64-bit register here: write r{} instead of {}", r.reg.num(), r.name()),
+                format!(
+                    "expected a 64-bit register here: write r{} instead of {}",
+                    r.reg.num(),
+                    r.name()
+                ),
             ));
         }
         Ok(r)
@@ -252,7 +256,7 @@ impl<'a> Cursor<'a> {
             self.err_at(
                 col,
                 format!(
-                    "{what} {v} does not fit in 32 bits (allowed: -2147483648 to 4294967295)"
+                    "immediate {v} does not fit in 32 bits (allowed: -2147483648 to 4294967295)"
                 ),
             )
         })
@@ -261,12 +265,8 @@ impl<'a> Cursor<'a> {
     /// A 64-bit immediate: -2^63 to 2^64-1, as a bit pattern.
     pub(crate) fn imm64(&mut self, what: &str) -> Result<u64, AsmError> {
         let (v, col) = self.signed(what)?;
-        imm64_of(v).ok_or_else(|| {
-            self.err_at(
-                col,
-                format!("{what} {v} does not fit in 64 bits"),
-            )
-        })
+        imm64_of(v)
+            .ok_or_else(|| self.err_at(col, format!("immediate {v} does not fit in 64 bits")))
     }
 
     /// A number in `lo..=hi`.
@@ -275,7 +275,7 @@ impl<'a> Cursor<'a> {
         if v < lo || v > hi {
             return Err(self.err_at(
                 col,
-                format!("{what} {v} is out of range ({lo} to {hi})"),
+                format!("{v} is out of range for {what} ({lo} to {hi})"),
             ));
         }
         Ok(v)
@@ -302,21 +302,27 @@ impl<'a> Cursor<'a> {
             let (v, _) = self.signed("a jump offset")?;
             return Ok((Target::Offset(v), col));
         }
-        if self.peek_ident("pc") && (self.peek_at(1).is_some_and(|t| t.is_punct("+") || t.is_punct("-"))) {
+        if self.peek_ident("pc")
+            && (self
+                .peek_at(1)
+                .is_some_and(|t| t.is_punct("+") || t.is_punct("-")))
+        {
             self.pos += 1;
             let (v, _) = self.signed("a jump offset")?;
             return Ok((Target::Offset(v), col));
         }
         match self.peek() {
-            Some(t) if t.ident().is_some_and(|s| is_identifier(s) && !looks_like_register(s)) => {
+            Some(t)
+                if t.ident()
+                    .is_some_and(|s| is_identifier(s) && !looks_like_register(s)) =>
+            {
                 self.pos += 1;
                 Ok((Target::Label(t.text.clone()), col))
             }
             Some(Token {
                 tok: Tok::Num(_), ..
-            }) => Err(self.expected(
-                "a jump target: a label or an offset with its sign, such as +3 or -2",
-            )),
+            }) => Err(self
+                .expected("a jump target: a label or an offset with its sign, such as +3 or -2")),
             _ => Err(self.expected("a jump target: a label or a signed offset such as +3 or -2")),
         }
     }
@@ -370,7 +376,10 @@ impl<'a> Cursor<'a> {
                 } else {
                     0
                 };
-                return Ok(Parsed::plain(Insn::Call(CallTarget::External { id, module })));
+                return Ok(Parsed::plain(Insn::Call(CallTarget::External {
+                    id,
+                    module,
+                })));
             }
             "kfunc" if self.peek_at(1).is_some_and(|t| t.is_punct("(")) => {
                 self.pos += 2;
@@ -381,7 +390,10 @@ impl<'a> Cursor<'a> {
                     0
                 };
                 self.expect_punct(")", "to close `kfunc(`")?;
-                return Ok(Parsed::plain(Insn::Call(CallTarget::External { id, module })));
+                return Ok(Parsed::plain(Insn::Call(CallTarget::External {
+                    id,
+                    module,
+                })));
             }
             _ => {}
         }
@@ -394,10 +406,9 @@ impl<'a> Cursor<'a> {
                 match helper_id(&name) {
                     Some(known) if known as i64 == id as i64 => {}
                     Some(known) => {
-                        return Err(self.err_at(
-                            col,
-                            format!("helper `{name}` has id {known}, not {id}"),
-                        ))
+                        return Err(
+                            self.err_at(col, format!("helper `{name}` has id {known}, not {id}"))
+                        )
                     }
                     None => {
                         return Err(self.err_at(

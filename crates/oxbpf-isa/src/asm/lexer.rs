@@ -284,14 +284,8 @@ pub(crate) fn tokenize(chars: &[char], line: usize) -> Result<Vec<Token>, AsmErr
 }
 
 fn starts_with(chars: &[char], i: usize, p: &str) -> bool {
-    let mut k = i;
-    for pc in p.chars() {
-        if chars.get(k) != Some(&pc) {
-            return false;
-        }
-        k += 1;
-    }
-    true
+    let n = p.chars().count();
+    chars.len() >= i + n && chars[i..i + n].iter().copied().eq(p.chars())
 }
 
 /// A decimal or `0x` hexadecimal number starting at `i`; returns its value and end.
@@ -336,7 +330,10 @@ mod tests {
 
     #[test]
     fn operators_and_signed_operators() {
-        assert_eq!(toks("if r1 s>= r2 goto +3"), ["if", "r1", "s>=", "r2", "goto", "+", "3"]);
+        assert_eq!(
+            toks("if r1 s>= r2 goto +3"),
+            ["if", "r1", "s>=", "r2", "goto", "+", "3"]
+        );
         assert_eq!(toks("r0 s>>= 3"), ["r0", "s>>=", "3"]);
         assert_eq!(toks("r0 = (s8)r1"), ["r0", "=", "(", "s8", ")", "r1"]);
         assert_eq!(toks("w0 s%=w1"), ["w0", "s%=", "w1"]);
@@ -344,7 +341,10 @@ mod tests {
             toks("lock *(u64*)(r1+0x1eef)+=r2"),
             ["lock", "*", "(", "u64", "*", ")", "(", "r1", "+", "0x1eef", ")", "+=", "r2"]
         );
-        assert_eq!(toks("stxdw [%r10-8], %r1"), ["stxdw", "[", "%r10", "-", "8", "]", ",", "%r1"]);
+        assert_eq!(
+            toks("stxdw [%r10-8], %r1"),
+            ["stxdw", "[", "%r10", "-", "8", "]", ",", "%r1"]
+        );
         assert_eq!(toks("r0 %= r1"), ["r0", "%=", "r1"]);
     }
 
@@ -354,14 +354,17 @@ mod tests {
         assert_eq!(toks("r0 = 1 ; set"), ["r0", "=", "1"]);
         assert_eq!(toks("r0 = 1 // set"), ["r0", "=", "1"]);
         assert_eq!(toks("# whole line"), Vec::<String>::new());
-        assert_eq!(toks("call bpf_map_lookup_elem#1"), ["call", "bpf_map_lookup_elem", "#", "1"]);
+        assert_eq!(
+            toks("call bpf_map_lookup_elem#1"),
+            ["call", "bpf_map_lookup_elem", "#", "1"]
+        );
         assert_eq!(toks("call unknown#-1"), ["call", "unknown", "#", "-", "1"]);
     }
 
     #[test]
     fn prefixes_and_annotations() {
         let p = prepare("      10:\t15 00 30 00 00 00 00 00\tif r0 == 0 goto +48 <LBB0_7>");
-        assert_eq!(p.annotation, Some(("LBB0_7".to_string(), 58)));
+        assert_eq!(p.annotation, Some(("LBB0_7".to_string(), 56)));
         assert_eq!(
             tokenize(&p.chars, 1).unwrap()[0],
             Token {
@@ -388,11 +391,17 @@ mod tests {
     #[test]
     fn bad_numbers_and_characters() {
         let p = prepare("r0 = 12ab");
-        assert!(tokenize(&p.chars, 1).unwrap_err().message.contains("malformed number"));
+        assert!(tokenize(&p.chars, 1)
+            .unwrap_err()
+            .message
+            .contains("malformed number"));
         let p = prepare("r0 = 0x");
         assert!(tokenize(&p.chars, 1).is_err());
         let p = prepare("r0 = 99999999999999999999");
-        assert!(tokenize(&p.chars, 1).unwrap_err().message.contains("64 bits"));
+        assert!(tokenize(&p.chars, 1)
+            .unwrap_err()
+            .message
+            .contains("64 bits"));
         let p = prepare("r0 = @");
         let e = tokenize(&p.chars, 3).unwrap_err();
         assert_eq!((e.line, e.column), (3, 6));

@@ -59,7 +59,11 @@ struct MemType {
 
 impl MemType {
     fn name(self) -> String {
-        format!("{}{}", if self.signed { 's' } else { 'u' }, self.size.bytes() * 8)
+        format!(
+            "{}{}",
+            if self.signed { 's' } else { 'u' },
+            self.size.bytes() * 8
+        )
     }
 }
 
@@ -87,7 +91,10 @@ fn unsigned_type(cur: &Cursor<'_>, t: MemType, what: &str) -> R<()> {
     if t.signed {
         return Err(cur.err_at(
             t.col,
-            format!("{what} takes an unsigned type (u8, u16, u32 or u64), found `{}`", t.name()),
+            format!(
+                "{what} takes an unsigned type (u8, u16, u32 or u64), found `{}`",
+                t.name()
+            ),
         ));
     }
     Ok(())
@@ -99,7 +106,11 @@ fn address(cur: &mut Cursor<'_>) -> R<(Reg, i16)> {
     if base.w {
         return Err(cur.err_at(
             base.col,
-            format!("an address is a 64-bit register: write r{} instead of {}", base.reg.num(), base.name()),
+            format!(
+                "an address is a 64-bit register: write r{} instead of {}",
+                base.reg.num(),
+                base.name()
+            ),
         ));
     }
     Ok((base.reg, cur.displacement()?))
@@ -197,12 +208,7 @@ fn lock(cur: &mut Cursor<'_>) -> R<Parsed> {
         Some(Tok::Punct("|=")) => AtomicOp::Or { fetch: false },
         Some(Tok::Punct("&=")) => AtomicOp::And { fetch: false },
         Some(Tok::Punct("^=")) => AtomicOp::Xor { fetch: false },
-        _ => {
-            return Err(cur.err_at(
-                col,
-                "expected an atomic operator: `+=`, `|=`, `&=` or `^=`",
-            ))
-        }
+        _ => return Err(cur.err_at(col, "expected an atomic operator: `+=`, `|=`, `&=` or `^=`")),
     };
     let src = cur.reg()?;
     value_reg(cur, src, t.size)?;
@@ -258,7 +264,10 @@ fn ld_pseudo(cur: &mut Cursor<'_>) -> R<Parsed> {
     let v = cur.imm64("an immediate")?;
     let imm = || {
         imm32_of(v as i64 as i128).ok_or_else(|| {
-            cur.err_at(col, format!("the immediate of lddw source {src} has 32 bits, found {v}"))
+            cur.err_at(
+                col,
+                format!("the immediate of lddw source {src} has 32 bits, found {v}"),
+            )
         })
     };
     let value = match src {
@@ -372,7 +381,12 @@ fn assign_error(cur: &Cursor<'_>, col: usize, dst: RegOp) -> AsmError {
 /// The right-hand side of `dst = ...`.
 fn rhs(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
     // `dst = -dst`
-    if cur.peek_punct("-") && cur.peek_at(1).and_then(Token::ident).is_some_and(super::cursor::looks_like_register) {
+    if cur.peek_punct("-")
+        && cur
+            .peek_at(1)
+            .and_then(Token::ident)
+            .is_some_and(super::cursor::looks_like_register)
+    {
         cur.next();
         let src = cur.reg()?;
         if src.reg != dst.reg || src.w != dst.w {
@@ -414,7 +428,10 @@ fn rhs(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
         if src.reg != dst.reg {
             return Err(cur.err_at(
                 src.col,
-                format!("byte swaps are in place: write `{0} = {word} {0}`", dst.name()),
+                format!(
+                    "byte swaps are in place: write `{0} = {word} {0}`",
+                    dst.name()
+                ),
             ));
         }
         return Ok(Parsed::plain(Insn::Endian {
@@ -422,6 +439,17 @@ fn rhs(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
             bits,
             dst: writable(cur, dst)?,
         }));
+    }
+    if let Some(bits) = ["bswap", "be", "le"]
+        .iter()
+        .find_map(|p| word.strip_prefix(p))
+    {
+        if !bits.is_empty() && bits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(cur.err_at(
+                cur.col(),
+                format!("`{word}`: byte swaps exist for 16, 32 and 64 bits"),
+            ));
+        }
     }
     if let Some(p) = cur.pseudo_source(dst.reg)? {
         if dst.w {
@@ -536,10 +564,7 @@ fn load(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
     }
     let (src, off) = mem(cur)?;
     if t.signed && t.size == Size::DW {
-        return Err(cur.err_at(
-            t.col,
-            "there is no sign-extending 8-byte load: use u64",
-        ));
+        return Err(cur.err_at(t.col, "there is no sign-extending 8-byte load: use u64"));
     }
     value_reg(cur, dst, t.size)?;
     Ok(Parsed::plain(Insn::Load {
@@ -595,9 +620,8 @@ fn immediate(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
                 format!("lddw loads a 64-bit register: write r{}", dst.reg.num()),
             ));
         }
-        let value = imm64_of(v).ok_or_else(|| {
-            cur.err_at(col, format!("immediate {v} does not fit in 64 bits"))
-        })?;
+        let value = imm64_of(v)
+            .ok_or_else(|| cur.err_at(col, format!("immediate {v} does not fit in 64 bits")))?;
         Ok(Parsed::plain(Insn::LoadImm64 {
             dst: writable(cur, dst)?,
             value: LoadImm64::Imm(value),
@@ -617,9 +641,7 @@ fn immediate(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
         None if !dst.w => lddw(cur),
         None => Err(cur.err_at(
             col,
-            format!(
-                "immediate {v} does not fit in 32 bits (allowed: -2147483648 to 4294967295)"
-            ),
+            format!("immediate {v} does not fit in 32 bits (allowed: -2147483648 to 4294967295)"),
         )),
     }
 }
@@ -694,7 +716,11 @@ fn atomic_fn(
         if implied.is_some_and(|s| s != t.size) {
             return Err(cur.err_at(
                 t.col,
-                format!("`{name}` works on {}-byte values, but the type is `{}`", implied.map_or(0, Size::bytes), t.name()),
+                format!(
+                    "`{name}` works on {}-byte values, but the type is `{}`",
+                    implied.map_or(0, Size::bytes),
+                    t.name()
+                ),
             ));
         }
         (t.size, reg, off)
@@ -740,7 +766,9 @@ fn atomic_fn(
             if lhs.reg != Reg::R0 {
                 return Err(cur.err_at(
                     lhs.col,
-                    format!("cmpxchg always writes the old value into r0: write `r0 = {name}(...)`"),
+                    format!(
+                        "cmpxchg always writes the old value into r0: write `r0 = {name}(...)`"
+                    ),
                 ));
             }
             cur.expect_punct(",", "after r0")?;

@@ -103,9 +103,9 @@ pub(crate) mod lexer;
 mod llvm;
 
 use crate::decode::DecodeErrorKind;
+use crate::helpers::helper_id;
 use crate::insn::*;
 use crate::program::Program;
-use crate::helpers::helper_id;
 use cursor::{looks_like_register, Cursor};
 use lexer::{Tok, Token};
 use std::collections::HashMap;
@@ -223,7 +223,11 @@ impl Assembler {
                 break;
             }
             if name.starts_with('%') || !lexer::is_identifier(name) {
-                return Err(AsmError::new(line, t.col, format!("`{name}` is not a valid label name")));
+                return Err(AsmError::new(
+                    line,
+                    t.col,
+                    format!("`{name}` is not a valid label name"),
+                ));
             }
             self.define(name, line, t.col)?;
             pos += 2;
@@ -346,7 +350,13 @@ impl Assembler {
         })
     }
 
-    fn resolve(&self, item: &Item, insn: Insn, target: &Target, col: usize) -> Result<Insn, AsmError> {
+    fn resolve(
+        &self,
+        item: &Item,
+        insn: Insn,
+        target: &Target,
+        col: usize,
+    ) -> Result<Insn, AsmError> {
         let err = |msg: String| AsmError::new(item.line, col, msg);
         let (off, label) = match target {
             Target::Offset(v) => (*v, None),
@@ -366,8 +376,7 @@ impl Assembler {
                     );
                     if let Some(s) = suggest(name, self.label_names.iter().map(String::as_str)) {
                         msg.push_str(&format!("; did you mean the label `{s}`?"));
-                    } else if let Some(s) =
-                        suggest(name, crate::helpers::helpers().map(|(_, n)| n))
+                    } else if let Some(s) = suggest(name, crate::helpers::helpers().map(|(_, n)| n))
                     {
                         msg.push_str(&format!("; did you mean `{s}`?"));
                     }
@@ -380,7 +389,8 @@ impl Assembler {
             None => format!("offset {off:+}"),
         };
         let fits16 = i16::try_from(off).is_ok();
-        let off32 = i32::try_from(off).map_err(|_| err(format!("{distance}: does not fit in 32 bits")));
+        let off32 =
+            i32::try_from(off).map_err(|_| err(format!("{distance}: does not fit in 32 bits")));
         Ok(match insn {
             Insn::Ja { long: false, .. } if !fits16 => {
                 return Err(err(format!(
@@ -400,7 +410,13 @@ impl Assembler {
                 )))
             }
             Insn::Ja { long, .. } => Insn::Ja { off: off32?, long },
-            Insn::Jump { width, op, dst, src, .. } => Insn::Jump {
+            Insn::Jump {
+                width,
+                op,
+                dst,
+                src,
+                ..
+            } => Insn::Jump {
                 width,
                 op,
                 dst,
@@ -479,17 +495,115 @@ fn parse_instruction(cur: &mut Cursor<'_>) -> Result<Parsed, AsmError> {
 
 /// Every instruction word either syntax starts a line with, for suggestions.
 const FIRST_WORDS: &[&str] = &[
-    "if", "goto", "gotol", "lock", "store_release", "ld_pseudo", "exit", "call", "callx",
-    "may_goto", "mov", "mov32", "add", "add32", "sub", "sub32", "mul", "mul32", "div", "div32",
-    "sdiv", "sdiv32", "mod", "mod32", "smod", "smod32", "or", "or32", "and", "and32", "xor",
-    "xor32", "lsh", "lsh32", "rsh", "rsh32", "arsh", "arsh32", "neg", "neg32", "le16", "le32",
-    "le64", "be16", "be32", "be64", "bswap16", "bswap32", "bswap64", "movsx864", "movsx1664",
-    "movsx3264", "movsx832", "movsx1632", "ldxb", "ldxh", "ldxw", "ldxdw", "ldxsb", "ldxsh",
-    "ldxsw", "stb", "sth", "stw", "stdw", "stxb", "stxh", "stxw", "stxdw", "lddw", "ldabsb",
-    "ldabsh", "ldabsw", "ldindb", "ldindh", "ldindw", "ja", "ja32", "jeq", "jne", "jgt", "jge",
-    "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset", "jeq32", "jne32", "jgt32", "jge32",
-    "jlt32", "jle32", "jsgt32", "jsge32", "jslt32", "jsle32", "jset32", "ldacqb", "ldacqh",
-    "ldacqw", "ldacqdw", "strelb", "strelh", "strelw", "streldw", "addr_space_cast",
+    "if",
+    "goto",
+    "gotol",
+    "lock",
+    "store_release",
+    "ld_pseudo",
+    "exit",
+    "call",
+    "callx",
+    "may_goto",
+    "mov",
+    "mov32",
+    "add",
+    "add32",
+    "sub",
+    "sub32",
+    "mul",
+    "mul32",
+    "div",
+    "div32",
+    "sdiv",
+    "sdiv32",
+    "mod",
+    "mod32",
+    "smod",
+    "smod32",
+    "or",
+    "or32",
+    "and",
+    "and32",
+    "xor",
+    "xor32",
+    "lsh",
+    "lsh32",
+    "rsh",
+    "rsh32",
+    "arsh",
+    "arsh32",
+    "neg",
+    "neg32",
+    "le16",
+    "le32",
+    "le64",
+    "be16",
+    "be32",
+    "be64",
+    "bswap16",
+    "bswap32",
+    "bswap64",
+    "movsx864",
+    "movsx1664",
+    "movsx3264",
+    "movsx832",
+    "movsx1632",
+    "ldxb",
+    "ldxh",
+    "ldxw",
+    "ldxdw",
+    "ldxsb",
+    "ldxsh",
+    "ldxsw",
+    "stb",
+    "sth",
+    "stw",
+    "stdw",
+    "stxb",
+    "stxh",
+    "stxw",
+    "stxdw",
+    "lddw",
+    "ldabsb",
+    "ldabsh",
+    "ldabsw",
+    "ldindb",
+    "ldindh",
+    "ldindw",
+    "ja",
+    "ja32",
+    "jeq",
+    "jne",
+    "jgt",
+    "jge",
+    "jlt",
+    "jle",
+    "jsgt",
+    "jsge",
+    "jslt",
+    "jsle",
+    "jset",
+    "jeq32",
+    "jne32",
+    "jgt32",
+    "jge32",
+    "jlt32",
+    "jle32",
+    "jsgt32",
+    "jsge32",
+    "jslt32",
+    "jsle32",
+    "jset32",
+    "ldacqb",
+    "ldacqh",
+    "ldacqw",
+    "ldacqdw",
+    "strelb",
+    "strelh",
+    "strelw",
+    "streldw",
+    "addr_space_cast",
 ];
 
 pub(crate) fn unknown_instruction(line: usize, t: &Token) -> AsmError {
