@@ -123,6 +123,18 @@ fn syntax() {
         "give `atomic_fetch_add` the operand size",
     );
     fails("\t\tr0 = r1\tll", 1, 11, "unexpected `ll`");
+    fails(
+        "\t.section xdp,\"ax\",@progbits",
+        1,
+        2,
+        "assembler directive `.section` is not supported",
+    );
+    fails(
+        "0: (79) r0 = *(u32 *)(r1 +0)",
+        1,
+        5,
+        "the opcode in parentheses is 0x79, but the instruction encodes as 0x61",
+    );
 }
 
 #[test]

@@ -457,6 +457,17 @@ fn disassembler_output_is_read_back() {
     let text = "0: (b7) r0 = 0\n1: (15) if r1 == 0x0 goto pc+1\n2: (85) call bpf_get_prandom_u32#7\n3: (95) exit";
     let p = assemble(text).unwrap();
     assert_eq!(p.insns()[2], Insn::Call(CallTarget::Helper(7)));
+    // The verifier log prints a small lddw constant without `ll`; its opcode says lddw.
+    let p = assemble("0: (18) r1 = 0xffffffff\n2: (95) exit").unwrap();
+    assert_eq!(
+        p.insns()[0],
+        Insn::LoadImm64 {
+            dst: Reg::R1,
+            value: LoadImm64::Imm(0xffff_ffff)
+        }
+    );
+    // `.LBB0_1:` is a label.
+    assert!(assemble(".LBB0_1:\n goto .LBB0_1").is_ok());
 }
 
 #[test]

@@ -78,6 +78,8 @@ pub(crate) struct Cursor<'a> {
     pub line: usize,
     /// Column just past the last character of the line (for "found the end of the line").
     end_col: usize,
+    /// The verifier log's opcode prefix of the line, if any.
+    pub kernel_opcode: Option<u8>,
 }
 
 impl<'a> Cursor<'a> {
@@ -87,6 +89,7 @@ impl<'a> Cursor<'a> {
             pos: 0,
             line,
             end_col,
+            kernel_opcode: None,
         }
     }
 

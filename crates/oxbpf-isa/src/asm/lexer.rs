@@ -54,6 +54,9 @@ pub(crate) struct PreparedLine {
     pub annotation: Option<(String, usize)>,
     /// A label defined in `llvm-objdump` header form: `0000000000000010 <name>:`.
     pub header_label: Option<(String, usize)>,
+    /// The opcode the verifier log prints before an instruction (`(b7) r0 = 1`), and its
+    /// column.
+    pub kernel_opcode: Option<(u8, usize)>,
 }
 
 pub(crate) fn is_ident_start(c: char) -> bool {
@@ -83,7 +86,7 @@ pub(crate) fn prepare(line: &str) -> PreparedLine {
     };
     out.header_label = strip_header_label(&mut chars);
     if out.header_label.is_none() {
-        strip_prefixes(&mut chars);
+        out.kernel_opcode = strip_prefixes(&mut chars);
     }
     out.chars = chars;
     out
@@ -165,8 +168,9 @@ fn strip_header_label(chars: &mut [char]) -> Option<(String, usize)> {
 }
 
 /// Slot numbers (`  12:`), raw instruction bytes (8 or 16 two-digit hex groups, as
-/// `llvm-objdump` prints them) and the kernel's opcode in parentheses (`(b7)`).
-fn strip_prefixes(chars: &mut [char]) {
+/// `llvm-objdump` prints them) and the kernel's opcode in parentheses (`(b7)`), which is
+/// returned with its column.
+fn strip_prefixes(chars: &mut [char]) -> Option<(u8, usize)> {
     let mut i = skip_spaces(chars, 0);
     // Slot number.
     let digits = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -205,8 +209,11 @@ fn strip_prefixes(chars: &mut [char]) {
         && chars[i + 3] == ')'
         && chars.get(i + 4).is_none_or(|c| *c == ' ')
     {
+        let hex: String = chars[i + 1..i + 3].iter().collect();
         blank(chars, i, i + 4);
+        return u8::from_str_radix(&hex, 16).ok().map(|op| (op, i + 2));
     }
+    None
 }
 
 fn skip_spaces(chars: &[char], mut i: usize) -> usize {
@@ -377,6 +384,7 @@ mod tests {
         assert_eq!(p.annotation, None);
         assert_eq!(toks("       6:\tif r1 > 5 goto +2 <.text+0x48>").len(), 7);
         assert_eq!(toks("12: (b7) r0 = 1"), ["r0", "=", "1"]);
+        assert_eq!(prepare("12: (b7) r0 = 1").kernel_opcode, Some((0xb7, 6)));
         assert_eq!(
             toks("  7:\t18 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00\tr1 = 0 ll"),
             ["r1", "=", "0", "ll"]

@@ -627,7 +627,8 @@ fn immediate(cur: &mut Cursor<'_>, dst: RegOp) -> R<Parsed> {
             value: LoadImm64::Imm(value),
         }))
     };
-    if cur.eat_ident("ll") {
+    // The verifier log prints lddw without `ll`, but with its opcode.
+    if cur.eat_ident("ll") || cur.kernel_opcode == Some(crate::opcode::LDDW) {
         return lddw(cur);
     }
     match imm32_of(v) {

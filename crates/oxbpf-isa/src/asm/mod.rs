@@ -16,8 +16,9 @@
 //! `call bpf_map_lookup_elem#1`, is part of the instruction). Labels are an identifier and
 //! a colon, alone on a line or before an instruction (`loop: r1 += 1`); `llvm-objdump`'s
 //! `0000000000000040 <LBB0_3>:` header lines define labels too. What disassemblers print
-//! around an instruction is skipped: a leading slot number (`12:`), raw bytes (eight or
-//! sixteen two-digit hex groups) and the verifier log's opcode (`(b7)`). A trailing
+//! around an instruction is skipped: a leading slot number (`12:`) and raw bytes (eight or
+//! sixteen two-digit hex groups). The verifier log's opcode (`(b7)`) is checked against the
+//! instruction, and makes `r1 = 0x1` a `lddw` when it says 0x18. A trailing
 //! `<name>` after a jump, as `llvm-objdump` prints it, is an annotation: the numeric offset
 //! decides the target, and when `name` is a label of the program the two must agree.
 //!
@@ -214,6 +215,7 @@ impl Assembler {
             self.define(&name, line, col)?;
             return Ok(());
         }
+        directive(&prepared.chars, line)?;
         let toks = lexer::tokenize(&prepared.chars, line)?;
         let mut pos = 0;
         // Labels: `name:` (several may precede one instruction).
@@ -244,9 +246,23 @@ impl Assembler {
             return Ok(());
         }
         let mut cur = Cursor::new(rest, line, prepared.chars.len() + 1);
+        cur.kernel_opcode = prepared.kernel_opcode.map(|k| k.0);
         let col = rest[0].col;
         let parsed = parse_instruction(&mut cur)?;
         cur.finish()?;
+        if let Some((op, op_col)) = prepared.kernel_opcode {
+            let encoded = parsed.insn.encode().0.opcode;
+            if encoded != op {
+                return Err(AsmError::new(
+                    line,
+                    op_col,
+                    format!(
+                        "the opcode in parentheses is 0x{op:02x}, but the instruction encodes \
+                         as 0x{encoded:02x}"
+                    ),
+                ));
+            }
+        }
         if parsed.insn == Insn::Exit && self.first_exit.is_none() {
             self.first_exit = Some(self.slots);
         }
@@ -456,6 +472,32 @@ impl Assembler {
         }
         Ok(())
     }
+}
+
+/// Assembler directives (`.text`, `.globl f`) are refused with a clear message rather
+/// than a confusing one about their characters. `.LBB0_1:` is a label, not a directive.
+fn directive(chars: &[char], line: usize) -> Result<(), AsmError> {
+    let Some(start) = chars.iter().position(|c| *c != ' ') else {
+        return Ok(());
+    };
+    if chars[start] != '.' {
+        return Ok(());
+    }
+    let end = start
+        + chars[start..]
+            .iter()
+            .take_while(|c| lexer::is_ident_char(**c))
+            .count();
+    let next = chars[end..].iter().find(|c| **c != ' ');
+    if next == Some(&':') {
+        return Ok(());
+    }
+    let name: String = chars[start..end].iter().collect();
+    Err(AsmError::new(
+        line,
+        start + 1,
+        format!("assembler directive `{name}` is not supported: give instructions and labels only"),
+    ))
 }
 
 /// Detects the syntax of an instruction from its first tokens and parses it.
