@@ -306,12 +306,10 @@ impl Assembler {
 
     /// The slot a label names, or an error naming the label.
     fn label_slot(&self, name: &str, line: usize, col: usize) -> Result<usize, AsmError> {
-        let slot = match self.labels.get(name) {
-            Some(l) => l.slot,
-            None if name == "exit" && self.first_exit.is_some() => {
-                self.first_exit.unwrap_or_default()
-            }
-            None => {
+        let slot = match (self.labels.get(name), self.first_exit) {
+            (Some(l), _) => l.slot,
+            (None, Some(first_exit)) if name == "exit" => first_exit,
+            _ => {
                 let mut msg = format!("undefined label `{name}`");
                 if let Some(s) = suggest(name, self.label_names.iter().map(String::as_str)) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
