@@ -235,7 +235,7 @@ impl ContextDescriptor {
             };
         }
         let off = off as u32;
-        if off % size != 0 {
+        if !off.is_multiple_of(size) {
             return CtxAccess::Denied {
                 field: self.field_at(off),
                 why: "misaligned",

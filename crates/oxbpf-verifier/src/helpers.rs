@@ -613,31 +613,9 @@ pub fn builtin(id: i32) -> Option<&'static HelperProto> {
 
 /// Linux name of helper `id` (for messages about helpers without a prototype here).
 pub fn linux_name(id: i32) -> Option<&'static str> {
-    builtin(id).map(|h| &*h.name as &str).or(match id {
-        20 => Some("bpf_skb_get_tunnel_key"),
-        21 => Some("bpf_skb_set_tunnel_key"),
-        29 => Some("bpf_skb_get_tunnel_opt"),
-        30 => Some("bpf_skb_set_tunnel_opt"),
-        52 => Some("bpf_sk_redirect_map"),
-        53 => Some("bpf_sock_map_update"),
-        56 => Some("bpf_perf_prog_read_value"),
-        58 => Some("bpf_override_return"),
-        81 => Some("bpf_get_local_storage"),
-        84 => Some("bpf_sk_lookup_tcp"),
-        85 => Some("bpf_sk_lookup_udp"),
-        86 => Some("bpf_sk_release"),
-        93 => Some("bpf_spin_lock"),
-        94 => Some("bpf_spin_unlock"),
-        107 => Some("bpf_sk_storage_get"),
-        108 => Some("bpf_sk_storage_delete"),
-        156 => Some("bpf_task_storage_get"),
-        157 => Some("bpf_task_storage_delete"),
-        158 => Some("bpf_get_current_task_btf"),
-        170 => Some("bpf_timer_init"),
-        194 => Some("bpf_kptr_xchg"),
-        197..=203 => Some("bpf_dynptr_*"),
-        _ => None,
-    })
+    builtin(id)
+        .map(|h| &*h.name as &str)
+        .or_else(|| u32::try_from(id).ok().and_then(oxbpf_isa::helper_name))
 }
 
 /// True when a map of type `t` may be passed to helper `h`.

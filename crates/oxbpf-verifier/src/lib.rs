@@ -157,10 +157,10 @@ pub struct Verified {
     pub stats: Stats,
 }
 
-/// Verifies `prog` under `config`.
-pub fn verify(prog: &Program, config: &VerifierConfig) -> Result<Verified, VerifyError> {
-    let mut env = analysis::Env::new(prog, config)?;
-    env.run()?;
+/// Verifies `prog` under `config`. The error is boxed (it is large, and rare).
+pub fn verify(prog: &Program, config: &VerifierConfig) -> Result<Verified, Box<VerifyError>> {
+    let mut env = analysis::Env::new(prog, config).map_err(Box::new)?;
+    env.run().map_err(Box::new)?;
     Ok(Verified {
         stats: env.stats.clone(),
     })
@@ -170,14 +170,14 @@ pub fn verify(prog: &Program, config: &VerifierConfig) -> Result<Verified, Verif
 pub fn verify_with_log(
     prog: &Program,
     config: &VerifierConfig,
-) -> (Result<Verified, VerifyError>, String) {
+) -> (Result<Verified, Box<VerifyError>>, String) {
     let mut conf = config.clone();
     conf.log = true;
     let mut env = match analysis::Env::new(prog, &conf) {
         Ok(e) => e,
-        Err(e) => return (Err(e), String::new()),
+        Err(e) => return (Err(Box::new(e)), String::new()),
     };
-    let r = env.run();
+    let r = env.run().map_err(Box::new);
     let mut log = env.log.take().unwrap_or_default();
     let s = &env.stats;
     log.push_str(&format!(

@@ -13,6 +13,9 @@ pub const NUM_REGS: usize = 11;
 /// overflow anything (the kernel's `BPF_MAX_VAR_OFF`).
 pub const MAX_VAR_OFF: i64 = 1 << 29;
 
+/// `RegState::origin` of values set at program entry (r1).
+pub const ORIGIN_ENTRY: u32 = u32::MAX - 1;
+
 /// What a register holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

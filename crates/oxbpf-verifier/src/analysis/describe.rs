@@ -98,8 +98,11 @@ impl Env<'_> {
     /// Where a register's value came from, in words ("bpf_map_lookup_elem at instruction 5
     /// (prog.c:12)").
     pub(crate) fn origin_of(&self, r: &RegState) -> Option<String> {
+        if r.origin == crate::state::ORIGIN_ENTRY {
+            return Some("program entry".to_string());
+        }
         let o = r.origin as usize;
-        if o >= self.prog.len() {
+        if o >= self.prog.len() || matches!(r.ty, RegType::Stack { .. }) && r.off == 0 {
             return None;
         }
         let at = self.where_(o);
@@ -113,7 +116,6 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Local(_)) => format!("the function call at {at}"),
             Insn::Load { .. } => format!("the load at {at}"),
-            _ if o == 0 && r.ty == RegType::Ctx => "program entry".to_string(),
             _ => at,
         })
     }

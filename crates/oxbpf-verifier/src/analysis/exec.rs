@@ -361,7 +361,6 @@ impl Env<'_> {
         }
         let frameno = st.frames.len() as u32;
         let mut f = Frame::new(k as u32, frameno, Some(pc as u32));
-        f.regs[10].origin = pc as u32;
         for r in 1..=5 {
             f.regs[r] = *st.reg(r);
         }

@@ -142,12 +142,12 @@ impl Env<'_> {
         // (pointer whose range grows, is it the left operand)
         let pair = match (a.ty, b.ty) {
             (RegType::Packet, RegType::PacketEnd) | (RegType::PacketMeta, RegType::Packet)
-                if !(a.ty == RegType::PacketMeta && !is_init_pkt(b)) =>
+                if a.ty != RegType::PacketMeta || is_init_pkt(b) =>
             {
                 Some((*a, true))
             }
             (RegType::PacketEnd, RegType::Packet) | (RegType::Packet, RegType::PacketMeta)
-                if !(b.ty == RegType::PacketMeta && !is_init_pkt(a)) =>
+                if b.ty != RegType::PacketMeta || is_init_pkt(a) =>
             {
                 Some((*b, false))
             }

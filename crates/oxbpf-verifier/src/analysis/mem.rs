@@ -893,13 +893,11 @@ impl Env<'_> {
                         "storing a stack pointer into a caller's stack frame is not allowed",
                     );
                 }
-                if lo != hi {
-                    if !ptr_leaks {
-                        return fail(
-                            ErrorKind::PointerLeak,
-                            "storing a pointer at a variable stack offset loses it",
-                        );
-                    }
+                if lo != hi && !ptr_leaks {
+                    return fail(
+                        ErrorKind::PointerLeak,
+                        "storing a pointer at a variable stack offset loses it",
+                    );
                 }
             }
         }
@@ -988,9 +986,9 @@ impl Env<'_> {
                         if slot.bytes[b] == StackByte::Spill {
                             slot.scrub_spill();
                         }
-                        if (a - lo) < size_min as i64 {
-                            slot.bytes[b] = StackByte::Misc;
-                        } else if slot.bytes[b] == StackByte::Zero {
+                        // Bytes the helper surely writes become data; the others stay
+                        // as they were (but may no longer be zero).
+                        if (a - lo) < size_min as i64 || slot.bytes[b] == StackByte::Zero {
                             slot.bytes[b] = StackByte::Misc;
                         }
                     }

@@ -112,6 +112,7 @@ pub(crate) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
+    #[allow(clippy::result_large_err)] // boxed by `crate::verify`
     pub fn new(prog: &'a Program, conf: &'a VerifierConfig) -> Result<Env<'a>, VerifyError> {
         let nargs = |id: i32| conf.helper_proto(id).map_or(5, |h| h.args.len());
         let cfg = match cfg::analyze(prog, &nargs) {
@@ -155,8 +156,9 @@ impl<'a> Env<'a> {
 
     fn initial_state(&self) -> State {
         let mut f = Frame::new(0, 0, None);
-        f.regs[1] = RegState::pointer(RegType::Ctx, 0).at(0);
-        f.regs[10].origin = 0;
+        let mut ctx = RegState::pointer(RegType::Ctx, 0);
+        ctx.origin = crate::state::ORIGIN_ENTRY;
+        f.regs[1] = ctx;
         State {
             frames: vec![f],
             refs: Vec::new(),
@@ -167,6 +169,7 @@ impl<'a> Env<'a> {
     }
 
     /// Explores every path. On success, fills the statistics.
+    #[allow(clippy::result_large_err)] // boxed by `crate::verify`
     pub fn run(&mut self) -> Result<(), VerifyError> {
         let mut st = self.initial_state();
         let mut pc = 0usize;
