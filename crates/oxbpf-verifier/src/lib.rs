@@ -65,6 +65,9 @@ pub struct VerifierConfig {
     pub externals: Vec<HelperProto>,
     /// Source lines, sorted by `pc`.
     pub line_info: Vec<LineInfo>,
+    /// The program comes with BTF function information (objects compiled with `-g`).
+    /// Linux needs it for tail calls and legacy packet loads inside functions.
+    pub btf_func_info: bool,
     /// Allow pointers to escape as numbers (into maps, as return values, in comparisons)
     /// as Linux does for privileged loaders. Program types can forbid it regardless.
     pub allow_ptr_leaks: bool,
@@ -90,6 +93,7 @@ impl VerifierConfig {
             helpers: Vec::new(),
             externals: Vec::new(),
             line_info: Vec::new(),
+            btf_func_info: false,
             allow_ptr_leaks: true,
             allow_uninit_stack: false,
             max_insns: 1_000_000,

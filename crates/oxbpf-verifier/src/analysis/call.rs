@@ -82,7 +82,7 @@ impl Env<'_> {
                     let spec = &self.conf.maps[m as usize];
                     if !map_compatible(&proto, spec.map_type) {
                         let want = if proto.map_types.is_empty() {
-                            "a hash or array map".to_string()
+                            "a hash or array".to_string()
                         } else {
                             proto
                                 .map_types
@@ -244,6 +244,13 @@ impl Env<'_> {
         }
         if id == 12 && !external {
             let k = self.cfg.subprog_of[self.insn] as usize;
+            if k != 0 && !self.conf.btf_func_info {
+                return fail(
+                    ErrorKind::InvalidInstruction,
+                    "bpf_tail_call inside a function needs BTF function information",
+                )
+                .hint("compile with -g so that the object carries BTF, or make the tail call from the program's main function");
+            }
             self.tail_calls[k] = true;
         }
         // Effects.

@@ -122,19 +122,23 @@ impl Env<'_> {
                 Insn::Call(CallTarget::Helper(id)) if r == 0 => {
                     format!("{} returns nothing", self.helper_name(id))
                 }
-                Insn::Call(CallTarget::Helper(id)) => {
-                    if reg.ty == RegType::NotInit && self.was_invalidated(origin, id) {
-                        format!(
-                            "{} invalidated it (it held a packet pointer or a released \
-                             reference)",
-                            self.helper_name(id)
-                        )
+                Insn::Call(CallTarget::Helper(id)) if r >= 6 => {
+                    let name = self.helper_name(id);
+                    let proto = self.conf.helper_proto(id);
+                    if proto.is_some_and(|h| h.args.contains(&crate::helpers::Arg::RingbufMem)) {
+                        format!("it pointed to the reservation that {name} released")
                     } else {
                         format!(
-                            "calls clobber r1-r5 (the call to {} did)",
-                            self.helper_name(id)
+                            "it held a packet pointer, and {name} may move the packet, \
+                             which invalidates every packet pointer"
                         )
                     }
+                }
+                Insn::Call(CallTarget::Helper(id)) => {
+                    format!(
+                        "calls clobber r1-r5 (the call to {} did)",
+                        self.helper_name(id)
+                    )
                 }
                 Insn::Call(_) => "calls clobber r1-r5".to_string(),
                 Insn::LoadPacket { .. } => "legacy packet loads clobber r1-r5".to_string(),
@@ -148,10 +152,19 @@ impl Env<'_> {
                     self.where_(origin)
                 )
             };
-            let hint = if (1..=5).contains(&r) {
-                "keep values that must survive a call in r6-r9 (callee-saved) or on the stack"
-            } else {
-                "set the register on every path before this instruction"
+            let hint = match self.prog.insns()[origin] {
+                Insn::Call(CallTarget::Helper(id))
+                    if r >= 6 && self.conf.helper_proto(id).is_some_and(|h| h.changes_packet) =>
+                {
+                    "load data and data_end from the context again after the call"
+                }
+                Insn::Call(CallTarget::Helper(_)) if r >= 6 => {
+                    "do not use a reservation after submitting or discarding it"
+                }
+                _ if (1..=5).contains(&r) => {
+                    "keep values that must survive a call in r6-r9 (callee-saved) or on the stack"
+                }
+                _ => "set the register on every path before this instruction",
             };
             return fail(ErrorKind::UninitRegister, msg).hint(hint);
         }
@@ -167,12 +180,6 @@ impl Env<'_> {
             format!("r{r} is read before it is ever written"),
         )
         .hint(hint)
-    }
-
-    fn was_invalidated(&self, _origin: usize, id: i32) -> bool {
-        self.conf
-            .helper_proto(id)
-            .is_some_and(|h| h.changes_packet || h.args.contains(&crate::helpers::Arg::RingbufMem))
     }
 
     pub(crate) fn helper_name(&self, id: i32) -> String {
@@ -297,6 +304,13 @@ impl Env<'_> {
                 "legacy packet loads cannot be used while a reference is held (they may end \
                  the program)",
             );
+        }
+        if st.frames.len() > 1 && !self.conf.btf_func_info {
+            return fail(
+                ErrorKind::InvalidInstruction,
+                "legacy packet loads inside a function need BTF function information",
+            )
+            .hint("compile with -g, or do the load in the program's main function");
         }
         let r6 = self.read_reg(st, 6)?;
         if r6.ty != RegType::Ctx || r6.off != 0 || r6.val.as_const() != Some(0) {

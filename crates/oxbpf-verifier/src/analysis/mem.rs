@@ -105,14 +105,6 @@ impl Env<'_> {
             Operand::Reg(r) => WriteVal::Reg(self.read_reg(st, r.index())?),
             Operand::Imm(i) => WriteVal::Imm(i as i64),
         };
-        if let (Operand::Imm(_), RegType::Ctx) = (src, ptr.ty) {
-            // Linux refuses immediate stores into the context.
-            return fail(
-                ErrorKind::ContextAccess,
-                "storing an immediate into the context is not allowed",
-            )
-            .hint("load the value into a register first and store the register");
-        }
         self.store(st, dst, &ptr, off as i64, size.bytes() as u32, val, false)
     }
 
@@ -847,10 +839,15 @@ impl Env<'_> {
 
     fn uninit_stack<T>(&self, byte: i64, start: i64, size: u32, purpose: Purpose) -> R<T> {
         let what = match purpose {
-            Purpose::Helper(n) => format!(
-                "argument {n} of the helper points to {size} bytes at {}",
-                fp(start)
-            ),
+            Purpose::Helper(n) => {
+                let name = match self.prog.insns()[self.insn] {
+                    oxbpf_isa::Insn::Call(oxbpf_isa::CallTarget::Helper(id)) => {
+                        self.helper_name(id)
+                    }
+                    _ => "the helper".to_string(),
+                };
+                format!("{name} reads {size} bytes at {} (argument {n})", fp(start))
+            }
             _ => format!("{size}-byte read at {}", fp(start)),
         };
         fail(
@@ -999,9 +996,7 @@ impl Env<'_> {
                 for a in lo..hi + size as i64 {
                     match f.byte(a as i32) {
                         StackByte::Invalid if !self.conf.allow_uninit_stack => {
-                            return self
-                                .uninit_stack(a, lo, size, purpose)
-                                .note(format!("{helper} reads this memory"));
+                            return self.uninit_stack(a, lo, size, purpose);
                         }
                         StackByte::Spill => {
                             let s = f

@@ -77,6 +77,8 @@ struct Checkpoint {
     branches: u32,
     hits: u32,
     misses: u32,
+    /// Still in its instruction's candidate list.
+    listed: bool,
 }
 
 /// Kernel's limit on queued branches.
@@ -262,7 +264,13 @@ impl<'a> Env<'a> {
             if c.branches > 0 {
                 break;
             }
-            parent = c.state.parent;
+            let (next, listed) = (c.state.parent, c.listed);
+            if !listed {
+                // Nothing refers to it any more.
+                self.checkpoints[p] = None;
+                self.live_checkpoints -= 1;
+            }
+            parent = next;
         }
     }
 
@@ -288,33 +296,35 @@ impl<'a> Env<'a> {
     fn visit(&mut self, st: &mut State, pc: usize) -> R<bool> {
         let live = self.live_masks(st, pc);
         let is_may_goto = matches!(self.prog.insns()[pc], Insn::MayGoto { .. });
+        if is_may_goto {
+            self.widen_for_may_goto(st, pc);
+        }
         let mut in_loop = false;
-        let ids = self.explored[pc].clone();
-        for id in ids {
-            let Some(cp) = self.checkpoints[id as usize].as_ref() else {
+        let mut i = 0;
+        while i < self.explored[pc].len() {
+            let id = self.explored[pc][i] as usize;
+            let Some(cp) = self.checkpoints[id].as_ref() else {
+                self.explored[pc].swap_remove(i);
                 continue;
             };
+            let mut hit = false;
             if cp.branches > 0 {
                 in_loop = true;
+                let covers = state_covers(&cp.state, st, &live);
                 // A `may_goto` loop is bounded at run time: a state covered by the loop
                 // head being explored is an iteration already accounted for.
-                if is_may_goto
-                    && cp.state.may_goto_depth != st.may_goto_depth
-                    && state_covers(&cp.state, st, &live)
-                {
-                    self.stats.states_pruned += 1;
-                    return Ok(true);
-                }
-                if state_covers(&cp.state, st, &live)
+                if is_may_goto && covers && cp.state.may_goto_depth != st.may_goto_depth {
+                    hit = true;
+                } else if !is_may_goto
+                    && covers
                     && state_covers(st, &cp.state, &live)
-                    && self.is_ancestor(id as usize, st.parent)
-                    && !is_may_goto
+                    && self.is_ancestor(id, st.parent)
                 {
                     return fail(
                         ErrorKind::InfiniteLoop,
                         format!(
-                            "infinite loop: the program comes back to instruction {} in \
-                             exactly the same state, so it would never stop",
+                            "the program comes back to instruction {} in exactly the same \
+                             state, so it would never stop",
                             self.prog.slot(pc)
                         ),
                     )
@@ -323,47 +333,38 @@ impl<'a> Env<'a> {
                          with a constant bound) on each iteration",
                     );
                 }
-                continue;
+            } else if state_covers(&cp.state, st, &live) {
+                hit = true;
             }
-            if state_covers(&cp.state, st, &live) {
-                if let Some(c) = self.checkpoints[id as usize].as_mut() {
-                    c.hits += 1;
-                }
+            let Some(cp) = self.checkpoints[id].as_mut() else {
+                continue;
+            };
+            if hit {
+                cp.hits += 1;
                 self.stats.states_pruned += 1;
                 return Ok(true);
             }
-            if let Some(c) = self.checkpoints[id as usize].as_mut() {
-                c.misses += 1;
-            }
-        }
-        // Forget checkpoints that keep missing (they cost comparisons and memory).
-        let mut kept = Vec::with_capacity(self.explored[pc].len());
-        for &id in &self.explored[pc] {
-            let drop = match self.checkpoints[id as usize].as_ref() {
-                Some(c) => c.branches == 0 && c.misses > c.hits * 3 + 3,
-                None => true,
-            };
-            if drop {
-                if let Some(c) = self.checkpoints[id as usize].as_ref() {
-                    if c.branches == 0 {
-                        self.checkpoints[id as usize] = None;
-                        self.live_checkpoints -= 1;
-                    }
+            cp.misses += 1;
+            // Checkpoints that keep missing cost comparisons: forget them (a checkpoint
+            // still being explored stays allocated for its descendants' bookkeeping).
+            if cp.misses > cp.hits * 3 + 3 {
+                cp.listed = false;
+                if cp.branches == 0 {
+                    self.checkpoints[id] = None;
+                    self.live_checkpoints -= 1;
                 }
-            } else {
-                kept.push(id);
+                self.explored[pc].swap_remove(i);
+                continue;
             }
+            i += 1;
         }
-        self.explored[pc] = kept;
         // Inside a loop, checkpoint only now and then: each iteration differs anyway.
         if in_loop
+            && !is_may_goto
             && self.stats.insns_processed - self.insns_at_checkpoint < 100
             && self.jumps - self.jumps_at_checkpoint < 20
         {
             return Ok(false);
-        }
-        if is_may_goto {
-            self.widen_for_may_goto(st, pc);
         }
         self.insns_at_checkpoint = self.stats.insns_processed;
         self.jumps_at_checkpoint = self.jumps;
@@ -375,6 +376,7 @@ impl<'a> Env<'a> {
             branches: 1,
             hits: 0,
             misses: 0,
+            listed: true,
         }));
         self.live_checkpoints += 1;
         self.stats.states_stored += 1;
@@ -439,41 +441,89 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        // Deepest combined stack along any chain, rounding each frame up to 32 bytes as
-        // Linux does.
-        let round = |d: u32| d.max(1).div_ceil(32) * 32;
+        // Deepest combined stack along any chain, each frame rounded up to 16 bytes as
+        // Linux does for JIT-compiled programs. Tracing programs without tail calls get
+        // a private stack for every frame of 64 bytes or more (Linux 6.13+): such frames
+        // do not add to the chain.
+        let any_tail_call = self.tail_calls.iter().any(|&t| t);
+        let private = !any_tail_call
+            && matches!(
+                self.conf.prog_type,
+                crate::ProgramType::Kprobe
+                    | crate::ProgramType::Tracepoint
+                    | crate::ProgramType::PerfEvent
+                    | crate::ProgramType::RawTracepoint
+            );
+        let frame_cost = |d: u32| {
+            let r = d.div_ceil(16) * 16;
+            if private && r >= 64 {
+                0
+            } else {
+                r
+            }
+        };
+        struct Walk<'w> {
+            callees: &'w [Vec<usize>],
+            depth: &'w [u32],
+            cost: &'w dyn Fn(u32) -> u32,
+            tail_calls: &'w [bool],
+        }
+        enum WalkErr {
+            Recursion(usize),
+            TailCall { k: usize, above: u32 },
+        }
         fn walk(
+            w: &Walk<'_>,
             k: usize,
-            callees: &[Vec<usize>],
-            depth: &[u32],
-            round: &dyn Fn(u32) -> u32,
+            above: u32,
             chain: &mut Vec<usize>,
-        ) -> Result<(u32, Vec<usize>), usize> {
+        ) -> Result<(u32, Vec<usize>), WalkErr> {
             if chain.contains(&k) {
-                return Err(k);
+                return Err(WalkErr::Recursion(k));
+            }
+            if k != 0 && w.tail_calls[k] && above >= 256 {
+                return Err(WalkErr::TailCall { k, above });
             }
             chain.push(k);
+            let me = (w.cost)(w.depth[k]);
             let mut best = (0u32, Vec::new());
-            for &c in &callees[k] {
-                let (d, path) = walk(c, callees, depth, round, chain)?;
-                if d > best.0 {
+            for &c in &w.callees[k] {
+                let (d, path) = walk(w, c, above + me, chain)?;
+                if d > best.0 || best.1.is_empty() {
                     best = (d, path);
                 }
             }
             chain.pop();
             let mut path = vec![k];
             path.extend(best.1);
-            Ok((round(depth[k]) + best.0, path))
+            Ok((me + best.0, path))
         }
+        let w = Walk {
+            callees: &callees,
+            depth: &self.stack_depth,
+            cost: &frame_cost,
+            tail_calls: &self.tail_calls,
+        };
         let mut chain = Vec::new();
-        let (total, path) = match walk(0, &callees, &self.stack_depth, &round, &mut chain) {
+        let (total, path) = match walk(&w, 0, 0, &mut chain) {
             Ok(x) => x,
-            Err(k) => {
+            Err(WalkErr::Recursion(k)) => {
                 return fail(
                     ErrorKind::CallStack,
                     format!(
                         "the function at instruction {} calls itself (directly or \
                          through others): recursion is not allowed",
+                        self.prog.slot(self.cfg.subprogs[k].start)
+                    ),
+                )
+            }
+            Err(WalkErr::TailCall { k, above }) => {
+                return fail(
+                    ErrorKind::CallStack,
+                    format!(
+                        "the function at instruction {} makes a tail call while its callers \
+                         use {above} bytes of stack; tail calls from functions are allowed \
+                         only below 256 bytes",
                         self.prog.slot(self.cfg.subprogs[k].start)
                     ),
                 )
@@ -504,14 +554,12 @@ impl<'a> Env<'a> {
             return fail(
                 ErrorKind::CallStack,
                 format!(
-                    "the combined stack of the call chain {} is {total} bytes, more than \
-                     512",
+                    "the combined stack of the call chain {} is {total} bytes, more than 512",
                     chain.join(" -> ")
                 ),
             )
             .hint("use less stack in these functions (move big buffers to a per-CPU array map)");
         }
-        // Tail calls from functions called by others need a smaller stack.
         Ok(())
     }
 

@@ -1,0 +1,20 @@
+//! Development aid: verify corpus-format files given on the command line and print the
+//! verdict, time and statistics.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+fn main() {
+    for a in std::env::args().skip(1) {
+        let c = common::parse(std::path::Path::new(&a));
+        let t = std::time::Instant::now();
+        let (r, log) = oxbpf_verifier::verify_with_log(&c.program(), &c.config());
+        let dt = t.elapsed();
+        match r {
+            Ok(v) => println!("{}: accept in {dt:?} {:?}", c.name, v.stats),
+            Err(e) => println!("{}: reject in {dt:?}\n{}", c.name, e.report()),
+        }
+        if std::env::var_os("LOG").is_some() {
+            println!("{log}");
+        }
+    }
+}
