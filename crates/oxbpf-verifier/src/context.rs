@@ -339,7 +339,8 @@ impl ContextDescriptor {
                 ContextField::pointer("data_meta", 8, 4, FieldKind::PacketMeta),
                 f("ingress_ifindex", 12),
                 f("rx_queue_index", 16),
-                f("egress_ifindex", 20),
+                // Linux lets only programs attached to devmap entries read it.
+                f("egress_ifindex", 20).hidden(),
             ],
         )
     }

@@ -78,6 +78,9 @@ pub struct VerifierConfig {
     pub max_insns: u64,
     /// Record a state trace (see [`verify_with_log`]).
     pub log: bool,
+    /// Never prune a path because a verified state covers it (a debugging aid: the
+    /// verdict must not change, only the cost).
+    pub disable_pruning: bool,
     /// Bytes of trace kept at most.
     pub log_limit: usize,
 }
@@ -98,6 +101,7 @@ impl VerifierConfig {
             allow_uninit_stack: false,
             max_insns: 1_000_000,
             log: false,
+            disable_pruning: false,
             log_limit: 16 << 20,
         }
     }

@@ -60,7 +60,26 @@ impl Env<'_> {
         let origin = self.insn as u32;
         match (dst_reg.is_pointer(), src_reg.is_pointer()) {
             (false, false) => {
-                let mut v = RegState::scalar(Scalar::alu(width, op, &dst_reg.val, &src_reg.val));
+                let bits = if width == Width::W64 { 64 } else { 32 };
+                let shift_amount = match width {
+                    Width::W64 => src_reg.val.as_const(),
+                    Width::W32 => src_reg.val.as_const32().map(u64::from),
+                };
+                let is_shift = matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh);
+                let val = if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
+                    || (is_shift && !shift_amount.is_some_and(|k| k < bits))
+                {
+                    // Linux (6.18) keeps no bounds for divisions, or for shifts by anything
+                    // but a constant below the width, even on constants; doing the same
+                    // keeps verdicts aligned (the domain itself handles these soundly).
+                    match width {
+                        Width::W64 => Scalar::UNKNOWN,
+                        Width::W32 => Scalar::unknown_of_size(4),
+                    }
+                } else {
+                    Scalar::alu(width, op, &dst_reg.val, &src_reg.val)
+                };
+                let mut v = RegState::scalar(val);
                 v.origin = origin;
                 self.set_reg(st, dst, v);
                 Ok(())

@@ -333,7 +333,7 @@ impl<'a> Env<'a> {
                          with a constant bound) on each iteration",
                     );
                 }
-            } else if state_covers(&cp.state, st, &live) {
+            } else if !self.conf.disable_pruning && state_covers(&cp.state, st, &live) {
                 hit = true;
             }
             let Some(cp) = self.checkpoints[id].as_mut() else {

@@ -666,10 +666,13 @@ impl Scalar {
         if let Some(x) = a.as_const() {
             return Scalar::constant(concrete::endian(order, bits, x));
         }
-        match (order, bits) {
-            (ByteOrder::ToLe, b) => a.truncate(b as u32 / 8),
-            (_, 64) => Scalar::UNKNOWN,
-            (_, b) => Scalar::unknown_of_size(b as u32 / 8),
+        match order {
+            ByteOrder::ToLe => a.truncate(bits as u32 / 8),
+            _ => {
+                let mut s = Scalar::unknown_of_size(bits as u32 / 8);
+                s.var_off = a.var_off.byte_swap(bits as u32);
+                s.synced()
+            }
         }
     }
 

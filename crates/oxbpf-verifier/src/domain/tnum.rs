@@ -264,6 +264,25 @@ impl Tnum {
         )
     }
 
+    /// The low `bits` (16, 32 or 64) with their bytes reversed, zero-extended (a byte
+    /// swap moves bits without mixing them, so it is exact on tnums).
+    pub const fn byte_swap(self, bits: u32) -> Tnum {
+        match bits {
+            16 => Tnum {
+                value: (self.value as u16).swap_bytes() as u64,
+                mask: (self.mask as u16).swap_bytes() as u64,
+            },
+            32 => Tnum {
+                value: (self.value as u32).swap_bytes() as u64,
+                mask: (self.mask as u32).swap_bytes() as u64,
+            },
+            _ => Tnum {
+                value: self.value.swap_bytes(),
+                mask: self.mask.swap_bytes(),
+            },
+        }
+    }
+
     /// True when every value is a multiple of `size` (a power of two).
     pub const fn is_aligned(self, size: u64) -> bool {
         if size == 0 {
@@ -381,6 +400,9 @@ mod tests {
             assert!(a.umin() <= x && x <= a.umax());
             assert!(a.smin() <= x as i64 && x as i64 <= a.smax());
             assert!(a.subreg().contains(x & 0xffff_ffff));
+            assert!(a.byte_swap(16).contains((x as u16).swap_bytes() as u64));
+            assert!(a.byte_swap(32).contains((x as u32).swap_bytes() as u64));
+            assert!(a.byte_swap(64).contains(x.swap_bytes()));
             assert!(a.clear_subreg().contains(x & !0xffff_ffff));
             assert!(a
                 .with_subreg(b)

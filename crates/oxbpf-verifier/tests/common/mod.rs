@@ -19,6 +19,8 @@
 //! `OXBPF_BLESS=1` rewrites `expect:` and `message:` from the actual results.
 #![allow(dead_code)]
 
+pub mod gen;
+
 use oxbpf_verifier::{ContextDescriptor, MapSpec, MapType, ProgramType, VerifierConfig};
 use std::path::{Path, PathBuf};
 
