@@ -67,7 +67,7 @@ impl Env<'_> {
                 };
                 let is_shift = matches!(op, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh);
                 let val = if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
-                    || (is_shift && !shift_amount.is_some_and(|k| k < bits))
+                    || (is_shift && shift_amount.is_none_or(|k| k >= bits))
                 {
                     // Linux (6.18) keeps no bounds for divisions, or for shifts by anything
                     // but a constant below the width, even on constants; doing the same
