@@ -237,6 +237,7 @@ impl Btf {
         }
         let mut types = Vec::new();
         let mut off = t_start;
+        let str_size = s_end - s_start;
         while off < t_end {
             let (ty, size) = parse_type(
                 Reader {
@@ -244,6 +245,24 @@ impl Btf {
                 },
                 off,
             )?;
+            // Every name must be inside the string section (the kernel checks the same).
+            let bad = |n: u32| n as usize >= str_size.max(1);
+            let names_ok = !bad(ty.name_off)
+                && match &ty.data {
+                    BtfTypeData::Members(m) => m.iter().all(|m| !bad(m.name_off)),
+                    BtfTypeData::Enumerators(e) => e.iter().all(|e| !bad(e.0)),
+                    BtfTypeData::Params(p) => p.iter().all(|p| !bad(p.0)),
+                    _ => true,
+                };
+            if !names_ok {
+                return err(
+                    off,
+                    format!(
+                        "type {}: a name offset is outside the {str_size}-byte string section",
+                        types.len() + 1
+                    ),
+                );
+            }
             types.push(ty);
             off += size;
         }

@@ -203,7 +203,12 @@ pub fn compile_source(
     let src = work.path().join(&base);
     std::fs::write(&src, text).map_err(io_err(format!("writing {}", src.display())))?;
     let out = work.path().join("out.o");
-    run_clang(OsString::from(&base), Some(work.path()), text, &out, opts)
+    // The temporary directory means nothing to the reader: record `.` as the
+    // compilation directory, so line info names just `base`.
+    let mut opts = opts.clone();
+    opts.extra_args
+        .insert(0, "-fdebug-compilation-dir=.".to_string());
+    run_clang(OsString::from(&base), Some(work.path()), text, &out, &opts)
 }
 
 /// The clang that [`compile_c_file`] would run and its `--version` first line, or

@@ -218,6 +218,7 @@ impl ProgramKind {
             }
         };
         Ok(match kind {
+            // Old libbpf and aya accept `socket/<anything>`.
             "socket" => K::SocketFilter,
             "kprobe" | "kretprobe" => {
                 let (function, offset) = func_offset(rest_str)?;
@@ -786,7 +787,7 @@ mod tests {
             "uprobe/nofunc",
             "kprobe/f+zz",
             "cgroup/nope",
-            "socket/extra",
+            "perf_event/extra",
         ] {
             let e = ProgramKind::from_section(s).unwrap_err();
             assert!(!e.is_empty(), "{s}");

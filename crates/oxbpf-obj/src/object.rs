@@ -100,6 +100,7 @@ pub struct LineInfo {
     pub insn: usize,
     /// Slot index in the linked program (the unit the kernel uses).
     pub slot: usize,
+    /// The source file as clang recorded it (without a leading `./`).
     pub file: Arc<str>,
     pub line: u32,
     pub column: u32,
@@ -267,6 +268,10 @@ const PSEUDO_FUNC: u8 = 4;
 const PSEUDO_MAP_IDX: u8 = 5;
 const PSEUDO_MAP_IDX_VALUE: u8 = 6;
 const KERNEL_VERSION_ANY: u32 = 0xffff_fffe;
+/// Largest global-data section accepted (64 MiB). Its bytes are copied into the map
+/// definition, so a hostile `.bss` size must not become an allocation; Linux itself
+/// refuses array values above `KMALLOC_MAX_SIZE` (4 MiB on x86-64).
+pub const MAX_GLOBAL_DATA: u64 = 64 << 20;
 
 struct Sec<'a> {
     name: String,
@@ -396,6 +401,13 @@ impl<'a> Loader<'a> {
                 sh.data(endian, bytes)
                     .map_err(|e| ObjError::section(&name, format!("data: {e}")))?
             };
+            let addr = sh.sh_addr(endian);
+            if addr != 0 && sh.sh_flags(endian) & u64::from(elf::SHF_EXECINSTR) != 0 {
+                return Err(ObjError::section(
+                    &name,
+                    format!("has address {addr:#x}; code in a relocatable object is at 0"),
+                ));
+            }
             secs.push(Sec {
                 name,
                 sh_type,
@@ -717,9 +729,17 @@ impl<'a> Loader<'a> {
                 {
                     continue;
                 }
-                let size = u32::try_from(sec.size).map_err(|_| {
-                    ObjError::section(name, format!("{} bytes is too large for a map", sec.size))
-                })?;
+                if sec.size > MAX_GLOBAL_DATA {
+                    return Err(ObjError::section(
+                        name,
+                        format!(
+                            "{} bytes of global data is more than the limit of {MAX_GLOBAL_DATA} \
+                             bytes",
+                            sec.size
+                        ),
+                    ));
+                }
+                let size = sec.size as u32;
                 let bytes = if kind == MapKind::Bss || sec.sh_type == elf::SHT_NOBITS {
                     vec![0; size as usize]
                 } else {
@@ -1277,6 +1297,16 @@ impl<'b> LineCtx<'b> {
             .clone()
     }
 
+    /// A file name, without the `./` clang prefixes when the compilation directory is
+    /// `.`.
+    fn file(&mut self, off: u32) -> Arc<str> {
+        let s = self.string(off);
+        match s.strip_prefix("./") {
+            Some(rest) => Arc::from(rest),
+            None => s,
+        }
+    }
+
     /// Maps a section byte offset of function `f` to (instruction index, slot).
     fn place(prog: &ObjProgram, f: &LinkedFunction, insn_off: u32) -> Option<(usize, usize)> {
         let off = insn_off as usize;
@@ -1298,7 +1328,7 @@ impl<'b> LineCtx<'b> {
             if let Some(recs) = self.line.get(f.section.as_str()).copied() {
                 for r in &recs.records {
                     if let Some((insn, slot)) = Self::place(prog, f, r.insn_off) {
-                        let file = self.string(r.file_name_off);
+                        let file = self.file(r.file_name_off);
                         let source = self.string(r.line_off);
                         prog.line_info.push(LineInfo {
                             insn,
