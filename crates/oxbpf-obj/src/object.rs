@@ -217,6 +217,22 @@ impl ObjProgram {
         i.checked_sub(1).map(|i| &self.line_info[i])
     }
 
+    /// `Ok` when the program has no CO-RE relocations; otherwise an
+    /// [`ObjError::Unsupported`] naming the first one. For engines without the target
+    /// kernel's BTF, which would run the program with the compiled (local) layout.
+    pub fn ensure_no_core_relocations(&self) -> Result<(), ObjError> {
+        match self.core_relocations.first() {
+            None => Ok(()),
+            Some(r) => Err(ObjError::Unsupported {
+                place: format!("program `{}`, instruction {}", self.name, r.insn),
+                what: format!(
+                    "CO-RE relocation ({:?} of `{}`, access {}) needs the target kernel's BTF",
+                    r.kind, r.type_name, r.access
+                ),
+            }),
+        }
+    }
+
     /// The linked function containing instruction `insn`.
     pub fn function_at(&self, insn: usize) -> Option<&LinkedFunction> {
         self.functions
@@ -695,12 +711,9 @@ impl<'a> Loader<'a> {
                     return Err(ObjError::section(name, "legacy map section has no symbols"));
                 }
                 let mut defs = Vec::with_capacity(syms.len());
+                let count = syms.len() as u64;
                 for s in syms {
-                    let size = if s.size > 0 {
-                        s.size
-                    } else {
-                        sec.size / self.object_symbols(si).len() as u64
-                    };
+                    let size = if s.size > 0 { s.size } else { sec.size / count };
                     let data = s
                         .value
                         .checked_add(size)
@@ -921,11 +934,21 @@ impl<'a> Loader<'a> {
         Ok(funcs)
     }
 
-    /// Finds the function starting at byte `offset` of section `sec`.
+    /// Finds the function starting at byte `offset` of section `sec` (`funcs` is sorted by
+    /// section, then offset).
     fn func_at(funcs: &[Func], sec: usize, offset: i64) -> Option<usize> {
         funcs
-            .iter()
-            .position(|f| f.section == sec && f.offset as i64 == offset)
+            .binary_search_by(|f| (f.section as i64, f.offset as i64).cmp(&(sec as i64, offset)))
+            .ok()
+    }
+
+    /// Finds the function of section `sec` whose bytes contain `offset`.
+    fn func_containing(funcs: &[Func], sec: usize, offset: u64) -> Option<usize> {
+        let i = funcs
+            .partition_point(|f| (f.section, f.offset as u64) <= (sec, offset))
+            .checked_sub(1)?;
+        let f = &funcs[i];
+        (f.section == sec && offset < (f.offset + f.raw.len() * 8) as u64).then_some(i)
     }
 
     /// Turns relocations and pc-relative calls into fixups.
@@ -952,11 +975,7 @@ impl<'a> Loader<'a> {
                         format!("relocation at byte offset {off} is not instruction-aligned"),
                     ));
                 }
-                let Some(fid) = funcs.iter().position(|f| {
-                    f.section == si
-                        && off >= f.offset as u64
-                        && off < (f.offset + f.raw.len() * 8) as u64
-                }) else {
+                let Some(fid) = Self::func_containing(&funcs, si, off) else {
                     return Err(ObjError::insn(
                         &sec.name,
                         (off / 8) as usize,

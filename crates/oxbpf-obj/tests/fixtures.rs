@@ -757,6 +757,15 @@ fn core_relocations_are_kept() {
             ("task_struct___local", "0:1", C::FieldExists),     // bpf_core_field_exists
         ]
     );
+    assert_eq!(
+        p.ensure_no_core_relocations().unwrap_err().to_string(),
+        "program `read_parent`, instruction 1: unsupported: CO-RE relocation (FieldByteOffset \
+         of `task_struct___local`, access 0:2) needs the target kernel's BTF"
+    );
+    assert!(o.program("read_parent").is_some());
+    assert!(common::fixture("calls").programs[0]
+        .ensure_no_core_relocations()
+        .is_ok());
     // Each record points at the instruction that carries the offset: an ALU add of the
     // field offset for the reads, a mov of the answer for the existence check.
     for r in &p.core_relocations {
