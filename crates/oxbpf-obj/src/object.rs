@@ -274,6 +274,11 @@ impl Object {
 
 type Hdr = elf::FileHeader64<LE>;
 
+/// An `i128` offset as `i64`, saturating (no valid offset is anywhere near the bounds).
+fn clamp(v: i128) -> i64 {
+    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
 const R_BPF_64_64: u32 = 1;
 const R_BPF_64_32: u32 = 10;
 const OP_LDDW: u8 = 0x18;
@@ -759,15 +764,25 @@ impl<'a> Loader<'a> {
                     sec.data.to_vec()
                 };
                 let mut def = MapDef::global_data(name, kind, bytes);
-                def.symbols = self
-                    .object_symbols(si)
-                    .into_iter()
-                    .map(|s| DataSymbol {
+                let mut symbols = Vec::new();
+                for s in self.object_symbols(si) {
+                    if s.value.saturating_add(s.size) > sec.size {
+                        return Err(ObjError::Symbol {
+                            symbol: s.name.clone(),
+                            cause: format!(
+                                "{} bytes at offset {} extend past the end of section `{name}` \
+                                 ({} bytes)",
+                                s.size, s.value, sec.size
+                            ),
+                        });
+                    }
+                    symbols.push(DataSymbol {
                         name: s.name.clone(),
                         offset: s.value as u32,
                         size: s.size as u32,
-                    })
-                    .collect();
+                    });
+                }
+                def.symbols = symbols;
                 if let Some(btf) = btf {
                     if let Some((id, _)) = btf.types().find(|(_, t)| {
                         t.kind == crate::btf::BtfKind::DataSec
@@ -806,7 +821,9 @@ impl<'a> Loader<'a> {
             };
             let sname = &self.secs[*si].name;
             for (&off, r) in rels {
-                let Some(&(moff, _, mi)) = defs.iter().find(|(o, s, _)| off >= *o && off < o + s)
+                let Some(&(moff, _, mi)) = defs
+                    .iter()
+                    .find(|(o, s, _)| off >= *o && off < o.saturating_add(*s))
                 else {
                     return Err(ObjError::section(
                         sname,
@@ -1086,12 +1103,14 @@ impl<'a> Loader<'a> {
                     tsec.name
                 )));
             }
-            let target = sym.value as i64 + (ins.imm as i64 + 1) * 8;
+            // Symbol values are section offsets; i128 keeps hostile values from
+            // overflowing (func_at then finds nothing).
+            let target = clamp(sym.value as i128 + (ins.imm as i128 + 1) * 8);
             return match Self::func_at(funcs, tsi, target) {
                 Some(c) => Ok(Fixup::Call(c)),
                 None => Err(ierr(format!(
                     "call to `{sname}`+{} is not the start of a function",
-                    target - sym.value as i64
+                    (ins.imm as i64 + 1) * 8
                 ))),
             };
         }
@@ -1127,7 +1146,7 @@ impl<'a> Loader<'a> {
         };
         let addend = ins.imm as i64;
         if tsec.is_code() {
-            let target = sym.value as i64 + addend;
+            let target = clamp(sym.value as i128 + addend as i128);
             return match Self::func_at(funcs, tsi, target) {
                 Some(c) => Ok(Fixup::FuncAddr(c)),
                 None => Err(ierr(format!(
@@ -1137,7 +1156,7 @@ impl<'a> Loader<'a> {
         }
         match sec_maps.get(&tsi) {
             Some(SecMaps::Data(mi)) => {
-                let offset = sym.value as i64 + addend;
+                let offset = clamp(sym.value as i128 + addend as i128);
                 let size = maps[*mi].value_size as i64;
                 if offset < 0 || offset > size {
                     return Err(ierr(format!(
@@ -1148,7 +1167,7 @@ impl<'a> Loader<'a> {
                 Ok(Fixup::MapValue(*mi as u32, offset as u32))
             }
             Some(SecMaps::Defs(defs)) => {
-                let offset = sym.value as i64 + addend;
+                let offset = clamp(sym.value as i128 + addend as i128);
                 match defs.iter().find(|(o, _, _)| *o as i64 == offset) {
                     Some(&(_, _, mi)) => Ok(Fixup::Map(mi as u32)),
                     None => Err(ierr(format!(

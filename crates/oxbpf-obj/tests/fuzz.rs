@@ -150,3 +150,111 @@ fn mutated_objects_never_panic() {
     assert!(total > 5000);
     assert!(failures.is_empty(), "panics on: {failures:?}");
 }
+
+/// `(offset, width)` of every field of every section header, symbol and relocation entry.
+fn structural_fields(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    // ELF header fields past the identification bytes.
+    for (off, w) in [
+        (16, 2),
+        (18, 2),
+        (20, 4),
+        (24, 8),
+        (32, 8),
+        (40, 8),
+        (48, 4),
+        (52, 2),
+        (54, 2),
+        (56, 2),
+        (58, 2),
+        (60, 2),
+        (62, 2),
+    ] {
+        v.push((off, w));
+    }
+    let Ok(f) = object::File::parse(bytes) else {
+        return v;
+    };
+    let shoff = u64::from_le_bytes(bytes[40..48].try_into().unwrap()) as usize;
+    let shnum = u16::from_le_bytes(bytes[60..62].try_into().unwrap()) as usize;
+    for i in 0..shnum {
+        let base = shoff + i * 64;
+        for (off, w) in [
+            (0, 4),
+            (4, 4),
+            (8, 8),
+            (16, 8),
+            (24, 8),
+            (32, 8),
+            (40, 4),
+            (44, 4),
+            (48, 8),
+            (56, 8),
+        ] {
+            v.push((base + off, w));
+        }
+    }
+    for s in f.sections() {
+        let name = s.name().unwrap_or("");
+        let Some((off, size)) = s.file_range() else {
+            continue;
+        };
+        let (off, size) = (off as usize, size as usize);
+        if name == ".symtab" {
+            for e in (off..off + size).step_by(24) {
+                for (o, w) in [(0, 4), (4, 1), (6, 2), (8, 8), (16, 8)] {
+                    v.push((e + o, w));
+                }
+            }
+        } else if name.starts_with(".rel") {
+            for e in (off..off + size).step_by(16) {
+                v.push((e, 8));
+                v.push((e + 8, 4));
+                v.push((e + 12, 4));
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn structural_field_mutations_never_panic() {
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for src in common::sources() {
+        let base = std::fs::read(src.with_extension("o")).unwrap();
+        for (off, w) in structural_fields(&base) {
+            if off + w > base.len() {
+                continue;
+            }
+            let orig = {
+                let mut a = [0u8; 8];
+                a[..w].copy_from_slice(&base[off..off + w]);
+                u64::from_le_bytes(a)
+            };
+            for v in [
+                0,
+                1,
+                orig.wrapping_add(8),
+                orig.wrapping_sub(1),
+                0x7fff_ffff,
+                0xffff_ffff,
+                u64::MAX,
+            ] {
+                if v == orig {
+                    continue;
+                }
+                let mut m = base.clone();
+                m[off..off + w].copy_from_slice(&v.to_le_bytes()[..w]);
+                total += 1;
+                if catch_unwind(AssertUnwindSafe(|| oxbpf_obj::fuzzing::check_object(&m))).is_err()
+                {
+                    failures.push(format!("{} byte {off} = {v:#x}", src.display()));
+                }
+            }
+        }
+    }
+    println!("{total} structural mutations");
+    assert!(total > 10_000);
+    assert!(failures.is_empty(), "panics on: {failures:?}");
+}
