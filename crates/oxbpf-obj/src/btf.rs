@@ -178,6 +178,8 @@ pub struct Btf {
     str_len: usize,
     /// `types[0]` is type id 1.
     types: Vec<BtfType>,
+    /// Byte offset of each type record in `raw`.
+    type_offsets: Vec<usize>,
 }
 
 impl fmt::Debug for Btf {
@@ -236,6 +238,7 @@ impl Btf {
             return err(s_end - 1, "string section is not NUL-terminated");
         }
         let mut types = Vec::new();
+        let mut type_offsets = Vec::new();
         let mut off = t_start;
         let str_size = s_end - s_start;
         while off < t_end {
@@ -264,6 +267,7 @@ impl Btf {
                 );
             }
             types.push(ty);
+            type_offsets.push(off);
             off += size;
         }
         Ok(Btf {
@@ -271,12 +275,57 @@ impl Btf {
             str_start: s_start,
             str_len: s_end - s_start,
             types,
+            type_offsets,
         })
     }
 
     /// The section bytes as they were in the object.
     pub fn raw(&self) -> &[u8] {
         &self.raw
+    }
+
+    /// The BTF with every `DATASEC` laid out as the loader must before handing BTF to the
+    /// kernel (clang leaves DATASEC sizes and variable offsets 0; the kernel rejects a
+    /// DATASEC of size 0): `section_size(name)` gives each section's size and
+    /// `var_offset(section, var)` each variable's offset (from the ELF symbol table).
+    /// DATASECs of sections the object does not have are an error, as in libbpf.
+    pub fn with_datasec_layout(
+        &self,
+        section_size: impl Fn(&str) -> Option<u32>,
+        var_offset: impl Fn(&str, &str) -> Option<u32>,
+    ) -> Result<Vec<u8>, String> {
+        let mut out = self.raw.clone();
+        let put = |out: &mut Vec<u8>, at: usize, v: u32| {
+            if let Some(b) = out.get_mut(at..at + 4) {
+                b.copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        for (i, t) in self.types.iter().enumerate() {
+            let BtfTypeData::DataSec(entries) = &t.data else {
+                continue;
+            };
+            let name = self.string_at(t.name_off).unwrap_or("");
+            let Some(size) = section_size(name) else {
+                return Err(format!(
+                    "DATASEC `{name}` names a section the object does not have"
+                ));
+            };
+            let base = self.type_offsets[i];
+            put(&mut out, base + 8, size);
+            for (k, e) in entries.iter().enumerate() {
+                let var = self
+                    .type_by_id(e.type_id)
+                    .and_then(|v| self.string_at(v.name_off))
+                    .unwrap_or("");
+                let Some(off) = var_offset(name, var) else {
+                    return Err(format!(
+                        "variable `{var}` of DATASEC `{name}` has no symbol in the section"
+                    ));
+                };
+                put(&mut out, base + 12 + k * 12 + 4, off);
+            }
+        }
+        Ok(out)
     }
 
     /// Number of types (the largest valid type id).

@@ -106,6 +106,10 @@ pub struct LineInfo {
     pub column: u32,
     /// The text of the source line, as clang recorded it.
     pub source: Arc<str>,
+    /// Offsets of the file name and the line text in the BTF string section (what
+    /// `BPF_PROG_LOAD` takes; see [`ObjProgram::btf_line_info_records`]).
+    pub file_name_off: u32,
+    pub line_off: u32,
 }
 
 /// BTF function info for one function of a linked program.
@@ -233,6 +237,32 @@ impl ObjProgram {
         }
     }
 
+    /// `struct bpf_func_info` records (`insn_off` in slots, `type_id`; 8 bytes each,
+    /// native endian) for `BPF_PROG_LOAD` with the object's BTF
+    /// ([`Object::btf_for_kernel`]).
+    pub fn btf_func_info_records(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.func_info.len() * 8);
+        for f in &self.func_info {
+            out.extend_from_slice(&(f.slot as u32).to_ne_bytes());
+            out.extend_from_slice(&f.type_id.to_ne_bytes());
+        }
+        out
+    }
+
+    /// `struct bpf_line_info` records (`insn_off` in slots, file name and line offsets
+    /// in the BTF strings, `line << 10 | column`; 16 bytes each, native endian) for
+    /// `BPF_PROG_LOAD`.
+    pub fn btf_line_info_records(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.line_info.len() * 16);
+        for l in &self.line_info {
+            out.extend_from_slice(&(l.slot as u32).to_ne_bytes());
+            out.extend_from_slice(&l.file_name_off.to_ne_bytes());
+            out.extend_from_slice(&l.line_off.to_ne_bytes());
+            out.extend_from_slice(&((l.line << 10) | (l.column & 0x3ff)).to_ne_bytes());
+        }
+        out
+    }
+
     /// The linked function containing instruction `insn`.
     pub fn function_at(&self, insn: usize) -> Option<&LinkedFunction> {
         self.functions
@@ -263,10 +293,39 @@ impl Object {
         &self.elf
     }
 
+    /// The object's BTF ready for `BPF_BTF_LOAD`: DATASEC sizes and variable offsets
+    /// filled in from the ELF section and symbol tables, as libbpf and aya do before
+    /// loading (clang leaves them 0 and the kernel rejects that). `None` without BTF.
+    pub fn btf_for_kernel(&self) -> Option<Result<Vec<u8>, ObjError>> {
+        let btf = self.btf.as_ref()?;
+        Some(btf_for_kernel(btf, &self.elf).map_err(ObjError::Btf))
+    }
+
     /// True when some program has CO-RE relocations (which need the target kernel's BTF).
     pub fn has_core_relocations(&self) -> bool {
         self.programs.iter().any(|p| !p.core_relocations.is_empty())
     }
+}
+
+/// Lays out the DATASECs of `btf` from the section and symbol tables of `elf` (which
+/// `Object::parse` already validated).
+fn btf_for_kernel(btf: &Btf, elf: &[u8]) -> Result<Vec<u8>, String> {
+    let l = Loader::new(elf).map_err(|e| e.to_string())?;
+    btf.with_datasec_layout(
+        |name| {
+            l.secs
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| u32::try_from(s.size).ok())
+        },
+        |sec, var| {
+            let si = l.secs.iter().position(|s| s.name == sec)?;
+            l.syms
+                .iter()
+                .find(|s| s.section == Some(si) && s.name == var)
+                .and_then(|s| u32::try_from(s.value).ok())
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1375,6 +1434,8 @@ impl<'b> LineCtx<'b> {
                             line: r.line_col >> 10,
                             column: r.line_col & 0x3ff,
                             source,
+                            file_name_off: r.file_name_off,
+                            line_off: r.line_off,
                         });
                     }
                 }

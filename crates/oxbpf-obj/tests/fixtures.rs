@@ -851,3 +851,46 @@ fn every_fixture_loads_and_is_consistent() {
         }
     }
 }
+
+#[test]
+fn btf_for_the_kernel_has_datasec_layout() {
+    use oxbpf_obj::btf::{Btf, BtfKind, BtfTypeData};
+    let o = common::fixture("global_data");
+    let fixed = Btf::parse(&o.btf_for_kernel().unwrap().unwrap()).unwrap();
+    let raw = o.btf.as_ref().unwrap();
+    let mut seen = 0;
+    for (id, t) in fixed.types() {
+        let BtfTypeData::DataSec(entries) = &t.data else {
+            continue;
+        };
+        let name = fixed.type_name(id);
+        // clang left these zero; now they are the section's size and symbol offsets.
+        assert_eq!(raw.type_by_id(id).unwrap().size_or_type, 0, "{name}");
+        let map = o.map(name);
+        if let Some((_, m)) = map {
+            assert_eq!(t.size_or_type, m.value_size, "{name}");
+            for e in entries {
+                let var = fixed.type_name(e.type_id);
+                let sym = m.symbols.iter().find(|s| s.name == var).unwrap();
+                assert_eq!(e.offset, sym.offset, "{name}: {var}");
+            }
+            seen += 1;
+        } else {
+            assert_eq!(name, "license");
+            assert_eq!(t.size_or_type, 4, "\"GPL\\0\"");
+        }
+        assert_eq!(t.kind, BtfKind::DataSec);
+    }
+    assert_eq!(seen, 3, ".data, .rodata, .bss");
+    // Ready-made BPF_PROG_LOAD records.
+    let p = o.program("use_globals").unwrap();
+    assert_eq!(p.btf_func_info_records().len(), 8 * p.func_info.len());
+    let li = p.btf_line_info_records();
+    assert_eq!(li.len(), 16 * p.line_info.len());
+    let first_line = u32::from_ne_bytes(li[12..16].try_into().unwrap()) >> 10;
+    assert_eq!(first_line, p.line_info[0].line);
+    assert_eq!(
+        raw.string_at(p.line_info[0].line_off),
+        Some(&*p.line_info[0].source)
+    );
+}
