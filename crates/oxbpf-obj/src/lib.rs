@@ -34,6 +34,7 @@ pub mod build;
 pub mod error;
 pub mod fuzzing;
 pub mod kind;
+pub mod listing;
 pub mod maps;
 pub mod object;
 
