@@ -22,6 +22,10 @@
 //!   [`ObjProgram::core_relocations`] carry the other `.BTF.ext` records.
 //! - [`Object::license`], [`Object::kernel_version`], [`Object::btf`],
 //!   [`Object::elf_bytes`] (for backends that re-parse with aya; [`aya_compat`]).
+//! - For raw `BPF_PROG_LOAD`: [`Object::btf_for_kernel`] (BTF with DATASECs laid out),
+//!   [`ObjProgram::btf_func_info_records`], [`ObjProgram::btf_line_info_records`]; map
+//!   definitions to create and pass as the `fd_array` for `MapIdx`/`MapIdxValue`.
+//! - [`listing::render`]: a readable listing with the C source interleaved.
 //!
 //! Program names are the entry functions' symbol names and map names the symbol names
 //! (regular maps) or section names (global data), the names aya gives them.
