@@ -894,3 +894,12 @@ fn btf_for_the_kernel_has_datasec_layout() {
         Some(&*p.line_info[0].source)
     );
 }
+
+#[test]
+fn objects_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone>() {}
+    check::<Object>();
+    check::<ObjProgram>();
+    check::<oxbpf_obj::MapDef>();
+    check::<oxbpf_obj::ObjError>();
+}
