@@ -120,6 +120,7 @@ pub struct Interpreter {
     slot_of: Box<[u32]>,
     index_of_slot: Box<[u32]>,
     calls: Box<[ResolvedCall]>,
+    straight: Box<[u32]>,
     /// For `callx` (ids known only at run time).
     helpers: Helpers,
 }
@@ -151,6 +152,7 @@ impl Interpreter {
             slot_of,
             index_of_slot,
             calls,
+            straight,
         } = ops::compile(program, helpers)?;
         log::debug!(
             "interpreter: {} instructions, {} resolved calls",
@@ -162,6 +164,7 @@ impl Interpreter {
             slot_of,
             index_of_slot,
             calls,
+            straight,
             helpers: helpers.clone(),
         })
     }
@@ -177,6 +180,7 @@ impl Interpreter {
             + std::mem::size_of_val(&*self.slot_of)
             + std::mem::size_of_val(&*self.index_of_slot)
             + std::mem::size_of_val(&*self.calls)
+            + std::mem::size_of_val(&*self.straight)
     }
 
     fn slot(&self, pc: usize) -> usize {
@@ -212,6 +216,20 @@ impl Interpreter {
             pc: self.slot(pc),
             id,
             message: e.to_string(),
+        }
+    }
+
+    /// The error when an instruction finds the budget used up (falling off the end wins).
+    #[cold]
+    #[inline(never)]
+    fn out_of_budget(&self, pc: usize, limit: u64) -> VmError {
+        let slot = self.slot(pc);
+        if self.ops.get(pc).map(|o| o.code) == Some(Code::FellOffEnd) {
+            return VmError::FellOffEnd { pc: slot };
+        }
+        VmError::BudgetExhausted {
+            pc: slot,
+            budget: limit,
         }
     }
 
@@ -286,26 +304,60 @@ impl Interpreter {
         .map_err(|e| self.helper_failed(pc, call.id, e))
     }
 
-    /// The main loop. See the module docs for the semantics.
+    /// Runs the program: the fast loop, then the checked loop if the budget gets tight.
     fn execute(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
-        let budget = ctx.budget;
+        let limit = ctx.budget.unwrap_or(u64::MAX);
         let args = ctx.args;
-        let (regions, mut env) = ctx.parts();
+        let (regions, env) = ctx.parts();
         let mut stack = StackBuf::uninit();
-        let mut mem = Mem::new(&mut stack, regions);
+        let mem = Mem::new(&mut stack, regions);
+        let mut st = State {
+            r: [0; 16],
+            pc: 0,
+            count: 0,
+            seg: 0,
+            frames: [Frame::default(); MAX_CALL_DEPTH - 1],
+            depth: 0,
+            may_goto_left: MAY_GOTO_LOOPS,
+            limit,
+            mem,
+            env,
+        };
+        st.r[1..6].copy_from_slice(&args);
+        st.r[10] = st.mem.top();
+        let first = self.straight.first().copied().unwrap_or(0) as u64;
+        let r0 = match first <= limit {
+            true => match self.exec_loop::<false>(&mut st)? {
+                Some(r0) => r0,
+                None => self.exec_loop::<true>(&mut st)?.unwrap_or(0),
+            },
+            false => self.exec_loop::<true>(&mut st)?.unwrap_or(0),
+        };
+        Ok(RunOutcome {
+            r0,
+            insns_executed: Some(st.count),
+        })
+    }
 
-        let mut r = [0u64; 16];
-        r[1..6].copy_from_slice(&args);
-        r[10] = mem.top();
-        let mut frames = [Frame::default(); MAX_CALL_DEPTH - 1];
-        let mut depth = 0usize;
-        let mut may_goto_left = MAY_GOTO_LOOPS;
-        // `left` counts down; the run stops when an instruction finds it at zero.
-        let limit = budget.unwrap_or(u64::MAX);
-        let mut left = limit;
-
+    /// The dispatch loop. See the module docs for the semantics.
+    ///
+    /// Counting: with `CHECKED = false` instructions are counted per straight-line segment
+    /// (`seg` = op index where the current segment started; a segment ends at a taken
+    /// control transfer, where `count` grows by the segment's length). Before entering a
+    /// segment the loop checks that the budget covers `straight[target]`, the most
+    /// instructions it can execute before the next transfer; if not, it returns `Ok(None)`
+    /// and the run continues with `CHECKED = true`, which counts and checks every
+    /// instruction. `Ok(Some(r0))`: the program exited; `st.count` is exact.
+    #[inline(never)]
+    fn exec_loop<const CHECKED: bool>(&self, st: &mut State<'_>) -> Result<Option<u64>, VmError> {
         let ops = &*self.ops;
-        let mut pc = 0usize;
+        let straight = &*self.straight;
+        let limit = st.limit;
+        let mut pc = st.pc;
+        let mut count = st.count;
+        let mut seg = st.seg;
+        let r = &mut st.r;
+        let mem = &mut st.mem;
 
         macro_rules! fault {
             ($e:expr) => {
@@ -315,34 +367,63 @@ impl Interpreter {
                 }
             };
         }
+        // Ends the current segment at `pc` (inclusive) and stores the loop state.
+        macro_rules! account {
+            () => {
+                if !CHECKED {
+                    count += (pc + 1 - seg) as u64;
+                }
+            };
+        }
+        macro_rules! save {
+            () => {
+                st.pc = pc;
+                st.count = count;
+                st.seg = seg;
+            };
+        }
+        // A taken control transfer to op `$to`.
+        macro_rules! transfer {
+            ($to:expr) => {{
+                let to: usize = $to;
+                account!();
+                pc = to;
+                if !CHECKED {
+                    seg = to;
+                    let need = straight.get(to).copied().unwrap_or(0) as u64;
+                    if limit - count < need {
+                        save!();
+                        return Ok(None);
+                    }
+                }
+                continue;
+            }};
+        }
 
         loop {
             let Some(op) = ops.get(pc) else {
                 // Unreachable: targets are inside the program and the sentinel ends it.
                 return Err(VmError::FellOffEnd { pc: self.slot(pc) });
             };
-            if left == 0 {
-                if op.code == Code::FellOffEnd {
-                    return Err(VmError::FellOffEnd { pc: self.slot(pc) });
+            if CHECKED {
+                if count == limit {
+                    return Err(self.out_of_budget(pc, limit));
                 }
-                return Err(VmError::BudgetExhausted {
-                    pc: self.slot(pc),
-                    budget: limit,
-                });
+                count += 1;
             }
-            left -= 1;
             let d = (op.dst & 15) as usize;
             let s = (op.src & 15) as usize;
             let imm = op.imm;
-            let addr_d = r[d].wrapping_add(op.off as i64 as u64);
-            let addr_s = r[s].wrapping_add(op.off as i64 as u64);
             let target = op.off as u32 as usize;
-
+            macro_rules! addr {
+                ($r:expr) => {
+                    r[$r].wrapping_add(op.off as i64 as u64)
+                };
+            }
             macro_rules! jump {
                 ($cond:expr) => {{
                     if $cond {
-                        pc = target;
-                        continue;
+                        transfer!(target);
                     }
                 }};
             }
@@ -427,22 +508,22 @@ impl Interpreter {
                 Code::Swap64 => r[d] = r[d].swap_bytes(),
 
                 // ---- memory
-                Code::LdxB => r[d] = fault!(mem.load::<1>(addr_s)),
-                Code::LdxH => r[d] = fault!(mem.load::<2>(addr_s)),
-                Code::LdxW => r[d] = fault!(mem.load::<4>(addr_s)),
-                Code::LdxDW => r[d] = fault!(mem.load::<8>(addr_s)),
-                Code::LdxSB => r[d] = fault!(mem.load::<1>(addr_s)) as i8 as i64 as u64,
-                Code::LdxSH => r[d] = fault!(mem.load::<2>(addr_s)) as i16 as i64 as u64,
-                Code::LdxSW => r[d] = fault!(mem.load::<4>(addr_s)) as i32 as i64 as u64,
-                Code::StxB => fault!(mem.store::<1>(addr_d, r[s])),
-                Code::StxH => fault!(mem.store::<2>(addr_d, r[s])),
-                Code::StxW => fault!(mem.store::<4>(addr_d, r[s])),
-                Code::StxDW => fault!(mem.store::<8>(addr_d, r[s])),
-                Code::StB => fault!(mem.store::<1>(addr_d, imm)),
-                Code::StH => fault!(mem.store::<2>(addr_d, imm)),
-                Code::StW => fault!(mem.store::<4>(addr_d, imm)),
-                Code::StDW => fault!(mem.store::<8>(addr_d, imm)),
-                Code::Atomic => self.atomic(pc, op, &mut r, &mut mem)?,
+                Code::LdxB => r[d] = fault!(mem.load::<1>(addr!(s))),
+                Code::LdxH => r[d] = fault!(mem.load::<2>(addr!(s))),
+                Code::LdxW => r[d] = fault!(mem.load::<4>(addr!(s))),
+                Code::LdxDW => r[d] = fault!(mem.load::<8>(addr!(s))),
+                Code::LdxSB => r[d] = fault!(mem.load::<1>(addr!(s))) as i8 as i64 as u64,
+                Code::LdxSH => r[d] = fault!(mem.load::<2>(addr!(s))) as i16 as i64 as u64,
+                Code::LdxSW => r[d] = fault!(mem.load::<4>(addr!(s))) as i32 as i64 as u64,
+                Code::StxB => fault!(mem.store::<1>(addr!(d), r[s])),
+                Code::StxH => fault!(mem.store::<2>(addr!(d), r[s])),
+                Code::StxW => fault!(mem.store::<4>(addr!(d), r[s])),
+                Code::StxDW => fault!(mem.store::<8>(addr!(d), r[s])),
+                Code::StB => fault!(mem.store::<1>(addr!(d), imm)),
+                Code::StH => fault!(mem.store::<2>(addr!(d), imm)),
+                Code::StW => fault!(mem.store::<4>(addr!(d), imm)),
+                Code::StDW => fault!(mem.store::<8>(addr!(d), imm)),
+                Code::Atomic => self.atomic(pc, op, r, mem)?,
                 Code::LdAbs | Code::LdInd => {
                     let offset = if op.code == Code::LdAbs {
                         imm as i64
@@ -452,19 +533,15 @@ impl Interpreter {
                     match mem.packet_load(offset, op.aux as u64) {
                         Some(v) => r[0] = v,
                         None => {
-                            return Ok(RunOutcome {
-                                r0: 0,
-                                insns_executed: Some(limit - left),
-                            })
+                            account!();
+                            save!();
+                            return Ok(Some(0));
                         }
                     }
                 }
 
                 // ---- jumps
-                Code::Ja => {
-                    pc = target;
-                    continue;
-                }
+                Code::Ja => transfer!(target),
                 Code::JEq64R => jump!(r[d] == r[s]),
                 Code::JEq64I => jump!(r[d] == imm),
                 Code::JNe64R => jump!(r[d] != r[s]),
@@ -510,82 +587,129 @@ impl Interpreter {
                 Code::JSle32R => jump!(r[d] as i32 <= r[s] as i32),
                 Code::JSle32I => jump!(r[d] as i32 <= imm as i32),
                 Code::MayGoto => {
-                    if may_goto_left == 0 {
-                        pc = target;
-                        continue;
+                    if st.may_goto_left == 0 {
+                        transfer!(target);
                     }
-                    may_goto_left -= 1;
+                    st.may_goto_left -= 1;
                 }
 
                 // ---- calls
                 Code::Call => {
                     let call = &self.calls[target];
-                    r[0] = self.call(pc, call, &r, &mut mem, &mut env)?;
+                    r[0] = self.call(pc, call, r, mem, &mut st.env)?;
                 }
-                Code::CallMissing => {
-                    let pc = self.slot(pc);
-                    return Err(if op.aux == 1 {
-                        VmError::UnknownExternal { pc, id: imm as i32 }
-                    } else {
-                        VmError::UnknownHelper { pc, id: imm }
-                    });
+                Code::CallMissing => return Err(self.missing_call(pc, op)),
+                Code::CallLocal => {
+                    self.enter(pc, r, &mut st.frames, &mut st.depth, mem)?;
+                    transfer!(target);
                 }
-                Code::CallLocal | Code::CallX => {
-                    let callee = if op.code == Code::CallLocal {
-                        target
-                    } else {
-                        let v = r[d];
-                        match self.code_target(v) {
-                            Some(t) => t,
-                            None => {
-                                let Some(h) = self.helpers.get(v) else {
-                                    return Err(VmError::UnknownHelper {
-                                        pc: self.slot(pc),
-                                        id: v,
-                                    });
-                                };
-                                let call = ResolvedCall {
-                                    func: h.func.clone(),
-                                    id: v,
-                                };
-                                r[0] = self.call(pc, &call, &r, &mut mem, &mut env)?;
-                                pc += 1;
-                                continue;
-                            }
+                Code::CallX => {
+                    let v = r[d];
+                    match self.code_target(v) {
+                        Some(callee) => {
+                            self.enter(pc, r, &mut st.frames, &mut st.depth, mem)?;
+                            transfer!(callee);
                         }
-                    };
-                    let Some(f) = frames.get_mut(depth) else {
-                        return Err(VmError::CallDepthExceeded {
-                            pc: self.slot(pc),
-                            max: MAX_CALL_DEPTH,
-                        });
-                    };
-                    f.ret = (pc + 1) as u32;
-                    f.saved = [r[6], r[7], r[8], r[9]];
-                    depth += 1;
-                    r[10] = mem.enter_frame();
-                    pc = callee;
-                    continue;
+                        None => {
+                            r[0] = self.call_dynamic(pc, v, r, mem, &mut st.env)?;
+                            // Counted as a transfer to the next instruction, so that the
+                            // straight-line bound never spans a `callx`.
+                            transfer!(pc + 1);
+                        }
+                    }
                 }
                 Code::Exit => {
-                    if depth == 0 {
-                        return Ok(RunOutcome {
-                            r0: r[0],
-                            insns_executed: Some(limit - left),
-                        });
+                    if st.depth == 0 {
+                        account!();
+                        save!();
+                        return Ok(Some(r[0]));
                     }
-                    depth -= 1;
-                    let f = frames[depth];
+                    st.depth -= 1;
+                    let f = st.frames[st.depth];
                     r[6..10].copy_from_slice(&f.saved);
                     r[10] = mem.leave_frame();
-                    pc = f.ret as usize;
-                    continue;
+                    transfer!(f.ret as usize);
                 }
                 Code::FellOffEnd => return Err(VmError::FellOffEnd { pc: self.slot(pc) }),
             }
             pc += 1;
         }
     }
+
+    /// Pushes a frame for a bpf-to-bpf call at `pc`.
+    #[inline]
+    fn enter(
+        &self,
+        pc: usize,
+        r: &mut [u64; 16],
+        frames: &mut [Frame; MAX_CALL_DEPTH - 1],
+        depth: &mut usize,
+        mem: &mut Mem<'_>,
+    ) -> Result<(), VmError> {
+        let Some(f) = frames.get_mut(*depth) else {
+            return Err(VmError::CallDepthExceeded {
+                pc: self.slot(pc),
+                max: MAX_CALL_DEPTH,
+            });
+        };
+        f.ret = (pc + 1) as u32;
+        f.saved = [r[6], r[7], r[8], r[9]];
+        *depth += 1;
+        r[10] = mem.enter_frame();
+        Ok(())
+    }
+
+    /// `callx` on a value that is not a code address: the helper with that id.
+    #[inline(never)]
+    fn call_dynamic(
+        &self,
+        pc: usize,
+        id: u64,
+        r: &[u64; 16],
+        mem: &mut Mem<'_>,
+        env: &mut Option<&mut dyn Any>,
+    ) -> Result<u64, VmError> {
+        let Some(h) = self.helpers.get(id) else {
+            return Err(VmError::UnknownHelper {
+                pc: self.slot(pc),
+                id,
+            });
+        };
+        let call = ResolvedCall {
+            func: h.func.clone(),
+            id,
+        };
+        self.call(pc, &call, r, mem, env)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn missing_call(&self, pc: usize, op: &Op) -> VmError {
+        let pc = self.slot(pc);
+        if op.aux == 1 {
+            VmError::UnknownExternal {
+                pc,
+                id: op.imm as i32,
+            }
+        } else {
+            VmError::UnknownHelper { pc, id: op.imm }
+        }
+    }
+}
+
+/// The state of one run, shared by the fast and the checked loop.
+struct State<'a> {
+    r: [u64; 16],
+    pc: usize,
+    /// Instructions executed (before `seg` in the fast loop, in total in the checked loop).
+    count: u64,
+    seg: usize,
+    frames: [Frame; MAX_CALL_DEPTH - 1],
+    depth: usize,
+    may_goto_left: u64,
+    limit: u64,
+    mem: Mem<'a>,
+    env: Option<&'a mut dyn Any>,
 }
 
 #[inline(always)]

@@ -270,6 +270,10 @@ pub(crate) struct Compiled {
     /// Op index starting at each slot, `u32::MAX` for the second slot of a `lddw`.
     pub index_of_slot: Box<[u32]>,
     pub calls: Box<[ResolvedCall]>,
+    /// `straight[i]`: the most instructions that can execute from op `i` before a taken
+    /// control transfer: up to and including the next `ja`, `exit`, local call or `callx`,
+    /// or up to the end of the program.
+    pub straight: Box<[u32]>,
 }
 
 fn reg(r: oxbpf_isa::Reg) -> u8 {
@@ -635,7 +639,15 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
     let index_of_slot = (0..program.slot_count())
         .map(|s| program.index_at_slot(s).map_or(u32::MAX, |i| i as u32))
         .collect();
+    let mut straight = vec![0u32; ops.len()];
+    for i in (0..ops.len() - 1).rev() {
+        straight[i] = match ops[i].code {
+            Code::Ja | Code::Exit | Code::CallLocal | Code::CallX => 1,
+            _ => 1 + straight[i + 1],
+        };
+    }
     Ok(Compiled {
+        straight: straight.into_boxed_slice(),
         ops: ops.into_boxed_slice(),
         slot_of: slot_of.into_boxed_slice(),
         index_of_slot,

@@ -762,6 +762,68 @@ fn budget_and_instruction_count() {
         }
     );
 
+    // Every budget, against a hand-made trace: slots 0 | (2 3 4)x5 | 5 (lddw at 0..1).
+    let vm = vm_with(
+        vec![
+            lddw(0, 0),
+            a64(AluOp::Add, 0, 1),
+            call(1),
+            jmp(Width::W64, JmpOp::Lt, 6, Operand::Imm(5), -3),
+            EXIT,
+        ],
+        &{
+            let mut h = Helpers::new();
+            h.register(1, "count", |_: &mut HelperCtx<'_>, _| Ok(0));
+            h
+        },
+    );
+    // The same loop exits after five rounds when r6 follows r0.
+    let vm2 = vm_with(
+        vec![
+            lddw(0, 0),
+            a64(AluOp::Add, 0, 1),
+            movr(6, 0),
+            jmp(Width::W64, JmpOp::Lt, 6, Operand::Imm(5), -3),
+            EXIT,
+        ],
+        &Helpers::new(),
+    );
+    let mut trace = vec![0usize];
+    for _ in 0..5 {
+        trace.extend([2, 3, 4]);
+    }
+    trace.push(5);
+    for b in 0..=trace.len() as u64 + 2 {
+        let res = vm2.run(&mut RunContext::new().with_budget(Some(b)));
+        match trace.get(b as usize) {
+            Some(&pc) => assert_eq!(
+                res,
+                Err(VmError::BudgetExhausted { pc, budget: b }),
+                "budget {b}"
+            ),
+            None => assert_eq!(
+                res,
+                Ok(RunOutcome {
+                    r0: 5,
+                    insns_executed: Some(trace.len() as u64)
+                }),
+                "budget {b}"
+            ),
+        }
+    }
+    // The loop with a helper call never ends (r6 stays 0): it stops at every budget.
+    for b in [0u64, 1, 2, 3, 4, 100, 1001] {
+        let e = vm
+            .run(&mut RunContext::new().with_budget(Some(b)))
+            .unwrap_err();
+        let pc = if b == 0 {
+            0
+        } else {
+            [2, 3, 4][((b - 1) % 3) as usize]
+        };
+        assert_eq!(e, VmError::BudgetExhausted { pc, budget: b }, "budget {b}");
+    }
+
     // Falling off the end with the budget used up is still a fall-off.
     let vm = vm_with(vec![mov(0, 0)], &Helpers::new());
     let e = vm
@@ -1511,5 +1573,6 @@ fn fuzz_body_survives_random_programs() {
 #[test]
 fn code_size_is_sixteen_bytes_per_instruction() {
     let vm = vm_with(vec![mov(0, 0), EXIT], &Helpers::new());
-    assert_eq!(vm.code_bytes(), 3 * 16 + 3 * 4 + 2 * 4);
+    // ops (with the sentinel), slot_of, index_of_slot, straight
+    assert_eq!(vm.code_bytes(), 3 * 16 + 3 * 4 + 2 * 4 + 3 * 4);
 }
