@@ -350,13 +350,19 @@ impl Interpreter {
     /// instruction. `Ok(Some(r0))`: the program exited; `st.count` is exact.
     #[inline(never)]
     fn exec_loop<const CHECKED: bool>(&self, st: &mut State<'_>) -> Result<Option<u64>, VmError> {
-        let ops = &*self.ops;
+        // `ops.len()` is a power of two (see `ops::compile`): spelled as a shift here so the
+        // compiler knows it, and `pc & mask` needs no bounds check.
+        let len = 1usize << self.ops.len().trailing_zeros();
+        let ops = &self.ops[..len];
+        let mask = len - 1;
         let straight = &*self.straight;
         let limit = st.limit;
         let mut pc = st.pc;
         let mut count = st.count;
         let mut seg = st.seg;
-        let r = &mut st.r;
+        // The registers live in a local copy (addressed off the stack pointer, no extra
+        // indirection); `save!` writes them back.
+        let mut r = st.r;
         let mem = &mut st.mem;
 
         macro_rules! fault {
@@ -380,6 +386,7 @@ impl Interpreter {
                 st.pc = pc;
                 st.count = count;
                 st.seg = seg;
+                st.r = r;
             };
         }
         // A taken control transfer to op `$to`.
@@ -401,10 +408,9 @@ impl Interpreter {
         }
 
         loop {
-            let Some(op) = ops.get(pc) else {
-                // Unreachable: targets are inside the program and the sentinel ends it.
-                return Err(VmError::FellOffEnd { pc: self.slot(pc) });
-            };
+            // `pc` is always < len (targets are inside the program, and the sentinel after
+            // the last instruction never advances), so the mask never changes it.
+            let op = &ops[pc & mask];
             if CHECKED {
                 if count == limit {
                     return Err(self.out_of_budget(pc, limit));
@@ -523,7 +529,7 @@ impl Interpreter {
                 Code::StH => fault!(mem.store::<2>(addr!(d), imm)),
                 Code::StW => fault!(mem.store::<4>(addr!(d), imm)),
                 Code::StDW => fault!(mem.store::<8>(addr!(d), imm)),
-                Code::Atomic => self.atomic(pc, op, r, mem)?,
+                Code::Atomic => self.atomic(pc, op, &mut r, mem)?,
                 Code::LdAbs | Code::LdInd => {
                     let offset = if op.code == Code::LdAbs {
                         imm as i64
@@ -596,22 +602,22 @@ impl Interpreter {
                 // ---- calls
                 Code::Call => {
                     let call = &self.calls[target];
-                    r[0] = self.call(pc, call, r, mem, &mut st.env)?;
+                    r[0] = self.call(pc, call, &r, mem, &mut st.env)?;
                 }
                 Code::CallMissing => return Err(self.missing_call(pc, op)),
                 Code::CallLocal => {
-                    self.enter(pc, r, &mut st.frames, &mut st.depth, mem)?;
+                    self.enter(pc, &mut r, &mut st.frames, &mut st.depth, mem)?;
                     transfer!(target);
                 }
                 Code::CallX => {
                     let v = r[d];
                     match self.code_target(v) {
                         Some(callee) => {
-                            self.enter(pc, r, &mut st.frames, &mut st.depth, mem)?;
+                            self.enter(pc, &mut r, &mut st.frames, &mut st.depth, mem)?;
                             transfer!(callee);
                         }
                         None => {
-                            r[0] = self.call_dynamic(pc, v, r, mem, &mut st.env)?;
+                            r[0] = self.call_dynamic(pc, v, &r, mem, &mut st.env)?;
                             // Counted as a transfer to the next instruction, so that the
                             // straight-line bound never spans a `callx`.
                             transfer!(pc + 1);

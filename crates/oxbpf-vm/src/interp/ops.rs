@@ -267,6 +267,7 @@ pub(crate) struct Compiled {
     pub ops: Box<[Op]>,
     /// `slot_of[i]`: instruction slot of op `i` (the sentinel has the last instruction's).
     pub slot_of: Box<[u32]>,
+    /// The ops, padded with [`Code::FellOffEnd`] to a power-of-two length.
     /// Op index starting at each slot, `u32::MAX` for the second slot of a `lddw`.
     pub index_of_slot: Box<[u32]>,
     pub calls: Box<[ResolvedCall]>,
@@ -639,8 +640,15 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
     let index_of_slot = (0..program.slot_count())
         .map(|s| program.index_at_slot(s).map_or(u32::MAX, |i| i as u32))
         .collect();
+    // Pad with sentinels to a power of two, so that the dispatch loop can index the ops
+    // with `pc & (len - 1)`, which the compiler knows is in bounds (no bounds check in the
+    // dispatch, which lets it replicate the dispatch into every handler).
+    let fell_off = Op::new(Code::FellOffEnd, 0, 0, 0, 0);
+    ops.resize(ops.len().next_power_of_two(), fell_off);
+    let last_slot = slot_of.last().copied().unwrap_or(0);
+    slot_of.resize(ops.len(), last_slot);
     let mut straight = vec![0u32; ops.len()];
-    for i in (0..ops.len() - 1).rev() {
+    for i in (0..n).rev() {
         straight[i] = match ops[i].code {
             Code::Ja | Code::Exit | Code::CallLocal | Code::CallX => 1,
             _ => 1 + straight[i + 1],

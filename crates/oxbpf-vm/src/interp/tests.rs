@@ -1571,8 +1571,12 @@ fn fuzz_body_survives_random_programs() {
 }
 
 #[test]
-fn code_size_is_sixteen_bytes_per_instruction() {
-    let vm = vm_with(vec![mov(0, 0), EXIT], &Helpers::new());
-    // ops (with the sentinel), slot_of, index_of_slot, straight
-    assert_eq!(vm.code_bytes(), 3 * 16 + 3 * 4 + 2 * 4 + 3 * 4);
+fn code_size_is_sixteen_bytes_per_op_plus_tables() {
+    // 3 instructions + the sentinel = 4 ops (a power of two, no padding):
+    // ops 4 x 16, slot_of 4 x 4, index_of_slot 3 x 4, straight 4 x 4.
+    let vm = vm_with(vec![mov(0, 0), mov(1, 0), EXIT], &Helpers::new());
+    assert_eq!(vm.code_bytes(), 4 * 16 + 4 * 4 + 3 * 4 + 4 * 4);
+    // 4 instructions + the sentinel are padded to 8 ops.
+    let vm = vm_with(vec![mov(0, 0), mov(1, 0), mov(2, 0), EXIT], &Helpers::new());
+    assert_eq!(vm.code_bytes(), 8 * 16 + 8 * 4 + 4 * 4 + 8 * 4);
 }
