@@ -120,7 +120,7 @@ pub struct Interpreter {
     slot_of: Box<[u32]>,
     index_of_slot: Box<[u32]>,
     calls: Box<[ResolvedCall]>,
-    straight: Box<[u32]>,
+    seg_end: Box<[u32]>,
     /// For `callx` (ids known only at run time).
     helpers: Helpers,
 }
@@ -152,7 +152,7 @@ impl Interpreter {
             slot_of,
             index_of_slot,
             calls,
-            straight,
+            seg_end,
         } = ops::compile(program, helpers)?;
         log::debug!(
             "interpreter: {} instructions, {} resolved calls",
@@ -164,7 +164,7 @@ impl Interpreter {
             slot_of,
             index_of_slot,
             calls,
-            straight,
+            seg_end,
             helpers: helpers.clone(),
         })
     }
@@ -180,7 +180,7 @@ impl Interpreter {
             + std::mem::size_of_val(&*self.slot_of)
             + std::mem::size_of_val(&*self.index_of_slot)
             + std::mem::size_of_val(&*self.calls)
-            + std::mem::size_of_val(&*self.straight)
+            + std::mem::size_of_val(&*self.seg_end)
     }
 
     fn slot(&self, pc: usize) -> usize {
@@ -248,11 +248,11 @@ impl Interpreter {
         &self,
         pc: usize,
         op: &Op,
-        r: &mut [u64; 16],
+        r: &mut [u64; 11],
         mem: &mut Mem<'_>,
     ) -> Result<(), VmError> {
-        let d = (op.dst & 15) as usize;
-        let s = (op.src & 15) as usize;
+        let d = op.dst as usize;
+        let s = op.src as usize;
         let size = op.aux as u64;
         let kind = AtomicKind::ALL
             .get(op.imm as usize)
@@ -291,7 +291,7 @@ impl Interpreter {
         &self,
         pc: usize,
         call: &ResolvedCall,
-        r: &[u64; 16],
+        r: &[u64; 11],
         mem: &mut Mem<'_>,
         env: &mut Option<&mut dyn Any>,
     ) -> Result<u64, VmError> {
@@ -312,10 +312,9 @@ impl Interpreter {
         let mut stack = StackBuf::uninit();
         let mem = Mem::new(&mut stack, regions);
         let mut st = State {
-            r: [0; 16],
+            r: [0; 11],
             pc: 0,
             count: 0,
-            seg: 0,
             frames: [Frame::default(); MAX_CALL_DEPTH - 1],
             depth: 0,
             may_goto_left: MAY_GOTO_LOOPS,
@@ -325,7 +324,7 @@ impl Interpreter {
         };
         st.r[1..6].copy_from_slice(&args);
         st.r[10] = st.mem.top();
-        let first = self.straight.first().copied().unwrap_or(0) as u64;
+        let first = self.seg_end.first().copied().unwrap_or(0) as u64;
         let r0 = match first <= limit {
             true => match self.exec_loop::<false>(&mut st)? {
                 Some(r0) => r0,
@@ -341,27 +340,33 @@ impl Interpreter {
 
     /// The dispatch loop. See the module docs for the semantics.
     ///
-    /// Counting: with `CHECKED = false` instructions are counted per straight-line segment
-    /// (`seg` = op index where the current segment started; a segment ends at a taken
-    /// control transfer, where `count` grows by the segment's length). Before entering a
-    /// segment the loop checks that the budget covers `straight[target]`, the most
-    /// instructions it can execute before the next transfer; if not, it returns `Ok(None)`
-    /// and the run continues with `CHECKED = true`, which counts and checks every
+    /// Counting: with `CHECKED = false` instructions are counted per seg_end-line segment:
+    /// a segment starts at the target of a taken control transfer and runs through
+    /// not-taken branches; `base` is the number of instructions executed before the
+    /// segment minus the segment's first op index (wrapping), so `base + pc` instructions
+    /// ran before op `pc`. On entering a segment at `to` the loop checks that the budget
+    /// covers `seg_end[to] - to`, the most instructions it can execute before the next
+    /// transfer; if not, it returns `Ok(None)` and the run continues with
+    /// `CHECKED = true`, where `base` is the plain count, checked before every
     /// instruction. `Ok(Some(r0))`: the program exited; `st.count` is exact.
     #[inline(never)]
     fn exec_loop<const CHECKED: bool>(&self, st: &mut State<'_>) -> Result<Option<u64>, VmError> {
         // `ops.len()` is a power of two (see `ops::compile`): spelled as a shift here so the
-        // compiler knows it, and `pc & mask` needs no bounds check.
+        // compiler knows it, and `pc & mask` needs no bounds check. `seg_end` has the
+        // same length.
         let len = 1usize << self.ops.len().trailing_zeros();
         let ops = &self.ops[..len];
+        let seg_end = &self.seg_end[..len];
         let mask = len - 1;
-        let straight = &*self.straight;
         let limit = st.limit;
         let mut pc = st.pc;
-        let mut count = st.count;
-        let mut seg = st.seg;
+        let mut base = if CHECKED {
+            st.count
+        } else {
+            st.count.wrapping_sub(pc as u64)
+        };
         // The registers live in a local copy (addressed off the stack pointer, no extra
-        // indirection); `save!` writes them back.
+        // indirection); they are written back when the loop hands over to the checked one.
         let mut r = st.r;
         let mem = &mut st.mem;
 
@@ -373,36 +378,31 @@ impl Interpreter {
                 }
             };
         }
-        // Ends the current segment at `pc` (inclusive) and stores the loop state.
-        macro_rules! account {
+        // Instructions executed, the one at `pc` included.
+        macro_rules! executed {
             () => {
-                if !CHECKED {
-                    count += (pc + 1 - seg) as u64;
+                if CHECKED {
+                    base
+                } else {
+                    base.wrapping_add(pc as u64 + 1)
                 }
-            };
-        }
-        macro_rules! save {
-            () => {
-                st.pc = pc;
-                st.count = count;
-                st.seg = seg;
-                st.r = r;
             };
         }
         // A taken control transfer to op `$to`.
         macro_rules! transfer {
             ($to:expr) => {{
                 let to: usize = $to;
-                account!();
-                pc = to;
                 if !CHECKED {
-                    seg = to;
-                    let need = straight.get(to).copied().unwrap_or(0) as u64;
-                    if limit - count < need {
-                        save!();
+                    let done = base.wrapping_add(pc as u64 + 1);
+                    base = done.wrapping_sub(to as u64);
+                    if base.wrapping_add(seg_end[to & mask] as u64) > limit {
+                        st.pc = to;
+                        st.count = done;
+                        st.r = r;
                         return Ok(None);
                     }
                 }
+                pc = to;
                 continue;
             }};
         }
@@ -412,13 +412,13 @@ impl Interpreter {
             // the last instruction never advances), so the mask never changes it.
             let op = &ops[pc & mask];
             if CHECKED {
-                if count == limit {
+                if base == limit {
                     return Err(self.out_of_budget(pc, limit));
                 }
-                count += 1;
+                base += 1;
             }
-            let d = (op.dst & 15) as usize;
-            let s = (op.src & 15) as usize;
+            let d = op.dst as usize;
+            let s = op.src as usize;
             let imm = op.imm;
             let target = op.off as u32 as usize;
             macro_rules! addr {
@@ -539,8 +539,7 @@ impl Interpreter {
                     match mem.packet_load(offset, op.aux as u64) {
                         Some(v) => r[0] = v,
                         None => {
-                            account!();
-                            save!();
+                            st.count = executed!();
                             return Ok(Some(0));
                         }
                     }
@@ -619,15 +618,14 @@ impl Interpreter {
                         None => {
                             r[0] = self.call_dynamic(pc, v, &r, mem, &mut st.env)?;
                             // Counted as a transfer to the next instruction, so that the
-                            // straight-line bound never spans a `callx`.
+                            // seg_end-line bound never spans a `callx`.
                             transfer!(pc + 1);
                         }
                     }
                 }
                 Code::Exit => {
                     if st.depth == 0 {
-                        account!();
-                        save!();
+                        st.count = executed!();
                         return Ok(Some(r[0]));
                     }
                     st.depth -= 1;
@@ -647,7 +645,7 @@ impl Interpreter {
     fn enter(
         &self,
         pc: usize,
-        r: &mut [u64; 16],
+        r: &mut [u64; 11],
         frames: &mut [Frame; MAX_CALL_DEPTH - 1],
         depth: &mut usize,
         mem: &mut Mem<'_>,
@@ -671,7 +669,7 @@ impl Interpreter {
         &self,
         pc: usize,
         id: u64,
-        r: &[u64; 16],
+        r: &[u64; 11],
         mem: &mut Mem<'_>,
         env: &mut Option<&mut dyn Any>,
     ) -> Result<u64, VmError> {
@@ -705,11 +703,10 @@ impl Interpreter {
 
 /// The state of one run, shared by the fast and the checked loop.
 struct State<'a> {
-    r: [u64; 16],
+    r: [u64; 11],
     pc: usize,
-    /// Instructions executed (before `seg` in the fast loop, in total in the checked loop).
+    /// Instructions executed before `pc` (kept up to date when a loop returns).
     count: u64,
-    seg: usize,
     frames: [Frame; MAX_CALL_DEPTH - 1],
     depth: usize,
     may_goto_left: u64,

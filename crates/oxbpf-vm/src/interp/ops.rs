@@ -225,13 +225,47 @@ impl AtomicKind {
     ];
 }
 
+/// A register number. An enum (not a `u8`) so that the compiler knows it is at most 10 and
+/// indexes the register file without bounds checks or masking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum R {
+    R0,
+    R1,
+    R2,
+    R3,
+    R4,
+    R5,
+    R6,
+    R7,
+    R8,
+    R9,
+    R10,
+}
+
+impl R {
+    const ALL: [R; 11] = [
+        R::R0,
+        R::R1,
+        R::R2,
+        R::R3,
+        R::R4,
+        R::R5,
+        R::R6,
+        R::R7,
+        R::R8,
+        R::R9,
+        R::R10,
+    ];
+}
+
 /// One pre-decoded instruction (16 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub(crate) struct Op {
     pub code: Code,
-    pub dst: u8,
-    pub src: u8,
+    pub dst: R,
+    pub src: R,
     pub aux: u8,
     /// Memory offset (sign-extended) or target index.
     pub off: i32,
@@ -242,7 +276,7 @@ pub(crate) struct Op {
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
 
 impl Op {
-    fn new(code: Code, dst: u8, src: u8, off: i32, imm: u64) -> Op {
+    fn new(code: Code, dst: R, src: R, off: i32, imm: u64) -> Op {
         Op {
             code,
             dst,
@@ -271,14 +305,14 @@ pub(crate) struct Compiled {
     /// Op index starting at each slot, `u32::MAX` for the second slot of a `lddw`.
     pub index_of_slot: Box<[u32]>,
     pub calls: Box<[ResolvedCall]>,
-    /// `straight[i]`: the most instructions that can execute from op `i` before a taken
-    /// control transfer: up to and including the next `ja`, `exit`, local call or `callx`,
-    /// or up to the end of the program.
-    pub straight: Box<[u32]>,
+    /// `seg_end[i]`: `i` plus the most instructions that can execute from op `i` before a
+    /// taken control transfer (up to and including the next `ja`, `exit`, local call or
+    /// `callx`, or up to the end of the program). Same length as `ops`.
+    pub seg_end: Box<[u32]>,
 }
 
-fn reg(r: oxbpf_isa::Reg) -> u8 {
-    r.num()
+fn reg(r: oxbpf_isa::Reg) -> R {
+    R::ALL.get(r.index()).copied().unwrap_or(R::R0)
 }
 
 fn alu_code(width: Width, op: AluOp, imm: bool) -> Code {
@@ -450,7 +484,7 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                 Operand::Imm(imm) => Op::new(
                     alu_code(width, op, true),
                     reg(dst),
-                    0,
+                    R::R0,
                     0,
                     imm_for(width, Some(op), imm),
                 ),
@@ -460,7 +494,7 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                     Width::W64 => Code::Neg64,
                     Width::W32 => Code::Neg32,
                 };
-                Op::new(code, reg(dst), 0, 0, 0)
+                Op::new(code, reg(dst), R::R0, 0, 0)
             }
             Insn::Endian { order, bits, dst } => {
                 let code = match (order, bits) {
@@ -474,7 +508,7 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                     (ByteOrder::Swap, 32) => Code::Swap32,
                     (ByteOrder::Swap, _) => Code::Swap64,
                 };
-                Op::new(code, reg(dst), 0, 0, 0)
+                Op::new(code, reg(dst), R::R0, 0, 0)
             }
             Insn::AddrSpaceCast {
                 dst, src, dst_as, ..
@@ -523,7 +557,7 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                         Size::W => Code::StW,
                         Size::DW => Code::StDW,
                     };
-                    Op::new(code, reg(dst), 0, off as i32, imm as i64 as u64)
+                    Op::new(code, reg(dst), R::R0, off as i32, imm as i64 as u64)
                 }
             },
             Insn::Atomic {
@@ -569,18 +603,18 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                         return Err(LoadError::UnresolvedPseudo { pc: slot, what });
                     }
                 };
-                Op::new(Code::Mov64I, reg(dst), 0, 0, v)
+                Op::new(Code::Mov64I, reg(dst), R::R0, 0, v)
             }
             Insn::LoadPacket { mode, size, imm } => {
                 let (code, src) = match mode {
-                    PacketMode::Abs => (Code::LdAbs, 0),
+                    PacketMode::Abs => (Code::LdAbs, R::R0),
                     PacketMode::Ind(r) => (Code::LdInd, reg(r)),
                 };
-                let mut o = Op::new(code, 0, src, 0, imm as i64 as u64);
+                let mut o = Op::new(code, R::R0, src, 0, imm as i64 as u64);
                 o.aux = size.bytes() as u8;
                 o
             }
-            Insn::Ja { .. } => Op::new(Code::Ja, 0, 0, target(i), 0),
+            Insn::Ja { .. } => Op::new(Code::Ja, R::R0, R::R0, target(i), 0),
             Insn::Jump {
                 width,
                 op,
@@ -594,13 +628,15 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                 Operand::Imm(imm) => Op::new(
                     jmp_code(width, op, true),
                     reg(dst),
-                    0,
+                    R::R0,
                     target(i),
                     imm_for(width, None, imm),
                 ),
             },
-            Insn::MayGoto { .. } => Op::new(Code::MayGoto, 0, 0, target(i), 0),
-            Insn::Call(CallTarget::Local(_)) => Op::new(Code::CallLocal, 0, 0, target(i), 0),
+            Insn::MayGoto { .. } => Op::new(Code::MayGoto, R::R0, R::R0, target(i), 0),
+            Insn::Call(CallTarget::Local(_)) => {
+                Op::new(Code::CallLocal, R::R0, R::R0, target(i), 0)
+            }
             Insn::Call(CallTarget::Helper(id)) => {
                 // The id is an unsigned 32-bit number (helper ids are never negative).
                 let id = id as u32 as u64;
@@ -610,9 +646,9 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                             func: h.func.clone(),
                             id,
                         });
-                        Op::new(Code::Call, 0, 0, (calls.len() - 1) as i32, 0)
+                        Op::new(Code::Call, R::R0, R::R0, (calls.len() - 1) as i32, 0)
                     }
-                    None => Op::new(Code::CallMissing, 0, 0, 0, id),
+                    None => Op::new(Code::CallMissing, R::R0, R::R0, 0, id),
                 }
             }
             Insn::Call(CallTarget::External { id, .. }) => match helpers.external(id) {
@@ -621,21 +657,21 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
                         func: h.func.clone(),
                         id: id as i64 as u64,
                     });
-                    Op::new(Code::Call, 0, 0, (calls.len() - 1) as i32, 0)
+                    Op::new(Code::Call, R::R0, R::R0, (calls.len() - 1) as i32, 0)
                 }
                 None => {
-                    let mut o = Op::new(Code::CallMissing, 0, 0, 0, id as i64 as u64);
+                    let mut o = Op::new(Code::CallMissing, R::R0, R::R0, 0, id as i64 as u64);
                     o.aux = 1;
                     o
                 }
             },
-            Insn::CallX { reg: r } => Op::new(Code::CallX, reg(r), 0, 0, 0),
-            Insn::Exit => Op::new(Code::Exit, 0, 0, 0, 0),
+            Insn::CallX { reg: r } => Op::new(Code::CallX, reg(r), R::R0, 0, 0),
+            Insn::Exit => Op::new(Code::Exit, R::R0, R::R0, 0, 0),
         };
         ops.push(op);
         slot_of.push(slot as u32);
     }
-    ops.push(Op::new(Code::FellOffEnd, 0, 0, 0, 0));
+    ops.push(Op::new(Code::FellOffEnd, R::R0, R::R0, 0, 0));
     slot_of.push(slot_of.last().copied().unwrap_or(0));
     let index_of_slot = (0..program.slot_count())
         .map(|s| program.index_at_slot(s).map_or(u32::MAX, |i| i as u32))
@@ -643,19 +679,19 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
     // Pad with sentinels to a power of two, so that the dispatch loop can index the ops
     // with `pc & (len - 1)`, which the compiler knows is in bounds (no bounds check in the
     // dispatch, which lets it replicate the dispatch into every handler).
-    let fell_off = Op::new(Code::FellOffEnd, 0, 0, 0, 0);
+    let fell_off = Op::new(Code::FellOffEnd, R::R0, R::R0, 0, 0);
     ops.resize(ops.len().next_power_of_two(), fell_off);
     let last_slot = slot_of.last().copied().unwrap_or(0);
     slot_of.resize(ops.len(), last_slot);
-    let mut straight = vec![0u32; ops.len()];
+    let mut seg_end: Vec<u32> = (0..ops.len() as u32).collect();
     for i in (0..n).rev() {
-        straight[i] = match ops[i].code {
-            Code::Ja | Code::Exit | Code::CallLocal | Code::CallX => 1,
-            _ => 1 + straight[i + 1],
+        seg_end[i] = match ops[i].code {
+            Code::Ja | Code::Exit | Code::CallLocal | Code::CallX => i as u32 + 1,
+            _ => seg_end[i + 1],
         };
     }
     Ok(Compiled {
-        straight: straight.into_boxed_slice(),
+        seg_end: seg_end.into_boxed_slice(),
         ops: ops.into_boxed_slice(),
         slot_of: slot_of.into_boxed_slice(),
         index_of_slot,
