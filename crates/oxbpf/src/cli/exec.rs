@@ -10,7 +10,8 @@ use std::time::Instant;
 ///
 /// The program gets r1 = the address of the input buffer and r2 = its length; the buffer is
 /// readable and writable. With --repeat N the program runs N times on the same buffer (each
-/// run sees what the previous one left) and the time per run is reported.
+/// run sees what the previous one left) and the time per run is reported. Helper 5 returns
+/// its first argument (the bpf_conformance convention); no other helper is registered.
 #[derive(clap::Args)]
 #[command(after_help = super::EXIT_CODES)]
 pub struct Args {
