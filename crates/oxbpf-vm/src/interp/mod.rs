@@ -115,6 +115,12 @@ use std::any::Any;
 pub const MAY_GOTO_LOOPS: u64 = 8 * 1024 * 1024;
 
 /// A program prepared for the interpreter.
+///
+/// Memory: for `n` instructions, `m` = `(n + 1).next_power_of_two()` ops of 16 bytes plus
+/// two 4-byte tables of `m` entries and one of one entry per slot (about 28 bytes per
+/// instruction, up to twice that when `n + 1` is just past a power of two; see
+/// [`Interpreter::code_bytes`]), plus the resolved helpers. A run uses no heap: its 4 KiB
+/// stack and the register file live on the host stack.
 pub struct Interpreter {
     ops: Box<[Op]>,
     slot_of: Box<[u32]>,
