@@ -287,3 +287,131 @@ fn conformance_plugin_protocol() {
     let o = plugin(&[], "9x  \n");
     assert_eq!(o.status.code(), Some(2));
 }
+
+const SUM_ASM: &str = "\
+; sum 1..=10 (LLVM syntax)
+r0 = 0
+r1 = 10
+loop:
+r0 += r1
+r1 -= 1
+if r1 != 0 goto loop
+exit
+";
+
+#[test]
+fn exec_runs_assembly_text() {
+    let f = temp_file("sum.s", SUM_ASM.as_bytes());
+    let o = oxbpf(&["exec", f.s(), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["r0"], 55);
+    assert_eq!(v["insns_executed"], 2 + 3 * 10 + 1);
+    // Conformance syntax too.
+    let f = temp_file("c.s", b"mov %r0, 7\nlsh %r0, 2\nexit\n");
+    let o = oxbpf(&["exec", f.s()]);
+    assert_eq!(stdout(&o), "r0 = 28 (0x1c)\n");
+}
+
+#[test]
+fn asm_errors_name_file_line_and_column() {
+    let f = temp_file("bad.s", b"r0 = 0\nr1 = r11\nexit\n");
+    for cmd in ["exec", "asm"] {
+        let o = oxbpf(&[cmd, f.s()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let e = stderr(&o);
+        assert!(e.contains("bad.s:2:6: expected a register"), "{cmd}: {e}");
+    }
+}
+
+#[test]
+fn asm_then_disasm_round_trips() {
+    let f = temp_file("sum.s", SUM_ASM.as_bytes());
+    let o = oxbpf(&["asm", f.s()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bin = f.path.with_extension("bin");
+    let bytes = std::fs::read(&bin).unwrap();
+    assert_eq!(bytes.len(), 6 * 8);
+    assert_eq!(&bytes[..8], &mov_r0(0));
+    // -o elsewhere, and to stdout.
+    let out = f.dir.join("other.o");
+    let o = oxbpf(&["asm", f.s(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    let o = oxbpf(&["asm", f.s(), "-o", "-"]);
+    assert_eq!(o.stdout, bytes);
+
+    let o = oxbpf(&["disasm", bin.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("L0:") && text.contains("if r1 != 0 goto -3 <L0>"),
+        "{text}"
+    );
+    // The disassembly assembles back to the same bytes, in both syntaxes.
+    for syntax in ["llvm", "conformance"] {
+        let o = oxbpf(&["disasm", bin.to_str().unwrap(), "--syntax", syntax]);
+        assert_eq!(o.status.code(), Some(0));
+        let t = temp_file("back.s", &o.stdout);
+        let o = oxbpf(&["asm", t.s(), "-o", "-"]);
+        assert_eq!(o.stdout, bytes, "{syntax}");
+    }
+    let o = oxbpf(&[
+        "disasm",
+        bin.to_str().unwrap(),
+        "--syntax",
+        "conformance",
+        "--slots",
+        "--raw-bytes",
+        "--no-labels",
+    ]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("4:\t55 01 fd ff 00 00 00 00\tjne %r1, 0, -3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn asm_and_disasm_refuse_the_wrong_kind_of_file() {
+    let bin = temp_file("p.bin", &program(&[mov_r0(1), EXIT]));
+    let o = oxbpf(&["asm", bin.s()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("p.bin: not assembly text"),
+        "{}",
+        stderr(&o)
+    );
+    let text = temp_file("p.s", b"exit\n");
+    let o = oxbpf(&["disasm", text.s()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("p.s: the file is text"),
+        "{}",
+        stderr(&o)
+    );
+    let o = oxbpf(&["disasm", bin.s(), "--syntax", "intel"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = oxbpf(&["asm", text.s(), "-o", text.s()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&text.path).unwrap(), b"exit\n");
+}
+
+#[test]
+fn help_on_asm_and_disasm() {
+    for (cmd, flags) in [
+        ("asm", vec!["--output"]),
+        (
+            "disasm",
+            vec!["--syntax", "--slots", "--raw-bytes", "--no-labels"],
+        ),
+    ] {
+        let o = oxbpf(&[cmd, "--help"]);
+        assert_eq!(o.status.code(), Some(0));
+        let out = stdout(&o);
+        for f in flags {
+            assert!(out.contains(f), "{cmd}: {f} missing from:\n{out}");
+        }
+        assert!(out.contains("Exit status"), "{out}");
+    }
+}

@@ -33,15 +33,23 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Program, Failure> {
     Program::decode(bytes).map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))
 }
 
+/// Assembles text, naming the file, line and column on error.
+pub fn assemble(path: &Path, text: &str) -> Result<Program, Failure> {
+    oxbpf::isa::assemble(text).map_err(|e| {
+        Failure::input(anyhow!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.line,
+            e.column,
+            e.message
+        ))
+    })
+}
+
 /// Reads a program file, raw bytecode or assembly text.
 pub fn read_program(path: &Path) -> Result<Program, Failure> {
     match read_source(path)? {
         Source::Bytecode(b) => decode(path, &b),
-        Source::Text(text) => Err(Failure::input(anyhow!(
-            "{}: the file is text (assembly, starting {:?}), and this build of oxbpf has no \
-             assembler; give raw bytecode",
-            path.display(),
-            text.lines().next().unwrap_or_default()
-        ))),
+        Source::Text(text) => assemble(path, &text),
     }
 }

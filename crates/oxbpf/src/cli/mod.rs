@@ -7,6 +7,8 @@
 //!
 //! Errors go to stderr as `oxbpf: FILE: place: cause`.
 
+mod asm;
+mod disasm;
 mod exec;
 mod input;
 
@@ -17,7 +19,7 @@ const EXIT_CODES: &str = "\
 Exit status:
   0  success
   1  the program was rejected by the engine or trapped while running
-  2  usage error, or input that could not be read, parsed or decoded";
+  2  usage error, or input that could not be read, parsed, assembled or decoded";
 
 #[derive(Parser)]
 #[command(name = "oxbpf", version, about = "eBPF end to end: run, assemble and inspect eBPF programs", after_help = EXIT_CODES)]
@@ -28,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Asm(asm::Args),
+    Disasm(disasm::Args),
     Exec(exec::Args),
 }
 
@@ -70,6 +74,8 @@ pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Asm(a) => asm::run(a),
+        Command::Disasm(a) => disasm::run(a),
         Command::Exec(a) => exec::run(a),
     };
     match result {
