@@ -293,15 +293,18 @@ impl<'a> Mem<'a> {
     /// [`RegionKind::Stack`] region `[r10 - 512, top)`, so helpers can use pointers into
     /// the current and the callers' frames. The stack region is removed afterwards and the
     /// lookup caches are dropped (the helper may have changed the regions).
+    #[inline]
     pub fn call_helper<R>(&mut self, f: impl FnOnce(&mut Regions) -> R) -> R {
-        self.regions.push(MemoryRegion::new(
-            self.lo,
-            self.span,
-            true,
-            RegionKind::Stack,
-        ));
+        let stack = MemoryRegion::new(self.lo, self.span, true, RegionKind::Stack);
+        let n = self.regions.len();
+        self.regions.push(stack);
         let out = f(self.regions);
-        self.regions.remove(self.lo, RegionKind::Stack);
+        // Usually the helper added nothing and the stack region is still the last one.
+        if self.regions.len() == n + 1 && self.regions.iter().last() == Some(&stack) {
+            self.regions.truncate(n);
+        } else {
+            self.regions.remove(self.lo, RegionKind::Stack);
+        }
         self.rd = Window::EMPTY;
         self.wr = Window::EMPTY;
         out
