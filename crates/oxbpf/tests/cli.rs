@@ -415,3 +415,19 @@ fn help_on_asm_and_disasm() {
         assert!(out.contains("Exit status"), "{out}");
     }
 }
+
+#[test]
+fn benchmark_programs_compute_the_right_values() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    let zeros = temp_file("zeros", &[0u8; 1000]);
+    let o = oxbpf(&["exec", &format!("{data}sieve.s"), "--mem-file", zeros.s()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "r0 = 168 (0xa8)\n", "primes below 1000");
+    let o = oxbpf(&["exec", &format!("{data}fnv1a.s"), "--mem-hex", "61 62 63"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "r0 = 16654208175385433931 (0xe71fa2190541574b)\n",
+        "FNV-1a of \"abc\""
+    );
+}
