@@ -8,6 +8,7 @@
 //! Errors go to stderr as `oxbpf: FILE: place: cause`.
 
 mod asm;
+mod build;
 mod disasm;
 mod exec;
 mod input;
@@ -31,6 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Asm(asm::Args),
+    Build(build::Args),
     Disasm(disasm::Args),
     Exec(exec::Args),
 }
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => asm::run(a),
+        Command::Build(a) => build::run(a),
         Command::Disasm(a) => disasm::run(a),
         Command::Exec(a) => exec::run(a),
     };
