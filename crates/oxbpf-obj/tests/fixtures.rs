@@ -903,3 +903,43 @@ fn objects_are_send_and_sync() {
     check::<oxbpf_obj::MapDef>();
     check::<oxbpf_obj::ObjError>();
 }
+
+#[test]
+fn examples() {
+    let o = common::load(&common::root().join("examples/count_opens.o"));
+    assert_eq!(names(&o), ["count_opens"]);
+    assert_eq!(
+        o.programs[0].kind,
+        ProgramKind::Tracepoint {
+            category: "syscalls".into(),
+            name: "sys_enter_openat".into()
+        }
+    );
+    let (i, m) = o.map("opens").unwrap();
+    assert_eq!(
+        (m.map_type, m.key_size, m.value_size, m.max_entries),
+        (mt::HASH, 4, 8, 1024)
+    );
+    assert!(o.programs[0]
+        .map_references()
+        .iter()
+        .any(|r| r.map == i && r.value_offset.is_none()));
+
+    let o = common::load(&common::root().join("examples/xdp_count.o"));
+    assert_eq!(names(&o), ["xdp_count"]);
+    let maps: Vec<(&str, u32, u32)> = o
+        .maps
+        .iter()
+        .map(|m| (m.name.as_str(), m.map_type, m.max_entries))
+        .collect();
+    assert_eq!(
+        maps,
+        [(".bss", mt::ARRAY, 1), ("protocols", mt::ARRAY, 256)]
+    );
+    let refs: Vec<(usize, Option<u32>)> = o.programs[0]
+        .map_references()
+        .iter()
+        .map(|r| (r.map, r.value_offset))
+        .collect();
+    assert_eq!(refs, [(0, Some(0)), (1, None)]);
+}
