@@ -1,3 +1,4 @@
 //! The oxbpf userspace runtime: maps, helpers, trace output and hook points
 
+pub mod hook;
 pub mod maps;
