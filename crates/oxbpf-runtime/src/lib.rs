@@ -4,3 +4,4 @@ pub mod hook;
 pub mod maps;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod tracer;
+pub mod packet;
