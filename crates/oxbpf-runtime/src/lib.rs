@@ -2,6 +2,6 @@
 
 pub mod hook;
 pub mod maps;
+pub mod packet;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod tracer;
-pub mod packet;

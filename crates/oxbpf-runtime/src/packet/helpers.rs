@@ -23,8 +23,9 @@ const ETH_HLEN: u64 = 14;
 /// `sizeof(struct xdp_frame)` on x86-64: the kernel keeps it free at the start of the
 /// headroom, so `adjust_head`/`adjust_meta` cannot reach the first bytes of the frame.
 pub const XDP_FRAME_RESERVED: u64 = 40;
-/// Largest XDP metadata (`xdp_metalen_invalid`).
-const XDP_META_MAX: u64 = 32;
+/// Largest XDP metadata: `xdp_metalen_invalid` allows what fits
+/// `skb_shared_info.meta_len`, a `u8` (Linux 6.x; 32 bytes before 5.19's change).
+const XDP_META_MAX: u64 = 255;
 
 const EINVAL: u64 = (-(libc::EINVAL as i64)) as u64;
 const EFAULT: u64 = (-(libc::EFAULT as i64)) as u64;
@@ -63,7 +64,8 @@ impl PacketEnv {
             (xdp_md::DATA_END, self.data_end),
             (xdp_md::DATA_META, self.data_meta),
         ] {
-            self.frame.write(self.ctx + off as u64, &(v as u32).to_ne_bytes());
+            self.frame
+                .write(self.ctx + off as u64, &(v as u32).to_ne_bytes());
         }
         hctx.regions.remove(old.data, RegionKind::Packet);
         if old.data > old.data_meta {
@@ -71,17 +73,31 @@ impl PacketEnv {
         }
         self.frame.grant(
             hctx,
-            MemoryRegion::new(self.data_meta, self.data - self.data_meta, true, RegionKind::Packet),
+            MemoryRegion::new(
+                self.data_meta,
+                self.data - self.data_meta,
+                true,
+                RegionKind::Packet,
+            ),
         );
         self.frame.grant(
             hctx,
-            MemoryRegion::new(self.data, self.data_end - self.data, true, RegionKind::Packet),
+            MemoryRegion::new(
+                self.data,
+                self.data_end - self.data,
+                true,
+                RegionKind::Packet,
+            ),
         );
         Ok(())
     }
 }
 
-fn env<'h>(hctx: &'h mut HelperCtx<'_>, name: &str, kind: EnvKind) -> Result<&'h mut PacketEnv, HelperError> {
+fn env<'h>(
+    hctx: &'h mut HelperCtx<'_>,
+    name: &str,
+    kind: EnvKind,
+) -> Result<&'h mut PacketEnv, HelperError> {
     match hctx.env::<PacketEnv>() {
         Some(e) if e.kind == kind => Ok(e),
         Some(_) => Err(HelperError::Abort(format!(
@@ -94,7 +110,12 @@ fn env<'h>(hctx: &'h mut HelperCtx<'_>, name: &str, kind: EnvKind) -> Result<&'h
 }
 
 /// The run's packet state, after checking that argument 1 is the context.
-fn state(hctx: &mut HelperCtx<'_>, name: &str, kind: EnvKind, ctx_arg: u64) -> Result<PacketEnv, HelperError> {
+fn state(
+    hctx: &mut HelperCtx<'_>,
+    name: &str,
+    kind: EnvKind,
+    ctx_arg: u64,
+) -> Result<PacketEnv, HelperError> {
     let e = *env(hctx, name, kind)?;
     if ctx_arg != e.ctx {
         return Err(HelperError::Abort(format!(
@@ -131,7 +152,7 @@ fn adjust_meta(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError
         return Ok(EINVAL);
     }
     let metalen = old.data - meta as u64;
-    if metalen % 4 != 0 || metalen > XDP_META_MAX {
+    if !metalen.is_multiple_of(4) || metalen > XDP_META_MAX {
         return Ok(EACCES);
     }
     let mut st = old;
@@ -164,7 +185,11 @@ fn xdp_get_buff_len(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, Helper
 
 /// `bpf_xdp_load_bytes(xdp, offset, buf, len)` / `bpf_xdp_store_bytes`.
 fn xdp_bytes(hctx: &mut HelperCtx<'_>, a: [u64; 5], store: bool) -> Result<u64, HelperError> {
-    let name = if store { "bpf_xdp_store_bytes" } else { "bpf_xdp_load_bytes" };
+    let name = if store {
+        "bpf_xdp_store_bytes"
+    } else {
+        "bpf_xdp_load_bytes"
+    };
     let st = state(hctx, name, EnvKind::Xdp, a[0])?;
     let (offset, buf, len) = (a[1] as u32 as u64, a[2], a[3] as u32 as u64);
     if offset > 0xffff || len > 0xffff || offset + len > st.data_end - st.data {
@@ -229,10 +254,22 @@ pub fn register(helpers: &mut Helpers) -> &mut Helpers {
         .register(BPF_FUNC_XDP_ADJUST_HEAD, "bpf_xdp_adjust_head", adjust_head)
         .register(BPF_FUNC_XDP_ADJUST_META, "bpf_xdp_adjust_meta", adjust_meta)
         .register(BPF_FUNC_XDP_ADJUST_TAIL, "bpf_xdp_adjust_tail", adjust_tail)
-        .register(BPF_FUNC_XDP_GET_BUFF_LEN, "bpf_xdp_get_buff_len", xdp_get_buff_len)
-        .register(BPF_FUNC_XDP_LOAD_BYTES, "bpf_xdp_load_bytes", |h, a| xdp_bytes(h, a, false))
-        .register(BPF_FUNC_XDP_STORE_BYTES, "bpf_xdp_store_bytes", |h, a| xdp_bytes(h, a, true))
-        .register(BPF_FUNC_SKB_LOAD_BYTES, "bpf_skb_load_bytes", skb_load_bytes)
+        .register(
+            BPF_FUNC_XDP_GET_BUFF_LEN,
+            "bpf_xdp_get_buff_len",
+            xdp_get_buff_len,
+        )
+        .register(BPF_FUNC_XDP_LOAD_BYTES, "bpf_xdp_load_bytes", |h, a| {
+            xdp_bytes(h, a, false)
+        })
+        .register(BPF_FUNC_XDP_STORE_BYTES, "bpf_xdp_store_bytes", |h, a| {
+            xdp_bytes(h, a, true)
+        })
+        .register(
+            BPF_FUNC_SKB_LOAD_BYTES,
+            "bpf_skb_load_bytes",
+            skb_load_bytes,
+        )
         .register(
             BPF_FUNC_SKB_LOAD_BYTES_RELATIVE,
             "bpf_skb_load_bytes_relative",

@@ -136,8 +136,12 @@ impl LinkType {
                     _ => [0, 0],
                 },
             )),
-            LinkType::LinuxSll => Some((16, [*pkt.get(14)?, *pkt.get(15)?])).filter(|_| pkt.len() >= 16),
-            LinkType::LinuxSll2 => Some((20, [*pkt.first()?, *pkt.get(1)?])).filter(|_| pkt.len() >= 20),
+            LinkType::LinuxSll => {
+                Some((16, [*pkt.get(14)?, *pkt.get(15)?])).filter(|_| pkt.len() >= 16)
+            }
+            LinkType::LinuxSll2 => {
+                Some((20, [*pkt.first()?, *pkt.get(1)?])).filter(|_| pkt.len() >= 20)
+            }
         }
     }
 }
@@ -219,6 +223,8 @@ pub struct PacketOutcome<'a> {
     /// `adjust_*`), or a socket filter's kept bytes (with the link-layer header in the
     /// network view). Empty when skipped or faulted.
     pub data: &'a [u8],
+    /// XDP metadata (`data_meta..data`) the program left; empty otherwise.
+    pub meta: &'a [u8],
     /// Whether the packet goes to the output capture.
     pub passes: bool,
 }
@@ -306,7 +312,10 @@ impl std::fmt::Debug for PacketRunner<'_> {
 impl<'e> PacketRunner<'e> {
     /// A runner with default options. The program's helpers must include the packet
     /// helpers it calls ([`register_helpers`]).
-    pub fn new(exec: &'e dyn Executable, kind: ProgramKind) -> Result<PacketRunner<'e>, PacketError> {
+    pub fn new(
+        exec: &'e dyn Executable,
+        kind: ProgramKind,
+    ) -> Result<PacketRunner<'e>, PacketError> {
         PacketRunner::with_options(exec, kind, PacketOptions::default())
     }
 
@@ -351,7 +360,9 @@ impl<'e> PacketRunner<'e> {
         }
         let (l2_len, proto) = match link.header(pkt) {
             Some(h) => h,
-            None if self.kind == ProgramKind::SocketFilter && self.opts.skb_view == SkbView::Network => {
+            None if self.kind == ProgramKind::SocketFilter
+                && self.opts.skb_view == SkbView::Network =>
+            {
                 return Ok(skipped());
             }
             None => (pkt.len(), [0, 0]),
@@ -379,8 +390,14 @@ impl<'e> PacketRunner<'e> {
                 put_u32(m, xdp_md::DATA_META, data as u32);
                 put_u32(m, xdp_md::INGRESS_IFINDEX, self.opts.ifindex);
                 put_u32(m, xdp_md::RX_QUEUE_INDEX, self.opts.rx_queue_index);
-                self.mem.grant(&mut rc, MemoryRegion::new(ctx_addr, xdp_md::SIZE as u64, false, RegionKind::Context));
-                self.mem.grant(&mut rc, MemoryRegion::new(data, data_end - data, true, RegionKind::Packet));
+                self.mem.grant(
+                    &mut rc,
+                    MemoryRegion::new(ctx_addr, xdp_md::SIZE as u64, false, RegionKind::Context),
+                );
+                self.mem.grant(
+                    &mut rc,
+                    MemoryRegion::new(data, data_end - data, true, RegionKind::Packet),
+                );
             }
             ProgramKind::SocketFilter => {
                 env.kind = EnvKind::Skb;
@@ -390,7 +407,11 @@ impl<'e> PacketRunner<'e> {
                 let skb_len = (env.data_end - env.data) as u32;
                 let cut = (env.data - data) as u32;
                 let pkt_type = match (link, pkt.first()) {
-                    (LinkType::Ethernet, Some(_)) if pkt[..6.min(pkt.len())].iter().all(|&b| b == 0xff) && pkt.len() >= 6 => 1,
+                    (LinkType::Ethernet, Some(_))
+                        if pkt[..6.min(pkt.len())].iter().all(|&b| b == 0xff) && pkt.len() >= 6 =>
+                    {
+                        1
+                    }
                     (LinkType::Ethernet, Some(b)) if b & 1 == 1 => 2,
                     _ => 0,
                 };
@@ -406,12 +427,23 @@ impl<'e> PacketRunner<'e> {
                 put_u32(m, sk_buff::DATA_META, env.data as u32);
                 put_u64(m, sk_buff::TSTAMP, ts.as_nanos() as u64);
                 put_u32(m, sk_buff::WIRE_LEN, wire_len.saturating_sub(cut));
-                self.mem.grant(&mut rc, MemoryRegion::new(ctx_addr, sk_buff::SIZE as u64, false, RegionKind::Context));
                 self.mem.grant(
                     &mut rc,
-                    MemoryRegion::new(ctx_addr + sk_buff::CB as u64, sk_buff::CB_LEN as u64, true, RegionKind::Context),
+                    MemoryRegion::new(ctx_addr, sk_buff::SIZE as u64, false, RegionKind::Context),
                 );
-                self.mem.grant(&mut rc, MemoryRegion::new(env.data, env.data_end - env.data, false, RegionKind::Packet));
+                self.mem.grant(
+                    &mut rc,
+                    MemoryRegion::new(
+                        ctx_addr + sk_buff::CB as u64,
+                        sk_buff::CB_LEN as u64,
+                        true,
+                        RegionKind::Context,
+                    ),
+                );
+                self.mem.grant(
+                    &mut rc,
+                    MemoryRegion::new(env.data, env.data_end - env.data, false, RegionKind::Packet),
+                );
             }
         }
         let skb_start = env.data;
@@ -426,6 +458,7 @@ impl<'e> PacketRunner<'e> {
                     verdict: Verdict::Fault(e),
                     r0: None,
                     data: &[],
+                    meta: &[],
                     passes: false,
                 })
             }
@@ -435,11 +468,13 @@ impl<'e> PacketRunner<'e> {
         match self.kind {
             ProgramKind::Xdp => {
                 let action = XdpAction::from_r0(r0);
-                let passes = action == XdpAction::Pass || (self.opts.write_tx && action == XdpAction::Tx);
+                let passes =
+                    action == XdpAction::Pass || (self.opts.write_tx && action == XdpAction::Tx);
                 Ok(PacketOutcome {
                     verdict: Verdict::Xdp(action),
                     r0: Some(r0),
                     data: &m[at(env.data)..at(env.data_end)],
+                    meta: &m[at(env.data_meta)..at(env.data)],
                     passes,
                 })
             }
@@ -449,12 +484,14 @@ impl<'e> PacketRunner<'e> {
                 self.out.clear();
                 if keep > 0 {
                     // The link-layer header (network view), then the kept bytes.
-                    self.out.extend_from_slice(&m[at(data)..at(skb_start + keep)]);
+                    self.out
+                        .extend_from_slice(&m[at(data)..at(skb_start + keep)]);
                 }
                 Ok(PacketOutcome {
                     verdict: Verdict::Keep(keep as u32),
                     r0: Some(r0),
                     data: &self.out,
+                    meta: &[],
                     passes: keep > 0,
                 })
             }
@@ -463,7 +500,11 @@ impl<'e> PacketRunner<'e> {
 
     /// Runs every packet of a pcap or pcapng capture (detected by its magic number) and
     /// writes the passing packets to `output` as a pcap file, if given.
-    pub fn run_pcap(&mut self, input: impl Read, output: Option<&mut dyn Write>) -> Result<PacketStats, PacketError> {
+    pub fn run_pcap(
+        &mut self,
+        input: impl Read,
+        output: Option<&mut dyn Write>,
+    ) -> Result<PacketStats, PacketError> {
         let mut input = BufReader::new(input);
         let magic = {
             let b = input.fill_buf().map_err(PacketError::Read)?;
@@ -478,7 +519,8 @@ impl<'e> PacketRunner<'e> {
         let mut sink = Sink::new(output);
         let mut stats = PacketStats::default();
         if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-            let mut r = PcapNgReader::new(input).map_err(|e| PacketError::Capture(format!("pcapng: {e}")))?;
+            let mut r = PcapNgReader::new(input)
+                .map_err(|e| PacketError::Capture(format!("pcapng: {e}")))?;
             let mut links: Vec<DataLink> = Vec::new();
             while let Some(block) = r.next_block() {
                 let index = stats.packets;
@@ -495,7 +537,9 @@ impl<'e> PacketRunner<'e> {
                         links.push(i.linktype);
                         continue;
                     }
-                    Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, p.original_len, &p.data[..]),
+                    Block::EnhancedPacket(p) => {
+                        (p.interface_id, p.timestamp, p.original_len, &p.data[..])
+                    }
                     Block::SimplePacket(p) => (0, Duration::ZERO, p.original_len, &p.data[..]),
                     Block::Packet(p) => (
                         p.interface_id as u32,
@@ -506,16 +550,24 @@ impl<'e> PacketRunner<'e> {
                     ),
                     _ => continue,
                 };
-                let link = links.get(iface as usize).copied().ok_or_else(|| PacketError::Packet {
-                    index,
-                    message: format!("packet of interface {iface}, but the section describes {}", links.len()),
-                })?;
+                let link =
+                    links
+                        .get(iface as usize)
+                        .copied()
+                        .ok_or_else(|| PacketError::Packet {
+                            index,
+                            message: format!(
+                                "packet of interface {iface}, but the section describes {}",
+                                links.len()
+                            ),
+                        })?;
                 // A simple packet block's data may carry padding beyond the packet.
                 let data = &data[..data.len().min(wire as usize)];
                 self.one(&mut stats, &mut sink, link, data, wire, ts)?;
             }
         } else {
-            let mut r = PcapReader::new(input).map_err(|e| PacketError::Capture(format!("pcap: {e}")))?;
+            let mut r =
+                PcapReader::new(input).map_err(|e| PacketError::Capture(format!("pcap: {e}")))?;
             let link = r.header().datalink;
             while let Some(p) = r.next_packet() {
                 let index = stats.packets;
@@ -523,7 +575,14 @@ impl<'e> PacketRunner<'e> {
                     index,
                     message: format!("pcap record: {e}"),
                 })?;
-                self.one(&mut stats, &mut sink, link, &p.data, p.orig_len, p.timestamp)?;
+                self.one(
+                    &mut stats,
+                    &mut sink,
+                    link,
+                    &p.data,
+                    p.orig_len,
+                    p.timestamp,
+                )?;
             }
         }
         sink.finish()?;
@@ -607,6 +666,7 @@ fn skipped<'a>() -> PacketOutcome<'a> {
         verdict: Verdict::Skipped,
         r0: None,
         data: &[],
+        meta: &[],
         passes: false,
     }
 }
@@ -629,7 +689,13 @@ impl<'w> Sink<'w> {
         }
     }
 
-    fn write(&mut self, link: DataLink, data: &[u8], orig_len: u32, ts: Duration) -> Result<(), PacketError> {
+    fn write(
+        &mut self,
+        link: DataLink,
+        data: &[u8],
+        orig_len: u32,
+        ts: Duration,
+    ) -> Result<(), PacketError> {
         if self.writer.is_none() {
             let Some(out) = self.out.take() else {
                 return Ok(());
@@ -641,7 +707,8 @@ impl<'w> Sink<'w> {
                 endianness: Endianness::native(),
                 ..PcapHeader::default()
             };
-            let w = PcapWriter::with_header(out, header).map_err(|e| PacketError::Write(e.to_string()))?;
+            let w = PcapWriter::with_header(out, header)
+                .map_err(|e| PacketError::Write(e.to_string()))?;
             self.writer = Some((link, w));
         }
         let Some((out_link, w)) = self.writer.as_mut() else {
@@ -659,7 +726,9 @@ impl<'w> Sink<'w> {
 
     fn finish(&mut self) -> Result<(), PacketError> {
         if let Some((_, w)) = self.writer.take() {
-            w.into_writer().flush().map_err(|e| PacketError::Write(e.to_string()))?;
+            w.into_writer()
+                .flush()
+                .map_err(|e| PacketError::Write(e.to_string()))?;
         }
         Ok(())
     }
