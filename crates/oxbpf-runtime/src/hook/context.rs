@@ -221,6 +221,7 @@ impl ContextLayout {
     }
 
     /// The merged runs of accessible bytes.
+    #[inline]
     pub fn runs(&self) -> &[LayoutRun] {
         &self.runs[..self.nruns]
     }

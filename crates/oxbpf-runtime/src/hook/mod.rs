@@ -279,16 +279,23 @@ impl<C: HookContext> Hook<C> {
             failed: 0,
             first_error: None,
         };
-        for a in progs.iter() {
-            let mut rc = RunContext::new();
-            rc.budget = self.opts.budget;
-            raw::grant_context(&mut rc, &self.layout, ctx);
-            let mut rc = match env.as_deref_mut() {
-                Some(e) => rc.with_env(e),
-                None => rc,
-            };
+        if progs.is_empty() {
+            return res;
+        }
+        // One run context serves every program of this fire: building it is most of the
+        // cost of a run beyond the program (a `RunContext` is ~300 bytes).
+        let mut rc = match env.take() {
+            Some(e) => RunContext::new().with_env(e),
+            None => RunContext::new(),
+        };
+        rc.budget = self.opts.budget;
+        raw::grant_context(&mut rc, &self.layout, ctx);
+        let granted = rc.regions.len();
+        for (i, a) in progs.iter().enumerate() {
+            if i > 0 {
+                self.restore_regions(&mut rc, granted, ctx);
+            }
             let outcome = a.exec.run(&mut rc);
-            drop(rc);
             res.ran += 1;
             let r0 = match outcome {
                 Ok(o) => {
@@ -325,5 +332,17 @@ impl<C: HookContext> Hook<C> {
             }
         }
         res
+    }
+
+    /// Puts the run context back to the context regions alone, after a run whose engine
+    /// or helpers added (or removed) regions.
+    fn restore_regions(&self, rc: &mut RunContext<'_>, granted: usize, ctx: &mut C) {
+        if rc.regions.len() == granted {
+            return;
+        }
+        while let Some(last) = rc.regions.iter().last().copied() {
+            rc.regions.remove(last.start, last.kind);
+        }
+        raw::grant_context(rc, &self.layout, ctx);
     }
 }

@@ -7,6 +7,7 @@ use oxbpf_vm::{MemoryRegion, RegionKind, RunContext};
 ///
 /// The caller holds `&mut C` (the context) for as long as `rc` is used; `base` is its
 /// address and `layout` is `ContextLayout::of::<C>()`.
+#[inline]
 pub(super) fn grant_context<C>(rc: &mut RunContext<'_>, layout: &ContextLayout, ctx: &mut C) {
     let base = ctx as *mut C as u64;
     rc.args[0] = base;
