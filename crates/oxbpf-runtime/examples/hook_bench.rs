@@ -4,7 +4,8 @@
 //!
 //! Rows: a direct `Executable::run` with a prepared context (the program alone), then
 //! `Hook::fire` with 0, 1 and 4 programs attached. The "native" engine is a Rust
-//! `Executable` that returns at once, so its rows are the hook's own overhead.
+//! `Executable` that returns at once, so its rows are the hook's own overhead; the
+//! interpreter runs the empty program `r0 = 0; exit`.
 
 use oxbpf_runtime::hook::{Hook, HookOptions, Policy};
 use oxbpf_runtime::hook_context;
@@ -98,4 +99,9 @@ fn main() {
     println!("| what | ns/fire |");
     println!("| --- | ---: |");
     bench("native", Arc::new(Native));
+    let empty = oxbpf_isa::assemble("r0 = 0\nexit").unwrap();
+    bench(
+        "interpreter",
+        Arc::new(oxbpf_vm::Interpreter::new(&empty, &oxbpf_vm::Helpers::new()).unwrap()),
+    );
 }

@@ -365,3 +365,44 @@ fn inconsistent_layouts_are_refused() {
         "hook context X: fields `x` and `y` overlap"
     );
 }
+
+/// Real eBPF through the interpreter: reads declared fields, writes the writable ones,
+/// and is refused the rest.
+#[test]
+fn ebpf_programs_through_the_interpreter() {
+    use oxbpf_vm::{Helpers, Interpreter};
+    let prog = |src: &str| -> Arc<dyn oxbpf_vm::Executable> {
+        let p = oxbpf_isa::assemble(src).unwrap();
+        Arc::new(Interpreter::new(&p, &Helpers::new()).unwrap())
+    };
+    let hook: Hook<Req> = Hook::new("req").unwrap();
+    // verdict = path_len * 2 + path[0]; hits += 1; r0 = method.
+    hook.attach(prog(
+        "r2 = *(u32 *)(r1 + 4)
+         r2 <<= 1
+         r3 = *(u8 *)(r1 + 8)
+         r2 += r3
+         *(u32 *)(r1 + 32) = r2
+         r4 = *(u32 *)(r1 + 36)
+         r4 += 1
+         *(u32 *)(r1 + 36) = r4
+         r0 = *(u32 *)(r1 + 0)
+         exit",
+    ));
+    let mut r = Req {
+        method: 3,
+        path_len: 10,
+        ..Default::default()
+    };
+    r.path[0] = 7;
+    let res = hook.fire(&mut r);
+    assert_eq!((res.value, res.failed), (3, 0));
+    assert_eq!((r.verdict, r.hits), (27, 1));
+
+    let bad: Hook<Req> = Hook::new("bad").unwrap();
+    bad.attach(prog("*(u32 *)(r1 + 4) = 1\nr0 = 0\nexit"));
+    bad.attach(prog("r0 = *(u64 *)(r1 + 24)\nexit"));
+    let res = bad.fire_each(&mut r, |_, out| assert!(out.is_err()));
+    assert_eq!(res.failed, 2);
+    assert_eq!(r.path_len, 10);
+}

@@ -2,16 +2,13 @@
 //! pcapng, truncated, VLAN, IPv6), checked against expected verdicts and, where `bpf()`
 //! is allowed, against the kernel's `BPF_PROG_TEST_RUN` on the same bytecode and packets.
 
-mod common;
-
-use common::mini_vm::MiniVm;
 use oxbpf_isa::{assemble, Program};
 use oxbpf_kernel::{load_raw, test_run, LoadOptions, ProgType, TestRunInput};
 use oxbpf_runtime::packet::{
     register_helpers, LinkType, PacketOptions, PacketRunner, ProgramKind, SkbView, Verdict,
     XdpAction,
 };
-use oxbpf_vm::{Executable, Helpers};
+use oxbpf_vm::{Executable, Helpers, Interpreter};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
@@ -281,7 +278,7 @@ fn program(src: &str) -> Program {
 }
 
 fn engine(p: &Program) -> Box<dyn Executable> {
-    Box::new(MiniVm::new(p, &helpers()))
+    Box::new(Interpreter::new(p, &helpers()).unwrap())
 }
 
 fn kernel_ok() -> bool {

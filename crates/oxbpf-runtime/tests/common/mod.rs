@@ -50,5 +50,3 @@ pub fn store(rc: &mut RunContext<'_>, addr: u64, size: usize, value: u64) -> Res
     b.copy_from_slice(&value.to_le_bytes()[..size]);
     Ok(())
 }
-
-pub mod mini_vm;
