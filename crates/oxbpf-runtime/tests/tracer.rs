@@ -506,3 +506,15 @@ fn context_layout_matches_tracefs() {
 fn fmt_id(tfs: &oxbpf_kernel::Tracefs, name: &str) -> u16 {
     tfs.format("syscalls", name).unwrap().id as u16
 }
+
+#[test]
+fn a_dropped_tracer_leaves_no_stopped_command() {
+    let t = Tracer::spawn(sh("sleep 100"), interest(&["sys_enter_execve"])).unwrap();
+    let pid = t.pid();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    drop(t);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "killed and reaped"
+    );
+}

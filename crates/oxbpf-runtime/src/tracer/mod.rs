@@ -538,7 +538,38 @@ pub struct Tracer {
     exit: Option<ExitStatus>,
     stop: Arc<AtomicBool>,
     stats: TraceStats,
+    /// `run` returned normally (every task gone, or detached).
+    finished: bool,
     _thread_bound: PhantomData<*const ()>,
+}
+
+impl Drop for Tracer {
+    /// A tracer dropped before its run finished (never run, or `run` failed) does not
+    /// leave tasks stopped forever: a spawned command is killed (its filter needs the
+    /// tracer), an attached process is detached.
+    fn drop(&mut self) {
+        if self.finished || self.tasks.is_empty() {
+            return;
+        }
+        match self.mode {
+            Mode::Seccomp => {
+                log::debug!(
+                    "tracer: killing `{}` (tracer dropped before the end)",
+                    self.program
+                );
+                let tids: Vec<i32> = self.tasks.keys().copied().collect();
+                for tid in &tids {
+                    let _ = sys::kill(*tid, libc::SIGKILL);
+                }
+                for tid in tids {
+                    let _ = sys::wait_tid(tid);
+                }
+            }
+            Mode::AllSyscalls => {
+                let _ = self.detach_all();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Tracer {
@@ -662,6 +693,7 @@ impl Tracer {
                 tasks: 1,
                 ..Default::default()
             },
+            finished: false,
             _thread_bound: PhantomData,
         })
     }
@@ -740,6 +772,7 @@ impl Tracer {
                 tasks: ntasks,
                 ..Default::default()
             },
+            finished: false,
             _thread_bound: PhantomData,
         })
     }
@@ -887,7 +920,8 @@ impl Tracer {
         Ok(self.outcome())
     }
 
-    fn outcome(&self) -> TraceOutcome {
+    fn outcome(&mut self) -> TraceOutcome {
+        self.finished = true;
         TraceOutcome {
             exit: self.exit,
             stats: self.stats,
