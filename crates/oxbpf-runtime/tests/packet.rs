@@ -590,6 +590,24 @@ fn same_verdicts_as_the_kernel() {
         (XDP_RESHAPE, ProgType::Xdp, ProgramKind::Xdp),
         (SK_NET, ProgType::SocketFilter, ProgramKind::SocketFilter),
         (SK_LOAD, ProgType::SocketFilter, ProgramKind::SocketFilter),
+        // __sk_buff fields at oxbpf's offsets: protocol << 16 | len, then
+        // ifindex << 8 | vlan_present.
+        (
+            "r0 = *(u32 *)(r1 + 16)\nr0 <<= 16\nr2 = *(u32 *)(r1 + 0)\nr0 |= r2\nexit",
+            ProgType::SocketFilter,
+            ProgramKind::SocketFilter,
+        ),
+        (
+            "r0 = *(u32 *)(r1 + 40)\nr0 <<= 8\nr2 = *(u32 *)(r1 + 20)\nr0 |= r2\nexit",
+            ProgType::SocketFilter,
+            ProgramKind::SocketFilter,
+        ),
+        // xdp_md: data_end - data, and rx_queue_index / ingress_ifindex as test runs give.
+        (
+            "r2 = *(u32 *)(r1 + 0)\nr0 = *(u32 *)(r1 + 4)\nr0 -= r2\nr3 = *(u32 *)(r1 + 16)\nr3 <<= 16\nr0 |= r3\nexit",
+            ProgType::Xdp,
+            ProgramKind::Xdp,
+        ),
     ];
     for (src, pt, kind) in cases {
         let p = program(src);
