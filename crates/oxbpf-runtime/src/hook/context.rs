@@ -87,7 +87,7 @@ pub const fn pod_field_size<T, F: Pod>(_project: fn(&T) -> &F) -> usize {
 /// pub struct Request {
 ///     pub method: u32,
 ///     pub path_len: u32,
-///     pub path: [u8; 64],
+///     pub path: [u8; 32],
 ///     pub verdict: u32,
 ///     pub counter: u64,
 /// }
@@ -99,6 +99,12 @@ pub const fn pod_field_size<T, F: Pod>(_project: fn(&T) -> &F) -> usize {
 ///     verdict: write,
 ///     counter: write,
 /// });
+///
+/// let hook = oxbpf_runtime::hook::Hook::<Request>::new("request").unwrap();
+/// let mut req = Request::default();
+/// assert_eq!(hook.fire(&mut req).ran, 0);
+/// // method..path read-only; verdict; counter (after 4 bytes of padding): three runs.
+/// assert_eq!(hook.layout().runs().len(), 3);
 /// ```
 ///
 /// Fields not listed are invisible to programs. Every listed field must be [`Pod`]
