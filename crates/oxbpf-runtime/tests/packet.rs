@@ -418,6 +418,20 @@ fn xdp_helpers_reshape_the_packet() {
 }
 
 #[test]
+fn xdp_redirect_records_the_target() {
+    let p = program("r1 = 7\nr2 = 0\ncall bpf_redirect\nexit");
+    let exec = engine(&p);
+    let mut r = PacketRunner::new(exec.as_ref(), ProgramKind::Xdp).unwrap();
+    let pkt = packets()[0].1.clone();
+    let o = r
+        .run_packet(LinkType::Ethernet, &pkt, pkt.len() as u32, Duration::ZERO)
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Xdp(XdpAction::Redirect));
+    assert_eq!(o.redirect_ifindex, 7);
+    assert!(!o.passes);
+}
+
+#[test]
 fn xdp_adjust_limits() {
     // adjust_head by N, returning the helper's result.
     let head = |n: i32| program(&format!("r2 = {n}\ncall bpf_xdp_adjust_head\nexit"));
@@ -602,6 +616,9 @@ fn same_verdicts_as_the_kernel() {
             ProgType::SocketFilter,
             ProgramKind::SocketFilter,
         ),
+        // bpf_redirect: XDP_REDIRECT, or XDP_ABORTED with flags.
+        ("r1 = 7\nr2 = 0\ncall bpf_redirect\nexit", ProgType::Xdp, ProgramKind::Xdp),
+        ("r1 = 7\nr2 = 1\ncall bpf_redirect\nexit", ProgType::Xdp, ProgramKind::Xdp),
         // xdp_md: data_end - data, and rx_queue_index / ingress_ifindex as test runs give.
         (
             "r2 = *(u32 *)(r1 + 0)\nr0 = *(u32 *)(r1 + 4)\nr0 -= r2\nr3 = *(u32 *)(r1 + 16)\nr3 <<= 16\nr0 |= r3\nexit",

@@ -1,4 +1,5 @@
-//! Helpers that need the packet being processed: `bpf_xdp_adjust_head`/`_meta`/`_tail`,
+//! Helpers that need the packet being processed: `bpf_redirect` (XDP),
+//! `bpf_xdp_adjust_head`/`_meta`/`_tail`,
 //! `bpf_xdp_load_bytes`/`_store_bytes`/`_get_buff_len`, `bpf_skb_load_bytes` and
 //! `bpf_skb_load_bytes_relative`, with the kernel's checks and errno values
 //! (`net/core/filter.c`). They find the packet in the run's environment
@@ -9,6 +10,7 @@ use super::ctx::xdp_md;
 use super::frame::RawFrame;
 use oxbpf_vm::{HelperCtx, HelperError, Helpers, MemoryRegion, RegionKind};
 
+pub const BPF_FUNC_REDIRECT: u32 = 23;
 pub const BPF_FUNC_SKB_LOAD_BYTES: u32 = 26;
 pub const BPF_FUNC_XDP_ADJUST_HEAD: u32 = 44;
 pub const BPF_FUNC_XDP_ADJUST_META: u32 = 54;
@@ -52,6 +54,8 @@ pub struct PacketEnv {
     /// Link-layer and network headers (skb helpers).
     pub(crate) mac: u64,
     pub(crate) network: u64,
+    /// The interface of the last `bpf_redirect` (XDP), 0 if none.
+    pub(crate) redirect_ifindex: u32,
 }
 
 impl PacketEnv {
@@ -178,6 +182,17 @@ fn adjust_tail(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError
     Ok(0)
 }
 
+/// `bpf_redirect(ifindex, flags)` for XDP: records the target and returns
+/// `XDP_REDIRECT`, or `XDP_ABORTED` for non-zero flags (`bpf_xdp_redirect`).
+fn redirect(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let e = env(hctx, "bpf_redirect", EnvKind::Xdp)?;
+    if a[1] != 0 {
+        return Ok(0);
+    }
+    e.redirect_ifindex = a[0] as u32;
+    Ok(4)
+}
+
 fn xdp_get_buff_len(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let st = state(hctx, "bpf_xdp_get_buff_len", EnvKind::Xdp, a[0])?;
     Ok(st.data_end - st.data)
@@ -251,6 +266,7 @@ fn skb_load_bytes_relative(hctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64,
 /// Registers the packet helpers (by their Linux ids) in `helpers`.
 pub fn register(helpers: &mut Helpers) -> &mut Helpers {
     helpers
+        .register(BPF_FUNC_REDIRECT, "bpf_redirect", redirect)
         .register(BPF_FUNC_XDP_ADJUST_HEAD, "bpf_xdp_adjust_head", adjust_head)
         .register(BPF_FUNC_XDP_ADJUST_META, "bpf_xdp_adjust_meta", adjust_meta)
         .register(BPF_FUNC_XDP_ADJUST_TAIL, "bpf_xdp_adjust_tail", adjust_tail)

@@ -227,6 +227,8 @@ pub struct PacketOutcome<'a> {
     pub meta: &'a [u8],
     /// Whether the packet goes to the output capture.
     pub passes: bool,
+    /// The interface an XDP program redirected to with `bpf_redirect` (0: none).
+    pub redirect_ifindex: u32,
 }
 
 /// XDP verdict counts.
@@ -378,6 +380,7 @@ impl<'e> PacketRunner<'e> {
             data_meta: data,
             mac: data,
             network: data + l2_len as u64,
+            redirect_ifindex: 0,
         };
         let mut rc = RunContext::new();
         rc.budget = self.opts.budget;
@@ -460,6 +463,7 @@ impl<'e> PacketRunner<'e> {
                     data: &[],
                     meta: &[],
                     passes: false,
+                    redirect_ifindex: 0,
                 })
             }
         };
@@ -476,6 +480,7 @@ impl<'e> PacketRunner<'e> {
                     data: &m[at(env.data)..at(env.data_end)],
                     meta: &m[at(env.data_meta)..at(env.data)],
                     passes,
+                    redirect_ifindex: env.redirect_ifindex,
                 })
             }
             ProgramKind::SocketFilter => {
@@ -493,6 +498,7 @@ impl<'e> PacketRunner<'e> {
                     data: &self.out,
                     meta: &[],
                     passes: keep > 0,
+                    redirect_ifindex: 0,
                 })
             }
         }
@@ -668,6 +674,7 @@ fn skipped<'a>() -> PacketOutcome<'a> {
         data: &[],
         meta: &[],
         passes: false,
+        redirect_ifindex: 0,
     }
 }
 

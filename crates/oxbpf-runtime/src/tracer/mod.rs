@@ -1003,7 +1003,7 @@ impl Tracer {
                     t.args = args;
                 }
             }
-            sys::SYSCALL_INFO_EXIT => {
+            sys::SYSCALL_INFO_EXIT if info.arch == sys::AUDIT_ARCH_X86_64 => {
                 let Some(task) = self.tasks.get_mut(&tid) else {
                     return Ok(Action::Continue);
                 };
