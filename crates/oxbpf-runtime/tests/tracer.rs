@@ -301,6 +301,22 @@ fn children_and_threads_are_followed_with_their_names() {
 }
 
 #[test]
+fn commands_from_std() {
+    let mut std_cmd = Command::new("sh");
+    std_cmd
+        .arg("-c")
+        .arg("test \"$OXBPF_X\" = yes && test -z \"$OXBPF_GONE\" && test \"$(pwd)\" = /tmp")
+        .env("OXBPF_X", "yes")
+        .env_remove("OXBPF_GONE")
+        .current_dir("/tmp");
+    let out = Tracer::spawn(TraceCommand::from_std(&std_cmd), SyscallInterest::new())
+        .unwrap()
+        .run(|_| Action::Continue)
+        .unwrap();
+    assert_eq!(out.exit, Some(ExitStatus::Exited(0)));
+}
+
+#[test]
 fn task_ids_match_the_process() {
     let mut info = None;
     Tracer::spawn(sh("exit 0"), interest(&["sys_enter_exit_group"]))

@@ -299,6 +299,24 @@ impl TraceCommand {
         self
     }
 
+    /// The program, arguments, environment changes and working directory of a
+    /// `std::process::Command` (its standard streams and `env_clear` are not readable
+    /// from it: set them here).
+    pub fn from_std(cmd: &std::process::Command) -> TraceCommand {
+        let mut c = TraceCommand::new(cmd.get_program());
+        c.args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(d) = cmd.get_current_dir() {
+            c.current_dir(d);
+        }
+        c
+    }
+
     fn display(&self) -> String {
         self.program.to_string_lossy().into_owned()
     }
