@@ -15,24 +15,43 @@
 //! the crate's only `unsafe`; see docs/ARCHITECTURE.md.
 
 pub mod attach;
+pub mod context;
+pub mod doctor;
 mod error;
+pub mod events;
+pub mod fallback;
+mod link;
 mod map;
 mod object;
 pub mod probe;
 mod prog;
+mod socket;
+pub mod source;
 mod sys;
+pub mod syscalls;
+pub mod target;
 pub mod trace_pipe;
 pub mod tracefs;
 mod types;
 mod verifier_log;
 
 pub use attach::Attachment;
+pub use context::ContextRead;
 pub use error::{errno_text, KernelError};
-pub use map::{create_map, KernelMap, MapSpec, UpdateMode};
-pub use object::{KernelObject, ObjectLink};
+pub use events::{PerfReader, PerfRecord, RingBufReader};
+pub use fallback::{plan_fallback, AttachSupport, Fallback, FallbackPolicy, TracepointSet};
+pub use link::Link;
+pub use map::{create_map, KernelMap, MapEntry, MapSpec, UpdateMode};
+pub use object::{Attached, KernelObject, ObjectOptions};
 pub use prog::{
     load_raw, loaded_programs, program_info, test_run, wait_unloaded, Bytecode, LoadOptions,
     LoadedProgram, ProgInfo, TestRunInput, TestRunOutput, DEFAULT_LOG_SIZE, MAX_LOG_SIZE,
+};
+pub use socket::PacketSocket;
+pub use source::{LineTable, SourceLine};
+pub use target::{
+    AttachKind, AttachTarget, Direction, Interface, PerfEventKind, PerfSampling, SampleRate,
+    TcMode, UprobeLocation, UprobeTarget, XdpMode,
 };
 pub use trace_pipe::{TraceLine, TracePipe, TraceRecord};
 pub use tracefs::{TraceInstance, Tracefs, TracepointFormat, TracepointName};
@@ -53,5 +72,8 @@ mod tests {
         send_sync::<KernelError>();
         send_sync::<TracePipe>();
         send_sync::<KernelObject>();
+        send_sync::<Link>();
+        send_sync::<RingBufReader>();
+        send_sync::<PerfReader>();
     }
 }
