@@ -1044,8 +1044,18 @@ impl KernelObject {
                     }
                 }
                 load_once!(p, bytes, name);
+                // bpf_link attachments (5.7+) coexist with other programs and take no
+                // flags (the kernel rejects BPF_F_ALLOW_MULTI there); the older
+                // BPF_PROG_ATTACH needs ALLOW_MULTI not to replace other programs.
+                let mode = if crate::probe::KernelVersion::current()
+                    .is_some_and(|v| (v.major, v.minor) >= (5, 7))
+                {
+                    CgroupAttachMode::Single
+                } else {
+                    CgroupAttachMode::AllowMultiple
+                };
                 let id = p
-                    .attach(&dir, attach_type, CgroupAttachMode::AllowMultiple)
+                    .attach(&dir, attach_type, mode)
                     .map_err(|e| program_error(bytes, name, "attach", e))?;
                 parts.push(take!(p, id, bytes, name, CgroupSkb));
             }
