@@ -151,7 +151,7 @@ pub enum KernelError {
     /// A fallback would move a program that reads its context to a place where the
     /// context is laid out differently ([`crate::FallbackPolicy::IfContextUnused`]).
     #[error(
-        "{}; not falling back to {} because program `{program}` reads its {context}          ({read}), and a tracepoint program's context is the tracepoint record, so it would          read wrong values (fix: attach it where it was written for, or write it for the          tracepoint)",
+        "{}; not falling back to {} because program `{program}` reads its {context} ({read}), and a tracepoint program's context is the tracepoint record, so it would read wrong values (fix: attach it where it was written for, or write it for the tracepoint)",
         fallback.reason, fallback.targets_text()
     )]
     FallbackRefused {

@@ -1156,9 +1156,19 @@ impl KernelObject {
         for t in &fallback.targets {
             match t {
                 AttachTarget::Tracepoint { category, name } => {
-                    parts.push(LinkPart::Raw(attach::attach_tracepoint(
-                        loaded, category, name,
-                    )?));
+                    let a = attach::attach_tracepoint(loaded, category, name).map_err(|e| {
+                        match (e.errno(), &read) {
+                            // perf_event_set_bpf_prog: the program reads past the record.
+                            (Some(libc::EACCES), Some(r)) => KernelError::InvalidInput {
+                                what: "fallback",
+                                reason: format!(
+                                    "the kernel refuses to attach program `{program}` to {t}: it reads its context ({r}) beyond the end of the tracepoint's record (EACCES)"
+                                ),
+                            },
+                            _ => e,
+                        }
+                    })?;
+                    parts.push(LinkPart::Raw(a));
                     targets.push(t.to_string());
                 }
                 other => {

@@ -24,7 +24,11 @@ fn load(port: u16) -> KernelObject {
 }
 
 fn count(obj: &KernelObject, slot: u32) -> u64 {
-    obj.map("counts").unwrap().get::<u32, u64>(&slot).unwrap().unwrap()
+    obj.map("counts")
+        .unwrap()
+        .get::<u32, u64>(&slot)
+        .unwrap()
+        .unwrap()
 }
 
 fn reset(obj: &KernelObject, slot: u32) {
@@ -43,13 +47,19 @@ fn xdp_counts_packets_in_driver_and_skb_mode() {
 
     for mode in [XdpMode::Driver, XdpMode::Skb] {
         reset(&obj, 0);
-        let link = obj.attach_xdp("xdp_count", veth.host.as_str(), mode).unwrap();
+        let link = obj
+            .attach_xdp("xdp_count", veth.host.as_str(), mode)
+            .unwrap();
         assert_eq!(link.targets(), [format!("xdp:{}:{mode}", veth.host)]);
         veth.send_udp_to_host(port, N);
         assert_eq!(count(&obj, 0), N as u64, "XDP {mode}");
         link.detach().unwrap();
         veth.send_udp_to_host(port, 1);
-        assert_eq!(count(&obj, 0), N as u64, "XDP {mode} still counting after detach");
+        assert_eq!(
+            count(&obj, 0),
+            N as u64,
+            "XDP {mode} still counting after detach"
+        );
     }
     let ids = obj.program_ids();
     drop(obj);
@@ -61,7 +71,9 @@ fn xdp_falls_back_from_driver_to_skb_mode() {
     require_network!();
     // A bridge has no native XDP.
     let br = format!("oxbr{}", std::process::id() % 10_000_000);
-    let _ = std::process::Command::new("ip").args(["link", "del", &br]).output();
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &br])
+        .output();
     if std::process::Command::new("ip")
         .args(["link", "add", &br, "type", "bridge"])
         .status()
@@ -74,7 +86,9 @@ fn xdp_falls_back_from_driver_to_skb_mode() {
     struct Del(String);
     impl Drop for Del {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("ip").args(["link", "del", &self.0]).output();
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &self.0])
+                .output();
         }
     }
     let _del = Del(br.clone());
@@ -92,7 +106,9 @@ fn xdp_falls_back_from_driver_to_skb_mode() {
         panic!("expected AttachUnsupported, got {e}")
     };
     assert!(
-        reason.starts_with(&format!("interface {br} cannot run XDP in native (driver) mode")),
+        reason.starts_with(&format!(
+            "interface {br} cannot run XDP in native (driver) mode"
+        )),
         "{reason}"
     );
     let alt = alternative.as_ref().unwrap();
@@ -100,7 +116,11 @@ fn xdp_falls_back_from_driver_to_skb_mode() {
         alt.targets,
         [AttachTarget::parse(&format!("xdp:{br}:skb")).unwrap()]
     );
-    assert!(e.to_string().contains(&format!("the working alternative is xdp:{br}:skb")), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("the working alternative is xdp:{br}:skb")),
+        "{e}"
+    );
 
     let target = AttachTarget::parse(&format!("xdp:{br}:drv")).unwrap();
     let attached = obj
@@ -108,7 +128,10 @@ fn xdp_falls_back_from_driver_to_skb_mode() {
         .unwrap();
     assert_eq!(attached.link.targets(), [format!("xdp:{br}:skb")]);
     let notice = attached.notice().unwrap();
-    assert!(notice.contains(&format!("attaching to xdp:{br}:skb instead")), "{notice}");
+    assert!(
+        notice.contains(&format!("attaching to xdp:{br}:skb instead")),
+        "{notice}"
+    );
     let ids = obj.program_ids();
     drop(obj);
     // The object's drop detached the link the caller still holds.
@@ -123,7 +146,9 @@ fn socket_filter_on_a_packet_socket_receives_only_matching_packets() {
     let veth = VethPair::new('s');
     let port = 4200;
     let mut obj = load(port);
-    let (link, sock) = obj.open_socket_filter("socket_count", veth.host.as_str()).unwrap();
+    let (link, sock) = obj
+        .open_socket_filter("socket_count", veth.host.as_str())
+        .unwrap();
     veth.send_udp_to_host(port, N);
     veth.send_udp_to_host(port + 1, 2);
     assert_eq!(count(&obj, 1), N as u64);
@@ -154,7 +179,9 @@ fn socket_filter_on_a_packet_socket_receives_only_matching_packets() {
 
     // The target form opens the socket itself.
     let t = AttachTarget::parse(&format!("socket:{}", veth.host)).unwrap();
-    let attached = obj.attach("socket_count", &t, FallbackPolicy::Never).unwrap();
+    let attached = obj
+        .attach("socket_count", &t, FallbackPolicy::Never)
+        .unwrap();
     let sock2 = attached.socket.as_ref().unwrap();
     veth.send_udp_to_host(port, 1);
     assert!(sock2
@@ -184,7 +211,11 @@ fn tc_ingress_counts_with_tcx_and_netlink() {
         assert_eq!(count(&obj, 2), N as u64, "tc {mode:?}");
         drop(link);
         veth.send_udp_to_host(port, 1);
-        assert_eq!(count(&obj, 2), N as u64, "tc {mode:?} counting after detach");
+        assert_eq!(
+            count(&obj, 2),
+            N as u64,
+            "tc {mode:?} counting after detach"
+        );
     }
     let ids = obj.program_ids();
     drop(obj);
@@ -230,7 +261,10 @@ fn cgroup_skb_egress_counts_a_child_processes_packets() {
     let e = obj
         .attach_cgroup_skb("cgroup_count", &cg, Direction::Ingress)
         .unwrap_err();
-    assert!(e.to_string().contains("was written for cgroup egress"), "{e}");
+    assert!(
+        e.to_string().contains("was written for cgroup egress"),
+        "{e}"
+    );
 
     let script = format!(
         "echo $$ > {}/cgroup.procs && for i in $(seq {N}); do echo x > /dev/udp/127.0.0.1/{port} || true; done",

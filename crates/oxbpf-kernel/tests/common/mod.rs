@@ -138,7 +138,11 @@ pub fn network_unavailable() -> Option<String> {
     for (cmd, args) in [("ip", &["-V"][..]), ("bash", &["-c", "true"][..])] {
         match std::process::Command::new(cmd).args(args).output() {
             Ok(o) if o.status.success() => {}
-            _ => return Some(format!("`{cmd}` is not available (apt-get install iproute2 bash)")),
+            _ => {
+                return Some(format!(
+                    "`{cmd}` is not available (apt-get install iproute2 bash)"
+                ))
+            }
         }
     }
     None
@@ -179,18 +183,40 @@ impl VethPair {
             peer_ip: format!("10.{}.{}.2", 200 + (tag as u32 % 50), pid % 250),
         };
         // Leftovers of a crashed earlier run with the same pid.
-        let _ = std::process::Command::new("ip").args(["netns", "del", &pair.ns]).output();
-        let _ = std::process::Command::new("ip").args(["link", "del", &pair.host]).output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &pair.ns])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &pair.host])
+            .output();
         run("ip", &["netns", "add", &pair.ns]);
         run(
             "ip",
-            &["link", "add", &pair.host, "type", "veth", "peer", "name", &pair.peer],
+            &[
+                "link", "add", &pair.host, "type", "veth", "peer", "name", &pair.peer,
+            ],
         );
         run("ip", &["link", "set", &pair.peer, "netns", &pair.ns]);
-        run("ip", &["addr", "add", &format!("{}/24", pair.host_ip), "dev", &pair.host]);
+        run(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/24", pair.host_ip),
+                "dev",
+                &pair.host,
+            ],
+        );
         run("ip", &["link", "set", &pair.host, "up"]);
         pair.ns_run(&["ip", "link", "set", "lo", "up"]);
-        pair.ns_run(&["ip", "addr", "add", &format!("{}/24", pair.peer_ip), "dev", &pair.peer]);
+        pair.ns_run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", pair.peer_ip),
+            "dev",
+            &pair.peer,
+        ]);
         pair.ns_run(&["ip", "link", "set", &pair.peer, "up"]);
         let host_mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", pair.host))
             .unwrap()
@@ -201,13 +227,28 @@ impl VethPair {
             .trim()
             .to_string();
         pair.ns_run(&[
-            "ip", "neigh", "replace", &pair.host_ip, "lladdr", &host_mac, "dev", &pair.peer,
-            "nud", "permanent",
+            "ip",
+            "neigh",
+            "replace",
+            &pair.host_ip,
+            "lladdr",
+            &host_mac,
+            "dev",
+            &pair.peer,
+            "nud",
+            "permanent",
         ]);
         run(
             "ip",
             &[
-                "neigh", "replace", &pair.peer_ip, "lladdr", &peer_mac, "dev", &pair.host, "nud",
+                "neigh",
+                "replace",
+                &pair.peer_ip,
+                "lladdr",
+                &peer_mac,
+                "dev",
+                &pair.host,
+                "nud",
                 "permanent",
             ],
         );
@@ -233,8 +274,12 @@ impl VethPair {
 
 impl Drop for VethPair {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["link", "del", &self.host]).output();
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.ns]).output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.host])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .output();
     }
 }
 
