@@ -228,4 +228,20 @@ fn aya_rejections_come_back_as_verifier_errors() {
         summary.message.contains("invalid mem access"),
         "{summary:?}"
     );
+    // The C source line, from the object's BTF line info.
+    let src = summary.source.as_ref().expect("a source line");
+    assert_eq!(src.file, "./reject.c");
+    assert_eq!(src.line, 17);
+    assert_eq!(src.text, "return *v;");
+    assert!(
+        summary
+            .to_string()
+            .ends_with("(at `r0 = *(u64 *)(r0 +0)`, ./reject.c:17: `return *v;`)"),
+        "{summary}"
+    );
+    let table = KernelObject::load_file(fixture("reject.o"))
+        .unwrap()
+        .line_table("unchecked_lookup")
+        .unwrap();
+    assert_eq!(table.at(7), Some(src));
 }
