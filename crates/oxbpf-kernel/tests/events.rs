@@ -143,3 +143,46 @@ fn perf_event_sampling_runs_on_every_cpu() {
     drop(obj);
     assert_unloaded(&ids);
 }
+
+#[test]
+fn tp_btf_and_raw_tracepoints_see_this_threads_syscalls() {
+    require_bpf!();
+    let mut obj = load_for_this_thread();
+    let hits = |obj: &KernelObject| {
+        obj.map("counters")
+            .unwrap()
+            .get::<u32, u64>(&3)
+            .unwrap()
+            .unwrap()
+    };
+    for (program, target) in [
+        ("btf_sys_enter", "tp_btf:sys_enter"),
+        ("raw_sys_enter", "raw_tracepoint:sys_enter"),
+    ] {
+        let t = AttachTarget::parse(target).unwrap();
+        let attached = obj.attach(program, &t, FallbackPolicy::Never).unwrap();
+        assert_eq!(attached.link.targets(), [target]);
+        let before = hits(&obj);
+        getpid_n(N);
+        // At least our getpid calls (the thread may make other syscalls too).
+        assert!(hits(&obj) >= before + N, "{program}");
+        drop(attached);
+        let after = hits(&obj);
+        getpid_n(N);
+        assert_eq!(hits(&obj), after, "{program} counting after detach");
+    }
+    // A tp_btf program is bound to its tracepoint at load time.
+    let e = obj.attach_tp_btf("btf_sys_enter", "sys_exit").unwrap_err();
+    assert!(e.to_string().contains("is loaded for `sys_enter`"), "{e}");
+    let e = obj
+        .attach_raw_tracepoint("raw_sys_enter", "no_such_tracepoint")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("raw tracepoint not found: no_such_tracepoint"),
+        "{e}"
+    );
+    let ids = obj.program_ids();
+    drop(obj);
+    assert_unloaded(&ids);
+}
