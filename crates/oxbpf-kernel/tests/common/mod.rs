@@ -135,17 +135,46 @@ pub fn network_unavailable() -> Option<String> {
     if let Some(r) = oxbpf_kernel::probe::bpf_unavailable() {
         return Some(r.to_string());
     }
-    for (cmd, args) in [("ip", &["-V"][..]), ("bash", &["-c", "true"][..])] {
-        match std::process::Command::new(cmd).args(args).output() {
-            Ok(o) if o.status.success() => {}
-            _ => {
-                return Some(format!(
-                    "`{cmd}` is not available (apt-get install iproute2 bash)"
-                ))
+    static REASON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    REASON
+        .get_or_init(|| {
+            for (cmd, args) in [("ip", &["-V"][..]), ("bash", &["-c", "true"][..])] {
+                match std::process::Command::new(cmd).args(args).output() {
+                    Ok(o) if o.status.success() => {}
+                    _ => {
+                        return Some(format!(
+                            "`{cmd}` is not available (apt-get install iproute2 bash)"
+                        ))
+                    }
+                }
             }
-        }
-    }
-    None
+            // Try the real thing once: a namespace and a veth pair.
+            let tag = format!("oxq{}", std::process::id() % 10_000_000);
+            let try_run = |args: &[&str]| {
+                std::process::Command::new("ip")
+                    .args(args)
+                    .output()
+                    .map_err(|e| e.to_string())
+                    .and_then(|o| {
+                        if o.status.success() {
+                            Ok(())
+                        } else {
+                            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+                        }
+                    })
+            };
+            let peer = format!("{tag}p");
+            let r = try_run(&["netns", "add", &tag])
+                .map_err(|e| format!("cannot create a network namespace: {e}"))
+                .and_then(|()| {
+                    try_run(&["link", "add", &tag, "type", "veth", "peer", "name", &peer])
+                        .map_err(|e| format!("cannot create a veth pair: {e}"))
+                });
+            let _ = try_run(&["link", "del", &tag]);
+            let _ = try_run(&["netns", "del", &tag]);
+            r.err()
+        })
+        .clone()
 }
 
 /// Prints `SKIP: <reason>` and returns when network namespaces and veth pairs cannot be
