@@ -203,6 +203,48 @@ impl KernelError {
         }
     }
 
+    /// The short report for people: for a verifier rejection, several lines with the
+    /// failing instruction, its C source line and the kernel's message; for everything
+    /// else the one-line message. (The full verifier log is [`KernelError::verifier_log`],
+    /// for `--verbose`.)
+    pub fn summary(&self) -> String {
+        match self {
+            KernelError::Verifier {
+                program,
+                errno,
+                summary,
+                ..
+            } => {
+                let mut s = format!(
+                    "the kernel verifier rejected program `{program}` ({})",
+                    errno_text(*errno)
+                );
+                if let Some(src) = &summary.source {
+                    s.push_str(&format!("\n  at {src}"));
+                }
+                match (summary.insn, summary.slot, &summary.insn_text) {
+                    (Some(i), _, Some(t)) => s.push_str(&format!("\n  instruction {i}: {t}")),
+                    (None, Some(slot), Some(t)) => {
+                        s.push_str(&format!("\n  instruction slot {slot}: {t}"))
+                    }
+                    (_, Some(slot), None) => s.push_str(&format!("\n  instruction slot {slot}")),
+                    _ => {}
+                }
+                s.push_str(&format!("\n  {}", summary.message));
+                s
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The full verifier log of a rejection.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            KernelError::Verifier { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
     /// The errno behind this error, when there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {

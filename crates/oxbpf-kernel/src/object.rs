@@ -113,7 +113,6 @@ impl Attached {
 }
 
 /// A loaded ELF object (maps created; programs loaded on first attach).
-#[derive(Debug)]
 pub struct KernelObject {
     ebpf: aya::Ebpf,
     bytes: Arc<[u8]>,
@@ -123,6 +122,21 @@ pub struct KernelObject {
     /// The BTF target a tp_btf/fentry/fexit program was loaded for.
     btf_targets: HashMap<String, String>,
     kernel_btf: OnceLock<Result<aya::Btf, String>>,
+}
+
+impl std::fmt::Debug for KernelObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelObject")
+            .field("programs", &self.program_names())
+            .field("maps", &self.map_names())
+            .field("object_bytes", &self.bytes.len())
+            .field("links", &self.links.len())
+            .field(
+                "fallback_programs",
+                &self.converted.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 fn kernel_btf(cell: &OnceLock<Result<aya::Btf, String>>) -> Result<&aya::Btf, KernelError> {
@@ -232,7 +246,7 @@ fn describe(p: &Program) -> String {
 fn typed<'a, T>(
     ebpf: &'a mut aya::Ebpf,
     name: &str,
-    target: &AttachTarget,
+    target: &dyn std::fmt::Display,
     want: &str,
 ) -> Result<&'a mut T, KernelError>
 where
@@ -560,9 +574,7 @@ impl KernelObject {
         let p: &mut SocketFilter = typed(
             &mut self.ebpf,
             program,
-            &AttachTarget::SocketFilter {
-                interface: Interface::Name("?".to_string()),
-            },
+            &target,
             "a socket filter (section `socket`)",
         )?;
         load_once!(p, &bytes, program);

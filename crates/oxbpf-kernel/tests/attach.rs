@@ -210,6 +210,21 @@ fn aya_rejections_come_back_as_verifier_errors() {
     let e = obj
         .attach_tracepoint("unchecked_lookup", "syscalls", "sys_enter_openat")
         .unwrap_err();
+    let short = e.summary();
+    assert!(
+        short.starts_with(
+            "the kernel verifier rejected program `unchecked_lookup` (Permission denied"
+        ),
+        "{short}"
+    );
+    assert!(short.contains("\n  at ./reject.c:17:"), "{short}");
+    assert!(
+        short.contains(
+            ": return *v;\n  instruction slot 7: r0 = *(u64 *)(r0 +0)\n  invalid mem access"
+        ),
+        "{short}"
+    );
+    assert!(e.verifier_log().unwrap().contains("processed "));
     let KernelError::Verifier {
         program,
         errno,
