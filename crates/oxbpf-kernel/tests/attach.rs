@@ -220,7 +220,7 @@ fn aya_rejections_come_back_as_verifier_errors() {
     assert!(short.contains("\n  at ./reject.c:17:"), "{short}");
     assert!(
         short.contains(
-            ": return *v;\n  instruction slot 7: r0 = *(u64 *)(r0 +0)\n  invalid mem access"
+            ": return *v;\n  instruction slot 7: r0 = *(u64 *)(r0 +0)\n  R0 invalid mem access"
         ),
         "{short}"
     );
