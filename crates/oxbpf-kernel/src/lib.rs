@@ -25,6 +25,7 @@ mod map;
 mod object;
 pub mod probe;
 mod prog;
+pub mod signals;
 mod socket;
 pub mod source;
 mod sys;

@@ -873,18 +873,48 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result
         events: libc::POLLIN,
         revents: 0,
     };
-    loop {
-        // SAFETY: `p` is one live, writable `pollfd` and we pass a count of 1.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+    // SAFETY: `p` is one live, writable `pollfd` and we pass a count of 1.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Interrupted by a signal: report "not ready" so that the caller can look at what
+        // the signal did (Ctrl-C) before waiting again.
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
         }
-        return Ok(r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0);
+        return Err(e);
     }
+    Ok(r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+}
+
+/// Set by [`on_interrupt`]; read by `crate::signals`.
+pub(crate) static INTERRUPTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The signal handler: only an atomic store, which is async-signal-safe.
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Installs [`on_interrupt`] for `signals`, once (`SA_RESETHAND`: a second signal gets
+/// the default action, so a second Ctrl-C still kills a stuck process).
+pub(crate) fn install_interrupt_handler(signals: &[libc::c_int]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: `sigaction` is a plain C struct; all-zero is a valid value (empty mask,
+        // no flags) that we then fill in.
+        let mut act: libc::sigaction = unsafe { mem::zeroed() };
+        act.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        act.sa_flags = libc::SA_RESETHAND;
+        // SAFETY: `act.sa_mask` is a live sigset_t owned by `act`.
+        unsafe { libc::sigemptyset(&mut act.sa_mask) };
+        // SAFETY: `act` is a fully initialised `sigaction` whose handler only performs an
+        // atomic store; the old action is not requested (NULL).
+        let r = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Waits until one of `fds` is readable or `timeout` passes; returns which are readable
@@ -902,21 +932,19 @@ pub(crate) fn poll_many(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result
             revents: 0,
         })
         .collect();
-    loop {
-        // SAFETY: `p` is a live, writable array of `p.len()` `pollfd`s and we pass that count.
-        let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+    // SAFETY: `p` is a live, writable array of `p.len()` `pollfd`s and we pass that count.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Interrupted by a signal: nothing is ready (see `poll_readable`).
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; p.len()]);
         }
-        return Ok(p
-            .iter()
-            .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
-            .collect());
+        return Err(e);
     }
+    Ok(p.iter()
+        .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect())
 }
 
 #[cfg(test)]
