@@ -1,18 +1,30 @@
 //! The oxbpf Linux kernel backend (on aya).
 //!
+//! - ELF objects through aya: [`KernelObject`] — one `attach_*` call per attach kind
+//!   (tracepoint, raw tracepoint, tp_btf, kprobe/kretprobe, fentry/fexit,
+//!   uprobe/uretprobe, XDP, socket filter, tc, perf event, cgroup skb), each returning a
+//!   [`Link`] that detaches on drop; [`KernelObject::attach`] with an [`AttachTarget`]
+//!   (`kprobe:do_sys_openat2`, ...) and a [`FallbackPolicy`]; maps by name, ring and perf
+//!   buffer readers ([`RingBufReader`], [`PerfReader`]).
+//! - When the kernel lacks an attach kind: [`KernelError::AttachUnsupported`] naming the
+//!   alternative, [`fallback`] planning (syscall functions → `syscalls:sys_enter_*`
+//!   tracepoints via [`syscalls`]), [`context`] analysis of whether a program reads its
+//!   context.
+//! - Verifier rejections: [`KernelError::Verifier`] with a [`VerifierSummary`] including
+//!   the C [`SourceLine`] ([`source`]); [`KernelError::summary`] short,
+//!   [`KernelError::verifier_log`] full.
 //! - Raw bytecode: [`load_raw`] (`BPF_PROG_LOAD` with the verifier log and a parsed
 //!   [`VerifierSummary`] on rejection), [`test_run`] (`BPF_PROG_TEST_RUN`), program
-//!   listing and info ([`loaded_programs`], [`program_info`], [`LoadedProgram::info`]).
-//! - Maps addressed with bytes: [`create_map`], [`KernelMap`].
-//! - Attaching raw programs: [`attach`] (tracepoints, raw tracepoints, BTF tracing,
-//!   socket filters).
-//! - ELF objects through aya: [`KernelObject`].
+//!   listing and info ([`loaded_programs`], [`program_info`], [`LoadedProgram::info`]),
+//!   and [`attach`] for raw programs.
+//! - Maps addressed with bytes or `Pod` types: [`create_map`], [`KernelMap`].
 //! - tracefs: [`Tracefs`] (find or mount, list tracepoints, formats), [`TracePipe`].
-//! - Feature probes: [`probe`].
+//! - Feature probes: [`probe`]; the `oxbpf doctor` report: [`doctor`]; Ctrl-C:
+//!   [`signals`]; raw packet sockets: [`PacketSocket`].
 //!
 //! aya is used wherever it has a public API (objects, maps, attach of object programs,
-//! program listing, BTF). What it lacks for raw bytecode is in the private `sys` module,
-//! the crate's only `unsafe`; see docs/ARCHITECTURE.md.
+//! program listing, BTF, ring and perf buffers). What it lacks is in the private `sys`
+//! module, the crate's only `unsafe`; see docs/ARCHITECTURE.md.
 
 pub mod attach;
 pub mod context;
