@@ -9,8 +9,10 @@
 
 mod asm;
 mod disasm;
+mod doctor;
 mod exec;
 mod input;
+mod list;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,7 +34,9 @@ struct Cli {
 enum Command {
     Asm(asm::Args),
     Disasm(disasm::Args),
+    Doctor(doctor::Args),
     Exec(exec::Args),
+    List(list::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -76,7 +80,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Asm(a) => asm::run(a),
         Command::Disasm(a) => disasm::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::List(a) => list::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
