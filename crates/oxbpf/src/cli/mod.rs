@@ -10,8 +10,10 @@
 mod asm;
 mod build;
 mod disasm;
+mod doctor;
 mod exec;
 mod input;
+mod list;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,7 +36,9 @@ enum Command {
     Asm(asm::Args),
     Build(build::Args),
     Disasm(disasm::Args),
+    Doctor(doctor::Args),
     Exec(exec::Args),
+    List(list::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -79,7 +83,9 @@ pub fn main() -> ExitCode {
         Command::Asm(a) => asm::run(a),
         Command::Build(a) => build::run(a),
         Command::Disasm(a) => disasm::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::List(a) => list::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
