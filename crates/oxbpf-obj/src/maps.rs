@@ -304,13 +304,18 @@ pub(crate) fn parse_btf_maps(btf: &Btf, section: &str) -> Result<Vec<BtfMapVar>,
     Ok(out)
 }
 
-/// `__uint(name, N)` is `int (*name)[N]`: a pointer to an array of N elements. Newer
-/// libbpf's `__ulong(name, N)` is a pointer to an enum whose only value is N.
+/// `__uint(name, N)` is `int (*name)[N]`: a pointer to an array of N elements.
+/// `__ulong(name, N)` (64-bit values) is a member of an enum type whose only value is N.
 fn map_field(btf: &Btf, type_id: u32, field: &str) -> Result<u64, String> {
     let ptr = btf.skip_modifiers(type_id)?;
     let t = btf
         .type_by_id(ptr)
         .ok_or_else(|| format!("field `{field}`: missing type id {ptr}"))?;
+    if let BtfTypeData::Enumerators(e) = &t.data {
+        if e.len() == 1 {
+            return Ok(e[0].1 as u64);
+        }
+    }
     if t.kind != BtfKind::Ptr {
         return Err(format!(
             "field `{field}` must be declared with __uint() (a pointer to an array), found a \

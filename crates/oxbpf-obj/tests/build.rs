@@ -173,3 +173,25 @@ fn clang_is_found_and_headers_are_written() {
         build::HEADER
     );
 }
+
+#[test]
+fn ulong_map_fields() {
+    need_clang!();
+    let src = r#"
+#include <linux/bpf.h>
+struct {
+	__uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+	__uint(max_entries, 64);
+	__type(value, __u64);
+	__ulong(map_extra, 5);
+} bloom SEC(".maps");
+SEC("xdp") int f(void *ctx) { __u64 v = 1; return bpf_map_peek_elem(&bloom, &v); }
+"#;
+    let bytes = build::compile_c_source(src, "ulong.c", &BuildOptions::default()).unwrap();
+    let o = Object::parse(&bytes).unwrap();
+    let (_, m) = o.map("bloom").unwrap();
+    assert_eq!(
+        (m.map_type, m.value_size, m.max_entries, m.map_extra),
+        (map_type::BLOOM_FILTER, 8, 64, 5)
+    );
+}
