@@ -1,0 +1,93 @@
+//! `oxbpf disasm`: raw bytecode to assembly text.
+
+use super::{input, CmdResult, Failure};
+use anyhow::anyhow;
+use oxbpf::isa::{disassemble, DisasmOptions, Syntax};
+use std::path::PathBuf;
+
+/// Assembly syntax of the output.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SyntaxArg {
+    /// LLVM / Linux syntax, as llvm-objdump and the verifier print it (`r0 = *(u32 *)(r1 + 4)`).
+    Llvm,
+    /// The uBPF-style syntax of the bpf_conformance suite (`ldxw %r0, [%r1+4]`).
+    Conformance,
+}
+
+impl From<SyntaxArg> for Syntax {
+    fn from(s: SyntaxArg) -> Syntax {
+        match s {
+            SyntaxArg::Llvm => Syntax::Llvm,
+            SyntaxArg::Conformance => Syntax::Conformance,
+        }
+    }
+}
+
+/// Disassemble raw bytecode or an ELF object. For raw bytecode the output assembles back
+/// to the same bytes (`oxbpf asm`). For an object (`clang -target bpf`, `oxbpf build`) it
+/// lists the maps and programs, then each program's linked instructions with function
+/// names, map names and, when the object has BTF line info, the C source lines.
+#[derive(clap::Args)]
+#[command(after_help = super::EXIT_CODES)]
+pub struct Args {
+    /// The raw bytecode file (8-byte instruction slots) or ELF object.
+    file: PathBuf,
+    /// Output syntax.
+    #[arg(long, value_enum, default_value = "llvm")]
+    syntax: SyntaxArg,
+    /// Write branch offsets instead of label lines and label names.
+    #[arg(long)]
+    no_labels: bool,
+    /// Start each line with the instruction's slot number.
+    #[arg(long)]
+    slots: bool,
+    /// Show each instruction's bytes.
+    #[arg(long)]
+    raw_bytes: bool,
+    /// Objects: show only this program.
+    #[arg(long, value_name = "NAME")]
+    program: Option<String>,
+    /// Objects: do not interleave the C source lines.
+    #[arg(long)]
+    no_source: bool,
+}
+
+pub fn run(a: Args) -> CmdResult {
+    let bytes = match input::read_source(&a.file)? {
+        input::Source::Bytecode(b) => b,
+        input::Source::Text(_) => {
+            return Err(Failure::input(anyhow!(
+                "{}: the file is text, not raw bytecode",
+                a.file.display()
+            )))
+        }
+    };
+    if bytes.starts_with(b"\x7fELF") {
+        return disasm_object(&a, &bytes);
+    }
+    let program = input::decode(&a.file, &bytes)?;
+    let opts = DisasmOptions {
+        syntax: a.syntax.into(),
+        labels: !a.no_labels,
+        slots: a.slots,
+        raw_bytes: a.raw_bytes,
+    };
+    print!("{}", disassemble(&program, &opts));
+    Ok(())
+}
+
+/// An ELF object: the listing of `oxbpf_obj::listing` (labels and slots always on).
+fn disasm_object(a: &Args, bytes: &[u8]) -> CmdResult {
+    let obj = oxbpf_obj::Object::parse(bytes)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    let opts = oxbpf_obj::listing::ListingOptions {
+        syntax: a.syntax.into(),
+        source: !a.no_source,
+        raw_bytes: a.raw_bytes,
+        program: a.program.clone(),
+    };
+    let text = oxbpf_obj::listing::render(&obj, &a.file.display().to_string(), &opts)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    print!("{text}");
+    Ok(())
+}
