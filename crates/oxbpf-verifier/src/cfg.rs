@@ -51,6 +51,9 @@ impl Cfg {
     }
 }
 
+/// Helpers that call a callback function of the program (bpf_loop).
+pub const CALLBACK_HELPERS: &[i32] = &[181];
+
 const R0: u16 = 1;
 const ARGS: u16 = 0b11_1110; // r1..r5
 const CALLER_SAVED: u16 = R0 | ARGS;
@@ -237,6 +240,13 @@ pub fn analyze(prog: &Program, nargs: &dyn Fn(i32) -> usize) -> Result<Cfg, CfgP
             Insn::Ja { .. } => {
                 if let Some(t) = prog.branch_target(i) {
                     prune[t] = true;
+                }
+            }
+            Insn::Call(CallTarget::Helper(id)) if CALLBACK_HELPERS.contains(id) => {
+                // The call is the head of the loop that calls the callback.
+                prune[i] = true;
+                if i + 1 < n {
+                    prune[i + 1] = true;
                 }
             }
             Insn::Call(_) if i + 1 < n => prune[i + 1] = true,

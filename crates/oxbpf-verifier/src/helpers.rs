@@ -218,13 +218,8 @@ pub static BUILTIN: &[HelperProto] = &[
     p(3, "bpf_map_delete_elem", &[Map, MapKey], Integer, ALL),
     p(4, "bpf_probe_read", &[WR, SZ0, Anything], Integer, TRACE),
     p(5, "bpf_ktime_get_ns", &[], Integer, ALL),
-    p(
-        6,
-        "bpf_trace_printk",
-        &[RD, SZ, Anything, Anything, Anything],
-        Integer,
-        PRIV | TRACE,
-    ),
+    // The format's arguments (r3-r5) are not checked: Linux declares only two.
+    p(6, "bpf_trace_printk", &[RD, SZ], Integer, PRIV | TRACE),
     p(7, "bpf_get_prandom_u32", &[], Integer, ALL),
     p(8, "bpf_get_smp_processor_id", &[], Integer, ALL),
     pkt(p(
@@ -621,7 +616,7 @@ pub fn linux_name(id: i32) -> Option<&'static str> {
 /// True when a map of type `t` may be passed to helper `h`.
 pub fn map_compatible(h: &HelperProto, t: MapType) -> bool {
     if h.map_types.is_empty() {
-        t.has_plain_values()
+        t.has_plain_values() || (h.id == 1 && t.is_map_of_maps())
     } else {
         h.map_types.contains(&t)
     }

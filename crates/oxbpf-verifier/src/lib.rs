@@ -29,6 +29,7 @@ pub mod domain;
 pub mod helpers;
 pub mod insnfmt;
 pub mod maps;
+pub mod object;
 pub mod progtype;
 pub mod state;
 
@@ -38,6 +39,7 @@ pub use context::{ContextDescriptor, ContextField, FieldAccess, FieldKind, Narro
 pub use diag::{ErrorKind, PathStep, SourceLine, VerifyError};
 pub use helpers::{Arg, HelperProto, Ret};
 pub use maps::{MapSpec, MapType};
+pub use object::ObjectProgramError;
 pub use progtype::{HookSpec, PacketAccess, ProgramType};
 
 use oxbpf_isa::Program;

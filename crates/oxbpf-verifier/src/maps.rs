@@ -111,6 +111,11 @@ impl MapType {
         )
     }
 
+    /// True for maps whose values are other maps.
+    pub fn is_map_of_maps(self) -> bool {
+        matches!(self, MapType::ArrayOfMaps | MapType::HashOfMaps)
+    }
+
     /// True for array-like maps whose values exist for every index (global data lives in
     /// those).
     pub fn is_array(self) -> bool {
@@ -170,6 +175,8 @@ pub struct MapSpec {
     pub flags: u32,
     /// The file descriptor `lddw` instructions use for it (`BPF_PSEUDO_MAP_FD`), if any.
     pub fd: Option<i32>,
+    /// Maps of maps: index (in the same map table) of a map shaped like the inner maps.
+    pub inner: Option<u32>,
     /// Contents of a frozen read-only map (`.rodata`): loads at known offsets read these
     /// bytes as known values.
     #[serde(skip)]
@@ -193,6 +200,7 @@ impl MapSpec {
             max_entries,
             flags: 0,
             fd: None,
+            inner: None,
             frozen: None,
         }
     }

@@ -268,6 +268,11 @@ pub struct Frame {
     pub subprog: u32,
     /// Position in the call chain (0 = main).
     pub frameno: u32,
+    /// A callback invoked by a helper (bpf_loop): it returns to the helper call, which may
+    /// call it again.
+    pub callback: bool,
+    /// References held when the callback was entered (it must not change them).
+    pub refs_at_entry: u32,
 }
 
 impl Frame {
@@ -280,6 +285,8 @@ impl Frame {
             callsite,
             subprog,
             frameno,
+            callback: false,
+            refs_at_entry: 0,
         }
     }
 
@@ -533,7 +540,7 @@ pub fn state_covers(old: &State, cur: &State, live: &[RegMask]) -> bool {
     }
     let mut ids = IdMap::default();
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if fo.callsite != fc.callsite || fo.subprog != fc.subprog {
+        if fo.callsite != fc.callsite || fo.subprog != fc.subprog || fo.callback != fc.callback {
             return false;
         }
         let mask = live.get(i).copied().unwrap_or(u16::MAX);
@@ -567,6 +574,7 @@ pub fn state_equal(a: &State, b: &State) -> bool {
     }
     a.frames.iter().zip(&b.frames).all(|(x, y)| {
         x.callsite == y.callsite
+            && x.callback == y.callback
             && x.regs
                 .iter()
                 .zip(&y.regs)

@@ -51,6 +51,7 @@ impl Env<'_> {
         let mut map: Option<u32> = None;
         let mut alloc_size: Option<u64> = None;
         let mut release: Option<u32> = None;
+        let mut callback: Option<u32> = None;
         let mut mem_arg: Option<(u8, RegState, bool, bool)> = None;
         for (i, arg) in proto.args.iter().enumerate() {
             let argno = (i + 1) as u8;
@@ -61,18 +62,38 @@ impl Env<'_> {
                     .uninit_reg(r, &reg)
                     .note(format!("{name} takes r{r} as argument {argno}"));
             }
+            let nullable = matches!(*arg, Arg::Mem { nullable: true, .. });
+            if reg.maybe_null && !nullable && !matches!(*arg, Arg::Anything | Arg::RingbufMem) {
+                let from = self
+                    .origin_of(&reg)
+                    .map(|o| format!(" (it comes from {o})"))
+                    .unwrap_or_default();
+                return fail(
+                    ErrorKind::NullPointer,
+                    format!("argument {argno} of {name}: r{r} may be NULL{from}"),
+                )
+                .hint(format!("check it first: `if (!ptr) return 0;` (in assembly: `if r{r} == 0 goto <out>`)"));
+            }
             match *arg {
                 Arg::Anything => {
                     if reg.is_pointer() && !self.ptr_leaks {
                         return fail(
                             ErrorKind::PointerLeak,
-                            format!("passing {} to {name} as a number leaks it", reg.ty.describe()),
+                            format!(
+                                "passing {} to {name} as a number leaks it",
+                                reg.ty.describe()
+                            ),
                         );
                     }
                 }
                 Arg::Ctx => {
                     if reg.ty != RegType::Ctx || reg.off != 0 || reg.val.as_const() != Some(0) {
-                        return self.bad_arg(&name, argno, "the unmodified context pointer (r1 at entry)", &reg);
+                        return self.bad_arg(
+                            &name,
+                            argno,
+                            "the unmodified context pointer (r1 at entry)",
+                            &reg,
+                        );
                     }
                 }
                 Arg::Map => {
@@ -173,7 +194,11 @@ impl Env<'_> {
                     self.helper_mem(st, margno, &mreg, v.umin, v.umax, write, &name)
                         .note(format!(
                             "argument {margno} of {name} must have {} bytes {}",
-                            if v.is_const() { v.umax.to_string() } else { format!("up to {}", v.umax) },
+                            if v.is_const() {
+                                v.umax.to_string()
+                            } else {
+                                format!("up to {}", v.umax)
+                            },
                             if write { "it can write" } else { "it can read" }
                         ))?;
                 }
@@ -227,11 +252,24 @@ impl Env<'_> {
                 }
                 Arg::ConstStr => self.check_const_str(&name, argno, &reg)?,
                 Arg::Callback => {
-                    return fail(
-                        ErrorKind::Unsupported,
-                        format!("{name} takes a callback function, which the oxbpf verifier does not support yet"),
-                    )
-                    .hint("write the loop directly with a constant bound")
+                    if external || !crate::cfg::CALLBACK_HELPERS.contains(&id) {
+                        return fail(
+                            ErrorKind::Unsupported,
+                            format!("{name} takes a callback function; the oxbpf verifier supports callbacks of bpf_loop only"),
+                        )
+                        .hint("write the loop directly (with a constant bound or bpf_loop)");
+                    }
+                    let RegType::Func { subprog } = reg.ty else {
+                        return self.bad_arg(&name, argno, "a function (the callback)", &reg);
+                    };
+                    if !self.conf.btf_func_info {
+                        return fail(
+                            ErrorKind::InvalidInstruction,
+                            format!("{name} callbacks need BTF function information"),
+                        )
+                        .hint("compile with -g so that the object carries BTF");
+                    }
+                    callback = Some(subprog);
                 }
             }
         }
@@ -255,6 +293,9 @@ impl Env<'_> {
         }
         // Effects.
         let call = self.insn as u32;
+        if let Some(k) = callback {
+            self.queue_callback(st, k, &name)?;
+        }
         if let Some(rid) = release {
             st.refs.retain(|x| x.id != rid);
             st.for_each_reg(|x| {
@@ -290,7 +331,26 @@ impl Env<'_> {
                         format!("{name} has no map argument"),
                     );
                 };
-                let mut v = RegState::pointer(RegType::MapValue { map: m }, 0);
+                let spec = &self.conf.maps[m as usize];
+                let ty = if spec.map_type.is_map_of_maps() {
+                    match spec.inner {
+                        Some(inner) => RegType::Map { map: inner },
+                        None => {
+                            return fail(
+                                ErrorKind::Unsupported,
+                                format!(
+                                    "map `{}` holds maps, but the configuration does not say \
+                                     what its inner maps look like",
+                                    spec.name
+                                ),
+                            )
+                            .hint("set MapSpec::inner to a map shaped like the inner maps")
+                        }
+                    }
+                } else {
+                    RegType::MapValue { map: m }
+                };
+                let mut v = RegState::pointer(ty, 0);
                 v.maybe_null = true;
                 v.id = self.new_id();
                 v
@@ -323,6 +383,40 @@ impl Env<'_> {
         }
         *st.reg_mut(0) = r0;
         Ok(())
+    }
+
+    /// Queues a path through one call of the callback `k` of the helper being called: a new
+    /// frame with the loop index in r1 and the helper's context argument (r3) in r2.
+    fn queue_callback(&mut self, st: &State, k: u32, helper: &str) -> R<()> {
+        let pc = self.insn;
+        if st.frames.len() >= super::MAX_CALL_FRAMES {
+            return fail(
+                ErrorKind::CallStack,
+                format!(
+                    "the callback of {helper} would nest more than {} frames",
+                    super::MAX_CALL_FRAMES
+                ),
+            );
+        }
+        if st.frames.iter().any(|f| f.subprog == k) {
+            return fail(
+                ErrorKind::CallStack,
+                format!("the callback of {helper} is already on the call stack (recursion)"),
+            );
+        }
+        let Some(start) = self.cfg.subprogs.get(k as usize).map(|s| s.start) else {
+            return fail(ErrorKind::InvalidProgram, "callback is not a function");
+        };
+        let mut cb = st.clone();
+        let frameno = cb.frames.len() as u32;
+        let mut f = crate::state::Frame::new(k, frameno, Some(pc as u32));
+        f.callback = true;
+        f.refs_at_entry = cb.refs.len() as u32;
+        f.regs[1] = RegState::unknown().at(pc);
+        f.regs[2] = *st.reg(3);
+        cb.push_path(pc, crate::state::PathEvent::Call);
+        cb.frames.push(f);
+        self.push_branch(cb, start)
     }
 
     /// Known ranges of some helpers' results.

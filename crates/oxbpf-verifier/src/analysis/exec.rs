@@ -383,24 +383,58 @@ impl Env<'_> {
         Ok(target)
     }
 
-    fn exec_exit(&mut self, st: &mut State, pc: usize) -> R<Option<usize>> {
+    /// Returns from a callback to the helper call that invoked it (which may call it again).
+    fn exit_callback(&mut self, st: &mut State, pc: usize) -> R<Option<usize>> {
         let r0 = self.read_reg(st, 0)?;
+        if !r0.is_scalar() || r0.val.smin < 0 || r0.val.smax > 1 {
+            return fail(
+                ErrorKind::ReturnValue,
+                format!(
+                    "a bpf_loop callback must return 0 (continue) or 1 (stop), but r0 is {}",
+                    self.describe_reg(&r0)
+                ),
+            )
+            .hint("return 0 or 1");
+        }
+        let f = st.cur();
+        if st.refs.len() != f.refs_at_entry as usize {
+            return fail(
+                ErrorKind::ReferenceLeak,
+                "a callback must release the references it takes (and only those)",
+            );
+        }
+        let callsite = f.callsite.unwrap_or(0);
+        st.frames.pop();
+        st.push_path(pc, PathEvent::Return);
+        Ok(Some(callsite as usize))
+    }
+
+    fn exec_exit(&mut self, st: &mut State, pc: usize) -> R<Option<usize>> {
         if st.frames.len() > 1 {
-            if !r0.is_scalar() {
+            // A function returns whatever r0 holds (possibly nothing: the caller then may
+            // not read it), except pointers into its own frame, which ends here.
+            let r0 = *st.reg(0);
+            let frameno = st.cur().frameno;
+            if r0.ty == (RegType::Stack { frame: frameno }) {
                 return fail(
                     ErrorKind::ReturnValue,
-                    format!(
-                        "a function returns {} in r0; functions may only return numbers",
-                        r0.ty.describe()
-                    ),
-                );
+                    "a function returns a pointer to its own stack, which ends when it returns",
+                )
+                .hint("return a number, or write the result through a pointer the caller passes");
+            }
+            if st.cur().callback {
+                return self.exit_callback(st, pc);
             }
             let callee = st.frames.pop();
             let callsite = callee.and_then(|f| f.callsite).unwrap_or(0);
             let caller = st.cur_mut();
             let mut ret = r0;
-            ret.origin = pc as u32;
-            ret.id = 0;
+            if ret.is_scalar() {
+                ret.id = 0;
+            }
+            if !ret.is_init() {
+                ret.origin = callsite;
+            }
             caller.regs[0] = ret;
             for r in 1..=5 {
                 let mut n = RegState::NOT_INIT;
@@ -411,6 +445,7 @@ impl Env<'_> {
             return Ok(Some(callsite as usize + 1));
         }
         // Leaving the program.
+        let r0 = self.read_reg(st, 0)?;
         if let Some(r) = st.refs.first() {
             let what = self.helper_name(r.helper);
             return fail(

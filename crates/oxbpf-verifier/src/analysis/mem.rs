@@ -965,9 +965,11 @@ impl Env<'_> {
         if size_max == 0 {
             return Ok(());
         }
-        if ptr.maybe_null {
-            return self.not_a_pointer(r, ptr, write);
-        }
+        // A pointer that may be NULL reaches here only for arguments that accept NULL:
+        // the helper checks for it, the rest must be valid.
+        let mut ptr = *ptr;
+        ptr.maybe_null = false;
+        let ptr = &ptr;
         let size = size_max as u32;
         let purpose = Purpose::Helper(argno);
         match ptr.ty {

@@ -279,15 +279,21 @@ impl<'a> Env<'a> {
     fn live_masks(&self, st: &State, pc: usize) -> Vec<RegMask> {
         let n = st.frames.len();
         let mut v = Vec::with_capacity(n);
-        for (i, f) in st.frames.iter().enumerate() {
+        for i in 0..n {
             if i + 1 == n {
                 v.push(self.cfg.live_in[pc] | (1 << 10));
-            } else {
-                let ret = st.frames[i + 1].callsite.map_or(0, |c| c as usize + 1);
-                let m = self.cfg.live_in.get(ret).copied().unwrap_or(u16::MAX);
-                let _ = f;
-                v.push((m & 0b111_1100_0000) | (1 << 10));
+                continue;
             }
+            let callee = &st.frames[i + 1];
+            let site = callee.callsite.map_or(0, |c| c as usize);
+            let m = if callee.callback {
+                // A callback returns to the helper call, which reads its arguments again.
+                self.cfg.live_in.get(site).copied().unwrap_or(u16::MAX)
+            } else {
+                // A call returns to the next instruction with r0 set and r1-r5 clobbered.
+                self.cfg.live_in.get(site + 1).copied().unwrap_or(u16::MAX) & 0b011_1100_0000
+            };
+            v.push(m | (1 << 10));
         }
         v
     }
@@ -296,7 +302,10 @@ impl<'a> Env<'a> {
     fn visit(&mut self, st: &mut State, pc: usize) -> R<bool> {
         let live = self.live_masks(st, pc);
         let is_may_goto = matches!(self.prog.insns()[pc], Insn::MayGoto { .. });
-        if is_may_goto {
+        // Loops bounded at run time: `may_goto`, and helpers calling a callback.
+        let runtime_bounded = is_may_goto
+            || matches!(self.prog.insns()[pc], Insn::Call(CallTarget::Helper(id)) if crate::cfg::CALLBACK_HELPERS.contains(&id));
+        if runtime_bounded {
             self.widen_for_may_goto(st, pc);
         }
         let mut in_loop = false;
@@ -311,11 +320,14 @@ impl<'a> Env<'a> {
             if cp.branches > 0 {
                 in_loop = true;
                 let covers = state_covers(&cp.state, st, &live);
-                // A `may_goto` loop is bounded at run time: a state covered by the loop
-                // head being explored is an iteration already accounted for.
-                if is_may_goto && covers && cp.state.may_goto_depth != st.may_goto_depth {
+                // A loop bounded at run time (`may_goto`, callbacks): a state covered by
+                // the loop head being explored is an iteration already accounted for.
+                if covers
+                    && (is_may_goto && cp.state.may_goto_depth != st.may_goto_depth
+                        || runtime_bounded && !is_may_goto)
+                {
                     hit = true;
-                } else if !is_may_goto
+                } else if !runtime_bounded
                     && covers
                     && state_covers(st, &cp.state, &live)
                     && self.is_ancestor(id, st.parent)
@@ -360,7 +372,7 @@ impl<'a> Env<'a> {
         }
         // Inside a loop, checkpoint only now and then: each iteration differs anyway.
         if in_loop
-            && !is_may_goto
+            && !runtime_bounded
             && self.stats.insns_processed - self.insns_at_checkpoint < 100
             && self.jumps - self.jumps_at_checkpoint < 20
         {

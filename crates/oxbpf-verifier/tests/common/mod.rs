@@ -5,7 +5,7 @@
 //! ```text
 //! # free text describing the case
 //! type: xdp                         program type (see `prog_type`)
-//! map: NAME TYPE key=K value=V entries=N [flags=F] [frozen=HEX]   (any number, by index)
+//! map: NAME TYPE key=K value=V entries=N [flags=F] [frozen=HEX] [inner=INDEX]   (by index)
 //! ctx: sys_enter                    optional context override (sys_enter, sys_exit)
 //! expect: accept                    or `reject <kind>` (the ErrorKind, snake_case)
 //! message: ...                      the error message (rejects)
@@ -77,6 +77,7 @@ pub fn map_type(name: &str) -> MapType {
         "queue" => MapType::Queue,
         "stack" => MapType::Stack,
         "ringbuf" => MapType::Ringbuf,
+        "hash_of_maps" => MapType::HashOfMaps,
         "devmap" => MapType::Devmap,
         "array_of_maps" => MapType::ArrayOfMaps,
         other => panic!("unknown map type {other}"),
@@ -135,6 +136,7 @@ pub fn parse(path: &Path) -> Case {
                         "entries" => m.max_entries = num(),
                         "flags" => m.flags = num(),
                         "frozen" => m.frozen = Some(hex(v)),
+                        "inner" => m.inner = Some(num()),
                         other => panic!("{}: unknown map attribute {other}", path.display()),
                     }
                 }
