@@ -14,6 +14,7 @@ mod doctor;
 mod exec;
 mod input;
 mod list;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +40,7 @@ enum Command {
     Doctor(doctor::Args),
     Exec(exec::Args),
     List(list::Args),
+    Verify(verify::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -86,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
