@@ -1,0 +1,2 @@
+//! The x86-64 JIT.
+pub mod x86;
