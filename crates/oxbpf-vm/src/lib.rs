@@ -10,10 +10,10 @@
 
 pub mod error;
 pub mod helper;
-pub mod memory;
-pub mod raw_mem;
 #[cfg(target_arch = "x86_64")]
 pub mod jit;
+pub mod memory;
+pub mod raw_mem;
 
 pub use error::{LoadError, VmError};
 pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers};

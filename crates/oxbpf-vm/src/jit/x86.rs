@@ -177,7 +177,9 @@ impl Width {
 enum FixKind {
     Rel8,
     /// rel32 whose value is relative to `at + 4 + trailing`.
-    Rel32 { trailing: u8 },
+    Rel32 {
+        trailing: u8,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -949,7 +951,19 @@ mod tests {
     #[test]
     fn memory_operands_every_base_and_displacement() {
         for (i, &b) in ALL.iter().enumerate() {
-            for disp in [0, 1, -1, 127, -128, 128, -129, 0x7fff, -0x8000, i32::MAX, i32::MIN] {
+            for disp in [
+                0,
+                1,
+                -1,
+                127,
+                -128,
+                128,
+                -129,
+                0x7fff,
+                -0x8000,
+                i32::MAX,
+                i32::MIN,
+            ] {
                 let m = mem_str(b, disp);
                 let got = one(|a| a.load(X::Rdx, Mem::b(b, disp), Width::B64));
                 assert_eq!(got, format!("mov rdx, {m}"), "base {}", N64[i]);
@@ -1012,7 +1026,19 @@ mod tests {
         };
         use iced_x86::Mnemonic as M;
         for &r in &ALL {
-            for imm in [0i32, 1, -1, 127, -128, 128, 255, 256, -129, i32::MAX, i32::MIN] {
+            for imm in [
+                0i32,
+                1,
+                -1,
+                127,
+                -128,
+                128,
+                255,
+                256,
+                -129,
+                i32::MAX,
+                i32::MIN,
+            ] {
                 let sx = imm as i64 as u64;
                 check(&|a| a.alu_ri(true, Alu::Add, r, imm), M::Add, Some(sx));
                 check(&|a| a.alu_ri(true, Alu::Cmp, r, imm), M::Cmp, Some(sx));
@@ -1040,7 +1066,15 @@ mod tests {
                     Some(sx),
                 );
             }
-            for imm in [0u64, 1, 0xffff_ffff, 0x1_0000_0000, u64::MAX, 1 << 63, 0xffff_ffff_8000_0000] {
+            for imm in [
+                0u64,
+                1,
+                0xffff_ffff,
+                0x1_0000_0000,
+                u64::MAX,
+                1 << 63,
+                0xffff_ffff_8000_0000,
+            ] {
                 check(&|a| a.mov_ri(r, imm), M::Mov, None);
                 let mut a = Asm::new();
                 a.mov_ri(r, imm);
@@ -1067,7 +1101,11 @@ mod tests {
             check(&|a| a.pop(r), M::Pop, None);
             check(&|a| a.call_r(r), M::Call, None);
             check(&|a| a.lock_xadd(true, Mem::b(r, 4), X::R9), M::Xadd, None);
-            check(&|a| a.lock_cmpxchg(false, Mem::b(r, 4), X::Rsi), M::Cmpxchg, None);
+            check(
+                &|a| a.lock_cmpxchg(false, Mem::b(r, 4), X::Rsi),
+                M::Cmpxchg,
+                None,
+            );
             check(&|a| a.xchg_mr(true, Mem::b(r, 4), X::Rsi), M::Xchg, None);
             check(
                 &|a| a.lock_alu_mr(true, Alu::Or, Mem::b(r, 4), X::Rsi),
