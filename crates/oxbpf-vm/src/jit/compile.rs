@@ -46,6 +46,9 @@ const S1: X = X::R10;
 const S2: X = X::R11;
 const ST: X = X::R12;
 
+/// `insn_offsets` entry of the second instruction of a fused pair (its code is the first's).
+pub const FUSED: u32 = u32::MAX - 1;
+
 /// `may_goto` iterations per run (Linux's `BPF_MAX_LOOPS`).
 pub const MAY_GOTO_LIMIT: u64 = 8 * 1024 * 1024;
 
@@ -109,7 +112,8 @@ enum Stub {
 /// The result of compilation.
 pub struct Output {
     pub code: Vec<u8>,
-    /// Native offset of each instruction's code (`u32::MAX` for unreachable ones).
+    /// Native offset of each instruction's code (`u32::MAX` for unreachable ones,
+    /// [`FUSED`] for the second of a fused pair).
     pub insn_offsets: Vec<u32>,
     /// Offset where out-of-line code starts.
     pub body_end: usize,
@@ -1280,7 +1284,7 @@ impl<'a> Gen<'a> {
                 });
             }
             if self.insn(i)? {
-                self.insn_offsets[i + 1] = self.insn_offsets[i];
+                self.insn_offsets[i + 1] = FUSED;
                 i += 2;
             } else {
                 i += 1;

@@ -65,8 +65,7 @@ impl JitProgram {
             return Vec::new();
         };
         let end = (index + 1..self.insn_offsets.len())
-            .filter_map(|j| self.insn_offset(j))
-            .find(|&o| o > start)
+            .find_map(|j| self.insn_offset(j))
             .unwrap_or(self.body_end());
         self.disassemble_range(start, end)
     }
@@ -89,6 +88,10 @@ impl JitProgram {
         }
         for (i, slot, insn) in prog.iter() {
             let _ = writeln!(s, "{slot:4}: {}", ebpf(i, slot, insn));
+            if self.is_fused(i) {
+                let _ = writeln!(s, "          ; fused with the previous instruction");
+                continue;
+            }
             if self.insn_offset(i).is_none() {
                 let _ = writeln!(s, "          ; unreachable, no code");
                 continue;

@@ -191,12 +191,19 @@ impl JitProgram {
     }
 
     /// Offset in [`JitProgram::code`] of each instruction's code (by instruction index),
-    /// `None` for instructions that can never run (and so have no code).
+    /// `None` for instructions that can never run (and so have no code) and for the second
+    /// instruction of a fused pair (see [`JitProgram::is_fused`]).
     pub fn insn_offset(&self, index: usize) -> Option<usize> {
         match self.insn_offsets.get(index) {
-            Some(&o) if o != u32::MAX => Some(o as usize),
+            Some(&o) if o < compile::FUSED => Some(o as usize),
             _ => None,
         }
+    }
+
+    /// True when instruction `index` was compiled together with the one before it (a
+    /// peephole pattern such as `mov` + `add` into one `lea`).
+    pub fn is_fused(&self, index: usize) -> bool {
+        self.insn_offsets.get(index) == Some(&compile::FUSED)
     }
 
     /// Offset where out-of-line code (slow paths, error exits, constants) starts.
