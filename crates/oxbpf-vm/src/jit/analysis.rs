@@ -32,6 +32,8 @@ pub struct Analysis {
     pub has_helper_calls: bool,
     pub has_packet_loads: bool,
     pub has_may_goto: bool,
+    /// Memory accesses other than constant-offset accesses to the current stack frame.
+    pub has_mem: bool,
     /// The last instruction can fall through past the end of the program.
     pub falls_off_end: bool,
     /// Registers r0..r9 read or written anywhere reachable (bit per register).
@@ -91,41 +93,158 @@ impl Analysis {
     pub fn new(prog: &Program) -> Analysis {
         let insns = prog.insns();
         let n = insns.len();
+        // One pass for the local facts: targets, block ends, registers, what is used.
         let mut target = vec![false; n];
+        let mut leader = vec![false; n];
         let mut code_addr_targets = Vec::new();
         let mut call_targets = Vec::new();
         let mut has_callx = false;
+        let mut uses_r10 = false;
+        let mut has_local_calls = false;
+        let mut has_helper_calls = false;
+        let mut has_packet_loads = false;
+        let mut has_may_goto = false;
+        let mut has_mem = false;
+        let mut regs_used = 0u16;
+        if n > 0 {
+            leader[0] = true;
+        }
         for (i, insn) in insns.iter().enumerate() {
-            if let Some(t) = prog.branch_target(i) {
-                target[t] = true;
-                match insn {
-                    Insn::Call(CallTarget::Local(_)) => call_targets.push(t),
-                    Insn::LoadImm64 {
-                        value: LoadImm64::CodeAddr(_),
-                        ..
-                    } => code_addr_targets.push(t),
-                    _ => {}
-                }
+            let r = reads(insn);
+            regs_used |= r;
+            if let Some(w) = insn.written_reg() {
+                regs_used |= 1 << w.num();
             }
-            if matches!(insn, Insn::CallX { .. }) {
-                has_callx = true;
+            uses_r10 |= r & (1 << 10) != 0;
+            let mut ends = false;
+            match insn {
+                Insn::Jump { .. } | Insn::MayGoto { .. } | Insn::Ja { .. } | Insn::Exit => {
+                    ends = true;
+                    has_may_goto |= matches!(insn, Insn::MayGoto { .. });
+                }
+                Insn::Call(CallTarget::Local(_)) => {
+                    ends = true;
+                    has_local_calls = true;
+                }
+                Insn::Call(_) => has_helper_calls = true,
+                Insn::CallX { .. } => {
+                    ends = true;
+                    has_callx = true;
+                    has_helper_calls = true;
+                }
+                Insn::LoadPacket { .. } => has_packet_loads = true,
+                Insn::Load {
+                    src: base,
+                    off,
+                    size,
+                    ..
+                }
+                | Insn::Store {
+                    dst: base,
+                    off,
+                    size,
+                    ..
+                } => has_mem |= !(*base == Reg::R10 && in_frame(*off, *size)),
+                Insn::Atomic { .. } => has_mem = true,
+                _ => {}
+            }
+            if ends && i + 1 < n {
+                leader[i + 1] = true;
+            }
+            if insn.branch_offset().is_some() {
+                if let Some(t) = prog.branch_target(i) {
+                    match insn {
+                        Insn::Call(CallTarget::Local(_)) => call_targets.push(t),
+                        Insn::LoadImm64 {
+                            value: LoadImm64::CodeAddr(_),
+                            ..
+                        } => code_addr_targets.push(t),
+                        _ => {
+                            target[t] = true;
+                            leader[t] = true;
+                        }
+                    }
+                }
             }
         }
         call_targets.sort_unstable();
         call_targets.dedup();
         code_addr_targets.sort_unstable();
         code_addr_targets.dedup();
-        // Callx may enter code-address targets only when the program has a callx.
+        if !has_callx {
+            code_addr_targets.clear();
+        }
+        for &t in call_targets.iter().chain(&code_addr_targets) {
+            target[t] = true;
+            leader[t] = true;
+        }
+        if has_callx && !code_addr_targets.is_empty() {
+            has_local_calls = true;
+        }
         let mut roots: Vec<usize> = call_targets.clone();
-        if has_callx {
-            roots.extend(&code_addr_targets);
-            roots.sort_unstable();
-            roots.dedup();
+        roots.extend(&code_addr_targets);
+        roots.sort_unstable();
+        roots.dedup();
+
+        let mut block_len = vec![0u32; n];
+        let mut start = 0;
+        for (i, &l) in leader.iter().enumerate().skip(1) {
+            if l {
+                block_len[start] = (i - start) as u32;
+                start = i;
+            }
+        }
+        if n > 0 {
+            block_len[start] = (n - start) as u32;
         }
 
-        // Per-function intra-procedural reachability.
-        let mut ctx = vec![0u8; n];
+        let can_fall = |insn: &Insn| !matches!(insn, Insn::Exit | Insn::Ja { .. });
         let mut clobbers = vec![0u8; n];
+        let (ctx, falls_off_end, frames, dynamic_depth) = if roots.is_empty() {
+            // A single function: every instruction counts as part of the outermost frame
+            // (unreachable code is compiled but never runs).
+            let falls = insns.last().is_some_and(can_fall);
+            (vec![IN_MAIN; n], falls, 1, false)
+        } else {
+            Self::functions(prog, &roots, &code_addr_targets, &mut clobbers)
+        };
+        let dynamic_depth = dynamic_depth || (has_callx && !code_addr_targets.is_empty());
+        let frames = if dynamic_depth {
+            crate::MAX_CALL_DEPTH
+        } else {
+            frames
+        };
+        Analysis {
+            ctx,
+            target,
+            leader,
+            block_len,
+            clobbers,
+            code_addr_targets,
+            frames,
+            dynamic_depth,
+            uses_r10,
+            has_local_calls,
+            has_helper_calls,
+            has_packet_loads,
+            has_may_goto,
+            has_mem,
+            falls_off_end,
+            regs_used: regs_used & 0x3ff,
+        }
+    }
+
+    /// Reachability per function (which instructions run in the outermost frame, which in
+    /// callees), callee-saved registers each function writes, and call depth.
+    fn functions(
+        prog: &Program,
+        roots: &[usize],
+        code_addr_targets: &[usize],
+        clobbers: &mut [u8],
+    ) -> (Vec<u8>, bool, usize, bool) {
+        let insns = prog.insns();
+        let n = insns.len();
+        let mut ctx = vec![0u8; n];
         let mut callees: Vec<Vec<usize>> = Vec::new();
         let mut fn_index = vec![usize::MAX; n];
         // Index 0 is the outermost frame; the others are callee entries (instruction 0
@@ -209,10 +328,9 @@ impl Analysis {
 
         // Call depth: longest call chain in frames; cycles force a run-time check.
         let nf = all_roots.len();
-        let mut depth = vec![0usize; nf]; // 0 = unknown
-        let mut state = vec![0u8; nf]; // 0 new, 1 on stack, 2 done
+        let mut depth = vec![0usize; nf];
+        let mut state = vec![0u8; nf]; // 0 new, 1 on the DFS stack, 2 done
         let mut cyclic = false;
-        // Iterative DFS computing depth[f] = 1 + max depth[callee].
         let mut dfs: Vec<(usize, usize)> = vec![(0, 0)];
         state[0] = 1;
         while let Some(&mut (f, ref mut next)) = dfs.last_mut() {
@@ -244,108 +362,15 @@ impl Analysis {
             }
         }
         let static_depth = depth[0].max(1);
-        let dynamic_depth = cyclic || static_depth > crate::MAX_CALL_DEPTH;
-        let frames = if dynamic_depth {
-            crate::MAX_CALL_DEPTH
-        } else {
-            static_depth
-        };
-
-        // Leaders of basic blocks.
-        let mut leader = vec![false; n];
-        if n > 0 {
-            leader[0] = true;
-        }
-        for (i, insn) in insns.iter().enumerate() {
-            if target[i] {
-                leader[i] = true;
-            }
-            let ends = matches!(
-                insn,
-                Insn::Jump { .. }
-                    | Insn::MayGoto { .. }
-                    | Insn::Ja { .. }
-                    | Insn::Exit
-                    | Insn::Call(CallTarget::Local(_))
-                    | Insn::CallX { .. }
-            );
-            if ends && i + 1 < n {
-                leader[i + 1] = true;
-            }
-        }
-        let mut block_len = vec![0u32; n];
-        let mut start = 0;
-        for (i, &l) in leader.iter().enumerate().skip(1) {
-            if l {
-                block_len[start] = (i - start) as u32;
-                start = i;
-            }
-        }
-        if n > 0 {
-            block_len[start] = (n - start) as u32;
-        }
-
-        let mut uses_r10 = false;
-        let mut has_local_calls = false;
-        let mut has_helper_calls = false;
-        let mut has_packet_loads = false;
-        let mut has_may_goto = false;
-        let mut regs_used = 0u16;
-        for (i, insn) in insns.iter().enumerate() {
-            if ctx[i] == 0 {
-                continue;
-            }
-            let r = reads(insn);
-            regs_used |= r;
-            if let Some(w) = insn.written_reg() {
-                regs_used |= 1 << w.num();
-            }
-            if r & (1 << 10) != 0 {
-                uses_r10 = true;
-            }
-            match insn {
-                Insn::Call(CallTarget::Local(_)) => has_local_calls = true,
-                Insn::Call(_) => has_helper_calls = true,
-                Insn::CallX { .. } => {
-                    has_helper_calls = true;
-                    if !code_addr_targets.is_empty() {
-                        has_local_calls = true;
-                    }
-                }
-                Insn::LoadPacket { .. } => has_packet_loads = true,
-                Insn::MayGoto { .. } => has_may_goto = true,
-                _ => {}
-            }
-        }
-        let dynamic_depth = dynamic_depth || (has_callx && !code_addr_targets.is_empty());
-        let frames = if dynamic_depth {
-            crate::MAX_CALL_DEPTH
-        } else {
-            frames
-        };
-
-        Analysis {
-            ctx,
-            target,
-            leader,
-            block_len,
-            clobbers,
-            code_addr_targets: if has_callx {
-                code_addr_targets
-            } else {
-                Vec::new()
-            },
-            frames,
-            dynamic_depth,
-            uses_r10,
-            has_local_calls,
-            has_helper_calls,
-            has_packet_loads,
-            has_may_goto,
-            falls_off_end,
-            regs_used: regs_used & 0x3ff,
-        }
+        let dynamic = cyclic || static_depth > crate::MAX_CALL_DEPTH;
+        (ctx, falls_off_end, static_depth, dynamic)
     }
+}
+
+/// True when an access of `size` at `r10 + off` stays inside the current frame.
+pub fn in_frame(off: i16, size: oxbpf_isa::Size) -> bool {
+    let off = off as i32;
+    off >= -(crate::STACK_SIZE as i32) && off + size.bytes() as i32 <= 0
 }
 
 #[cfg(test)]
@@ -379,6 +404,7 @@ mod tests {
         .unwrap();
         let a = Analysis::new(&p);
         assert_eq!(a.ctx, vec![1, 1, 0, 2, 2, 2, 2, 2]);
+        let _ = IN_SUB;
         assert_eq!(a.clobbers[3], 0b01);
         assert_eq!(a.clobbers[6], 0b10);
         assert_eq!(a.frames, 3);

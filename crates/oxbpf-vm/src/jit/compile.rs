@@ -123,6 +123,8 @@ pub struct Output {
     pub uses_packet: bool,
     pub uses_may_goto: bool,
     pub uses_caches: bool,
+    /// The code never touches the run state (no `r12`): runs may pass a null state.
+    pub stateless: bool,
 }
 
 struct Gen<'a> {
@@ -1407,15 +1409,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let an = Analysis::new(prog);
     let insns = prog.insns();
     let checked = opts.mode == JitMode::Checked;
-    let has_mem = insns.iter().zip(&an.ctx).any(|(insn, &c)| {
-        c != 0
-            && match insn {
-                Insn::Load { src, off, size, .. } => !(*src == Reg::R10 && in_frame(*off, *size)),
-                Insn::Store { dst, off, size, .. } => !(*dst == Reg::R10 && in_frame(*off, *size)),
-                Insn::Atomic { .. } => true,
-                _ => false,
-            }
-    });
+    let has_mem = an.has_mem;
     let area = if an.uses_r10 || an.has_local_calls {
         an.frames * STACK_SIZE
     } else {
@@ -1456,7 +1450,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         h.write_usize(insns.len());
         h.finish() | 1
     };
-    let mut a = Asm::with_capacity(insns.len() * 8 + 256);
+    let mut a = Asm::with_capacity(insns.len() * if checked { 24 } else { 8 } + 256);
     let labels = vec![None; insns.len()];
     let l_error = a.new_label();
     let l_main_exit = a.new_label();
@@ -1510,6 +1504,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         body_end,
         pool_start: g.pool_start,
         uses_caches: g.uses_caches,
+        stateless: !need_state,
         shared: Shared {
             sites: g.sites,
             callx,
@@ -1520,9 +1515,4 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         uses_packet: an.has_packet_loads,
         uses_may_goto: an.has_may_goto,
     })
-}
-
-fn in_frame(off: i16, size: Size) -> bool {
-    let off = off as i32;
-    off >= -(STACK_SIZE as i32) && off + size.bytes() as i32 <= 0
 }

@@ -132,6 +132,7 @@ pub struct JitProgram {
     body_end: usize,
     pool_start: usize,
     uses_packet: bool,
+    stateless: bool,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -171,6 +172,7 @@ impl JitProgram {
             insn_offsets: out.insn_offsets,
             body_end: out.body_end,
             pool_start: out.pool_start,
+            stateless: out.stateless,
             uses_packet: out.uses_packet,
         })
     }
@@ -236,7 +238,29 @@ impl JitProgram {
 }
 
 impl Executable for JitProgram {
+    #[inline]
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
+        if self.stateless && ctx.budget.is_none() {
+            // Programs that can neither fail nor call out (no helpers, calls, checks,
+            // budget...) never look at the state: a plain call.
+            // SAFETY: `entry` is this program's generated code, alive for the call; it
+            // does not dereference its state argument (compile made no use of r12).
+            let r0 = unsafe { runtime::enter_stateless(self.entry, ctx.args) };
+            return Ok(RunOutcome {
+                r0,
+                insns_executed: None,
+            });
+        }
+        self.run_with_state(ctx)
+    }
+
+    fn engine(&self) -> EngineKind {
+        EngineKind::Jit
+    }
+}
+
+impl JitProgram {
+    fn run_with_state(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let budget = ctx.budget;
         if budget.is_some() && !self.opts.budget_checks {
             return Err(VmError::Unsupported {
@@ -291,10 +315,6 @@ impl Executable for JitProgram {
             r0,
             insns_executed: self.opts.budget_checks.then(|| start - st.budget),
         })
-    }
-
-    fn engine(&self) -> EngineKind {
-        EngineKind::Jit
     }
 }
 

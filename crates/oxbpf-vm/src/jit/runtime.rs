@@ -296,6 +296,26 @@ pub unsafe fn enter(entry: EntryFn, args: [u64; 5], st: &mut RunState) -> u64 {
     unsafe { entry(args[0], args[1], args[2], args[3], args[4], st) }
 }
 
+/// Runs generated code that never uses its state (compiled without `r12`).
+///
+/// # Safety
+/// As for [`enter`], and the code must be stateless (`compile::Output::stateless`).
+#[inline]
+pub unsafe fn enter_stateless(entry: EntryFn, args: [u64; 5]) -> u64 {
+    // SAFETY: the caller guarantees stateless generated code, which ignores its sixth
+    // argument.
+    unsafe {
+        entry(
+            args[0],
+            args[1],
+            args[2],
+            args[3],
+            args[4],
+            std::ptr::null_mut(),
+        )
+    }
+}
+
 /// Turns an error reported by generated code into a [`VmError`].
 pub fn take_error(st: &mut RunState, shared: &Shared, budget: u64) -> Option<VmError> {
     if let Some(e) = st.error.take() {
