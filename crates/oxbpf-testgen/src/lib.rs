@@ -707,6 +707,7 @@ impl TestCase {
     /// The instructions of [`TestCase::program`].
     pub fn insns(&self) -> Vec<Insn> {
         let mut l = Lower {
+            kernel: self.profile == Profile::Kernel,
             out: Vec::new(),
             jumps: Vec::new(),
             call_fixups: Vec::new(),
@@ -959,6 +960,8 @@ fn shrink_block(b: &[Stmt], out: &mut Vec<Vec<Stmt>>) {
 }
 
 struct Lower {
+    /// Kernel profile: work around kernel quirks (see `Stmt::Atomic` lowering).
+    kernel: bool,
     out: Vec<Insn>,
     /// (jump at, target) by instruction index, resolved to slot offsets at the end.
     jumps: Vec<(usize, usize)>,
@@ -1084,7 +1087,21 @@ impl Lower {
                     dst,
                     src,
                     off: *off,
-                })
+                });
+                if self.kernel && *op == AtomicOp::CmpXchg && *size == Size::W {
+                    // Linux 6.18's x86-64 JIT relies on the verifier to zero-extend r0
+                    // after a 32-bit cmpxchg, and the verifier only does so when it sees
+                    // a later 64-bit read of r0 on a path it did not prune: inside loops
+                    // the upper half can survive (found by this generator, seed 125184
+                    // of the kernel profile). An explicit `w0 = w0` keeps the comparison
+                    // about the documented semantics (r0 = zero-extended old value).
+                    self.out.push(Insn::Alu {
+                        width: Width::W32,
+                        op: AluOp::Mov,
+                        dst: Reg::R0,
+                        src: Operand::Reg(Reg::R0),
+                    });
+                }
             }
             Stmt::Addr {
                 dst,

@@ -11,6 +11,10 @@ fn jit_option_sets_agree_on_generated_programs() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000);
+    let first: u64 = std::env::var("OXBPF_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let variants = [
         JitOptions::checked(),
         JitOptions::verified(),
@@ -29,7 +33,7 @@ fn jit_option_sets_agree_on_generated_programs() {
     let helpers = run::test_helpers();
     let cfg = Config::vm();
     let mut ok = 0;
-    for seed in 0..n {
+    for seed in first..first + n {
         let case = TestCase::generate(seed, &cfg);
         let prog = case.program();
         let outs: Vec<_> = variants
