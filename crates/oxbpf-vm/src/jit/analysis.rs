@@ -18,6 +18,8 @@ pub struct Analysis {
     /// Basic-block leaders; `block_len[i]` is the block's instruction count.
     pub leader: Vec<bool>,
     pub block_len: Vec<u32>,
+    /// Targets of backward jumps.
+    pub loop_head: Vec<bool>,
     /// Per function entry (indexed like `ctx`, meaningful for call targets): bit `k` set when
     /// the function (not counting its own callees) may write `r6 + k`.
     pub clobbers: Vec<u8>,
@@ -96,6 +98,7 @@ impl Analysis {
         // One pass for the local facts: targets, block ends, registers, what is used.
         let mut target = vec![false; n];
         let mut leader = vec![false; n];
+        let mut loop_head = vec![false; n];
         let mut code_addr_targets = Vec::new();
         let mut call_targets = Vec::new();
         let mut has_callx = false;
@@ -162,6 +165,9 @@ impl Analysis {
                         _ => {
                             target[t] = true;
                             leader[t] = true;
+                            if t <= i {
+                                loop_head[t] = true;
+                            }
                         }
                     }
                 }
@@ -219,6 +225,7 @@ impl Analysis {
             target,
             leader,
             block_len,
+            loop_head,
             clobbers,
             code_addr_targets,
             frames,

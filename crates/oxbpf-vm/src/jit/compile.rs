@@ -152,6 +152,11 @@ struct Gen<'a> {
     rng: u64,
     /// Bit per eBPF register: upper 32 bits known zero (reset at block boundaries).
     zext: u16,
+    /// The flags hold the result of the last instruction, an ALU op on this x86 register
+    /// of this width (ZF/SF valid): a following compare with 0 needs no `test`.
+    flags: Option<(X, bool)>,
+    /// Flags set by the instruction being compiled (becomes `flags` after it).
+    flags_next: Option<(X, bool)>,
     uses_caches: bool,
     insn_offsets: Vec<u32>,
     pool_start: usize,
@@ -446,7 +451,8 @@ impl<'a> Gen<'a> {
                 if x == Alu::Xor && r == d {
                     self.a.zero(d);
                 } else {
-                    self.a.alu_rr(w, x, d, r)
+                    self.a.alu_rr(w, x, d, r);
+                    self.flags_next = Some((d, w));
                 }
             }
             Src::I(0) if matches!(x, Alu::Add | Alu::Sub | Alu::Or | Alu::Xor) => {
@@ -460,7 +466,10 @@ impl<'a> Gen<'a> {
                     self.zext32(d);
                 }
             }
-            Src::I(i) => self.a.alu_ri(w, x, d, i),
+            Src::I(i) => {
+                self.a.alu_ri(w, x, d, i);
+                self.flags_next = Some((d, w));
+            }
         }
     }
 
@@ -805,7 +814,11 @@ impl<'a> Gen<'a> {
         match (op, s) {
             (JmpOp::Set, Src::R(r)) => self.a.test_rr(w, d, r),
             (JmpOp::Set, Src::I(v)) => self.a.test_ri(w, d, v),
-            (JmpOp::Eq | JmpOp::Ne, Src::I(0)) => self.a.test_rr(w, d, d),
+            (JmpOp::Eq | JmpOp::Ne, Src::I(0)) => {
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
+            }
             // Unsigned x > 0 is x != 0; x <= 0 is x == 0.
             (JmpOp::Gt, Src::I(0)) => {
                 self.a.test_rr(w, d, d);
@@ -817,11 +830,15 @@ impl<'a> Gen<'a> {
             }
             // Signed comparisons with 0 only need the sign flag of `test`.
             (JmpOp::Slt, Src::I(0)) => {
-                self.a.test_rr(w, d, d);
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
                 return Cond::S;
             }
             (JmpOp::Sge, Src::I(0)) => {
-                self.a.test_rr(w, d, d);
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
                 return Cond::Ns;
             }
             (_, Src::R(r)) => self.a.alu_rr(w, Alu::Cmp, d, r),
@@ -1072,6 +1089,12 @@ impl<'a> Gen<'a> {
     }
 
     fn insn(&mut self, i: usize) -> R<bool> {
+        let r = self.insn_inner(i);
+        self.flags = self.flags_next.take();
+        r
+    }
+
+    fn insn_inner(&mut self, i: usize) -> R<bool> {
         let insn = self.insns[i];
         if self.fuse(i) {
             let b = self.insns[i + 1];
@@ -1268,6 +1291,15 @@ impl<'a> Gen<'a> {
             }
             if self.an.target[i] || self.an.leader[i] {
                 self.zext = 0;
+                self.flags = None;
+            }
+            if self.an.loop_head[i] {
+                // Loop heads start on a 16-byte boundary (for the decoder and uop cache)
+                // when that costs at most 7 bytes of padding.
+                let pad = (16 - self.a.pos() % 16) % 16;
+                if pad <= 7 {
+                    self.a.align_nop(16);
+                }
             }
             if self.an.target[i] {
                 let l = self.label(i);
@@ -1482,6 +1514,8 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         saves,
         rng: seed,
         zext: 0,
+        flags: None,
+        flags_next: None,
         uses_caches: false,
         insn_offsets: vec![0; insns.len()],
         pool_start: 0,
