@@ -549,7 +549,12 @@ impl Gen<'_> {
                 let op = *self.rng.pick(&ops);
                 let dst = self.scalar(f);
                 let src = self.operand(f);
-                let then = self.block(f, depth + 1, loops, addr_regs, 4);
+                // An empty `then` makes `if c goto T; els; goto T` (the JIT's if-conversion).
+                let then = if self.rng.chance(25) {
+                    Vec::new()
+                } else {
+                    self.block(f, depth + 1, loops, addr_regs, 4)
+                };
                 let els = if self.rng.chance(50) {
                     self.block(f, depth + 1, loops, addr_regs, 4)
                 } else {

@@ -373,6 +373,27 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ ALU
 
+    /// `d *= imm` with `lea`/`shl` for 2, 3, 4, 5, 8, 9 (one cycle instead of three).
+    fn mul_imm(&mut self, w: bool, d: X, imm: i32) {
+        let m = |d: X, scale: u8| Mem::bi(d, d, scale, 0);
+        let lea = |a: &mut Asm, mem: Mem| {
+            if w {
+                a.lea(d, mem)
+            } else {
+                a.lea32(d, mem)
+            }
+        };
+        match imm {
+            2 => lea(&mut self.a, m(d, 1)),
+            3 => lea(&mut self.a, m(d, 2)),
+            5 => lea(&mut self.a, m(d, 4)),
+            9 => lea(&mut self.a, m(d, 8)),
+            4 => self.a.shift_ri(w, Shift::Shl, d, 2),
+            8 => self.a.shift_ri(w, Shift::Shl, d, 3),
+            _ => self.a.imul_rri(w, d, d, imm),
+        }
+    }
+
     fn zext32(&mut self, d: X) {
         self.a.mov_rr(false, d, d);
     }
@@ -441,7 +462,7 @@ impl<'a> Gen<'a> {
                 // Mul
                 match s {
                     Src::R(r) => self.a.imul_rr(w, d, r),
-                    Src::I(i) => self.a.imul_rri(w, d, d, i),
+                    Src::I(i) => self.mul_imm(w, d, i),
                 }
                 return;
             }
@@ -1278,6 +1299,186 @@ impl<'a> Gen<'a> {
         self.a.bind(done);
     }
 
+    // ------------------------------------------------------------------ if-conversion
+
+    /// `if c goto T; <simple ALU ops>; goto T` (both paths meet at T) becomes the ALU ops on
+    /// scratch copies, the compare, and a `cmov` per written register: no branch to
+    /// mispredict. Returns the index of the `goto` when applied.
+    fn if_convert(&mut self, i: usize) -> Option<usize> {
+        if self.opts.constant_blinding || self.opts.budget_checks {
+            return None;
+        }
+        let Insn::Jump {
+            width,
+            op,
+            dst,
+            src,
+            ..
+        } = self.insns[i]
+        else {
+            return None;
+        };
+        let t = self.prog.branch_target(i)?;
+        if t == i + 1 {
+            return None;
+        }
+        // Find the `goto T` ending a short straight-line run.
+        let mut written: Vec<Reg> = Vec::new();
+        let mut j = i + 1;
+        loop {
+            if j >= self.insns.len() || j > i + 7 || self.an.target[j] {
+                return None;
+            }
+            if self.an.ctx[j] != self.an.ctx[i] {
+                return None;
+            }
+            match self.insns[j] {
+                Insn::Ja { .. } if self.prog.branch_target(j) == Some(t) => break,
+                Insn::Alu {
+                    op: aop,
+                    dst: d,
+                    src: s,
+                    ..
+                } if Self::speculable(aop, s, self.opts.cpu.bmi2) => {
+                    if !written.contains(&d) {
+                        written.push(d);
+                    }
+                }
+                Insn::Neg { dst: d, .. } => {
+                    if !written.contains(&d) {
+                        written.push(d);
+                    }
+                }
+                _ => return None,
+            }
+            j += 1;
+        }
+        if written.is_empty() || written.len() > 3 || (t > i && t <= j) {
+            return None;
+        }
+        let scratch = [S0, S1, S2];
+        let ren = |r: Reg| -> X {
+            match written.iter().position(|&w| w == r) {
+                Some(k) => scratch[k],
+                None => xr(r),
+            }
+        };
+        // Copy a register into its scratch only when the run reads it before writing it.
+        for (k, &r) in written.iter().enumerate() {
+            let mut read_first = false;
+            for insn in &self.insns[i + 1..j] {
+                let (reads_r, writes_r) = match *insn {
+                    Insn::Alu {
+                        op: aop,
+                        dst: d,
+                        src: sr,
+                        ..
+                    } => (
+                        sr == Operand::Reg(r) || (d == r && aop != AluOp::Mov),
+                        d == r,
+                    ),
+                    Insn::Neg { dst: d, .. } => (d == r, d == r),
+                    _ => (false, false),
+                };
+                if reads_r {
+                    read_first = true;
+                    break;
+                }
+                if writes_r {
+                    break;
+                }
+            }
+            if read_first {
+                self.a.mov_rr(true, scratch[k], xr(r));
+            }
+        }
+        for k in i + 1..j {
+            match self.insns[k] {
+                Insn::Alu {
+                    width: aw,
+                    op: aop,
+                    dst: d,
+                    src: s,
+                } => {
+                    let w = aw == Width::W64;
+                    let d = ren(d);
+                    match (aop, s) {
+                        (AluOp::Mov, Operand::Reg(r)) => self.a.mov_rr(w, d, ren(r)),
+                        (AluOp::Mov, Operand::Imm(v)) => {
+                            let v = if w { v as i64 as u64 } else { v as u32 as u64 };
+                            self.a.mov_ri(d, v)
+                        }
+                        (AluOp::Mul, Operand::Reg(r)) => self.a.imul_rr(w, d, ren(r)),
+                        (AluOp::Mul, Operand::Imm(v)) => self.mul_imm(w, d, v),
+                        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, s) => {
+                            let sh = match aop {
+                                AluOp::Lsh => Shift::Shl,
+                                AluOp::Rsh => Shift::Shr,
+                                _ => Shift::Sar,
+                            };
+                            match s {
+                                Operand::Imm(v) => {
+                                    let kk = (v as u32 & if w { 63 } else { 31 }) as u8;
+                                    if kk == 0 {
+                                        if !w {
+                                            self.a.mov_rr(false, d, d);
+                                        }
+                                    } else {
+                                        self.a.shift_ri(w, sh, d, kk);
+                                    }
+                                }
+                                Operand::Reg(r) => self.a.shiftx(w, sh, d, d, ren(r)),
+                            }
+                        }
+                        (aop, s) => {
+                            let x = match aop {
+                                AluOp::Add => Alu::Add,
+                                AluOp::Sub => Alu::Sub,
+                                AluOp::Or => Alu::Or,
+                                AluOp::And => Alu::And,
+                                _ => Alu::Xor,
+                            };
+                            match s {
+                                Operand::Reg(r) => self.a.alu_rr(w, x, d, ren(r)),
+                                Operand::Imm(v) => self.a.alu_ri(w, x, d, v),
+                            }
+                        }
+                    }
+                }
+                Insn::Neg { width: nw, dst: d } => {
+                    self.a.unary(nw == Width::W64, Unary::Neg, ren(d))
+                }
+                _ => {}
+            }
+        }
+        self.flags = None;
+        let c = self.compare(width == Width::W64, op, dst, src);
+        for (k, &r) in written.iter().enumerate() {
+            self.a.cmov(true, c.not(), xr(r), scratch[k]);
+        }
+        if t != j + 1 {
+            let l = self.label(t);
+            self.a.jmp(l);
+        }
+        self.zext = 0;
+        Some(j)
+    }
+
+    /// ALU operations that can run speculatively (no fault, no hidden register use).
+    fn speculable(op: AluOp, src: Operand, bmi2: bool) -> bool {
+        match op {
+            AluOp::Add
+            | AluOp::Sub
+            | AluOp::Mul
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Xor
+            | AluOp::Mov => true,
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => bmi2 || matches!(src, Operand::Imm(_)),
+            _ => false,
+        }
+    }
+
     // ------------------------------------------------------------------ driver
 
     fn body(&mut self) -> R<()> {
@@ -1316,6 +1517,14 @@ impl<'a> Gen<'a> {
                     start: i as u32,
                     n: len,
                 });
+            }
+            if let Some(j) = self.if_convert(i) {
+                for k in i + 1..=j {
+                    self.insn_offsets[k] = FUSED;
+                }
+                self.flags = None;
+                i = j + 1;
+                continue;
             }
             if self.insn(i)? {
                 self.insn_offsets[i + 1] = FUSED;
