@@ -142,6 +142,7 @@ struct Gen<'a> {
     l_mem_common: Label,
     l_pkt_oob: Label,
     l_budget_common: Label,
+    l_uncache: Label,
     l_pool_tramp: Label,
     l_pool_memcheck: Label,
     checked: bool,
@@ -293,6 +294,23 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// Zero-fills `[rbp - bytes, rbp)` (16-byte aligned), clobbering xmm0 and r11.
+    fn zero_frame(&mut self, bytes: usize) {
+        self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
+        self.a.mov_ri(S2, (-(bytes as i64)) as u64);
+        let top = self.a.new_label();
+        self.a.bind(top);
+        // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
+        self.a
+            .buf
+            .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x00]);
+        self.a
+            .buf
+            .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x10]);
+        self.a.alu_ri(true, Alu::Add, S2, 32);
+        self.a.jcc(Cond::Ne, top);
+    }
+
     fn epilogue(&mut self) {
         if self.sub_rsp > 0 {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, self.sub_rsp as i32));
@@ -326,22 +344,16 @@ impl<'a> Gen<'a> {
         let slow = self.a.new_label();
         let back = self.a.new_label();
         self.a.lea(S2, m);
-        if base == Reg::R10 {
-            self.a.alu_rm(true, Alu::Sub, S2, st(OFF_STACK_LO));
-            self.a.alu_ri(true, Alu::Cmp, S2, self.area as i32 - bytes);
-            self.a.jcc(Cond::A, slow);
+        self.uses_caches = true;
+        let (start, lim) = if write {
+            (OFF_WC_START, OFF_WC_LIM)
         } else {
-            self.uses_caches = true;
-            let (start, lim) = if write {
-                (OFF_WC_START, OFF_WC_LIM)
-            } else {
-                (OFF_RC_START, OFF_RC_LIM)
-            };
-            self.a.alu_rm(true, Alu::Sub, S2, st(start));
-            self.a
-                .alu_rm(true, Alu::Cmp, S2, st(lim + 8 * log2_size(size)));
-            self.a.jcc(Cond::Ae, slow);
-        }
+            (OFF_RC_START, OFF_RC_LIM)
+        };
+        self.a.alu_rm(true, Alu::Sub, S2, st(start));
+        self.a
+            .alu_rm(true, Alu::Cmp, S2, st(lim + 8 * log2_size(size)));
+        self.a.jcc(Cond::Ae, slow);
         self.a.bind(back);
         self.stubs.push(Stub::MemSlow {
             label: slow,
@@ -878,6 +890,9 @@ impl<'a> Gen<'a> {
         if let Some(r) = callx {
             self.a.store(st(OFF_CALLX), r, W::B64);
         }
+        if self.area > 0 {
+            self.a.store(st(OFF_CUR_FP), X::Rbp, W::B64);
+        }
         if preserve {
             // Unverified programs may read r1-r5 after a call: keep them as they were.
             for r in [X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8] {
@@ -924,11 +939,22 @@ impl<'a> Gen<'a> {
         }
         if self.area > 0 {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, -(STACK_SIZE as i32)));
+            if self.checked && self.an.uses_r10 {
+                // Each frame starts zeroed, as in the interpreter.
+                self.zero_frame(STACK_SIZE);
+            }
         }
         let target = self.label(t);
         self.a.call(target);
         if self.area > 0 {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, STACK_SIZE as i32));
+        }
+        if self.checked {
+            let skip = self.a.new_label();
+            self.a.alu_mi(true, Alu::Cmp, st(OFF_STACK_CACHED), 0);
+            self.a.jcc_short(Cond::E, skip);
+            self.a.call(self.l_uncache);
+            self.a.bind(skip);
         }
         if pad {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, 8));
@@ -960,10 +986,9 @@ impl<'a> Gen<'a> {
         match mode {
             PacketMode::Abs => self.a.mov_ri(S2, imm as i64 as u64),
             PacketMode::Ind(r) => {
-                self.a.mov_rr(true, S2, xr(r));
-                if imm != 0 {
-                    self.a.alu_ri(true, Alu::Add, S2, imm);
-                }
+                // src + imm as a signed 32-bit value, as Linux computes it.
+                self.a.lea32(S2, Mem::b(xr(r), imm));
+                self.a.movsx_rr(true, S2, S2, W::B32);
             }
         }
         // offset <= len - n (unsigned), with len >= n
@@ -1251,7 +1276,7 @@ impl<'a> Gen<'a> {
                 self.helper_call(
                     Site::Call {
                         pc: self.pc(i) as u32,
-                        id: id as u32 as u64,
+                        id: id as i64 as u64,
                         external: true,
                         func,
                     },
@@ -1535,7 +1560,7 @@ impl<'a> Gen<'a> {
         }
         if self.an.falls_off_end {
             self.a
-                .store_imm(st(OFF_ERR_ARG), self.prog.slot_count() as i32, W::B64);
+                .store_imm(st(OFF_ERR_ARG), self.insns.len() as i32 - 1, W::B64);
             self.a
                 .store_imm(st(OFF_ERR_KIND), ERR_FELL_OFF as i32, W::B32);
             self.a.jmp(self.l_error);
@@ -1625,6 +1650,7 @@ impl<'a> Gen<'a> {
             self.a.mov_rr(true, X::Rdi, ST);
             self.a.mov_rr(true, X::Rsi, S2);
             self.a.mov_rr(false, X::Rdx, S1);
+            self.a.mov_rr(true, X::Rcx, X::Rbp);
             self.a.call_m(Mem::Rip(self.l_pool_memcheck));
             self.a.mov_rr(true, S2, X::Rax);
             for r in saved.iter().rev() {
@@ -1632,6 +1658,22 @@ impl<'a> Gen<'a> {
             }
             self.a.test_rr(true, S2, S2);
             self.a.jcc(Cond::Ne, self.l_error);
+            self.a.ret();
+        }
+
+        // After a bpf-to-bpf call returns the live stack is smaller: a cache holding it
+        // must go.
+        self.a.bind(self.l_uncache);
+        if self.checked && self.an.has_local_calls {
+            self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
+            for off in [OFF_RC_LIM, OFF_RC_LIM + 16, OFF_WC_LIM, OFF_WC_LIM + 16] {
+                // movups [r12 + off], xmm0
+                self.a
+                    .buf
+                    .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
+                self.a.buf.extend_from_slice(&off.to_le_bytes());
+            }
+            self.a.store_imm(st(OFF_STACK_CACHED), 0, W::B64);
             self.a.ret();
         }
 
@@ -1698,6 +1740,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let l_mem_common = a.new_label();
     let l_pkt_oob = a.new_label();
     let l_budget_common = a.new_label();
+    let l_uncache = a.new_label();
     let l_pool_tramp = a.new_label();
     let l_pool_memcheck = a.new_label();
     let mut g = Gen {
@@ -1715,6 +1758,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         l_mem_common,
         l_pkt_oob,
         l_budget_common,
+        l_uncache,
         l_pool_tramp,
         l_pool_memcheck,
         checked,

@@ -116,10 +116,13 @@ impl JitOptions {
     }
 }
 
-/// The value `lddw rX, <code address>` loads for the function starting at `slot`: the
-/// slot number.
+/// Base of code addresses: `lddw rX, <code address>` loads `CODE_ADDR_BASE + slot` of the
+/// function (the interpreter's convention; never a valid user-space host address).
+pub const CODE_ADDR_BASE: u64 = 0x0000_c0de_0000_0000;
+
+/// The value `lddw rX, <code address>` loads for the function starting at `slot`.
 pub fn code_addr_value(slot: usize) -> u64 {
-    slot as u64
+    CODE_ADDR_BASE + slot as u64
 }
 
 /// A program compiled to x86-64.
@@ -228,10 +231,12 @@ impl JitProgram {
         self.shared.stack_bytes
     }
 
+    /// The packet of legacy packet loads: the most recently added region of kind
+    /// `Packet`, else of kind `Input` (empty when there is none).
     fn packet(ctx: &RunContext<'_>) -> (u64, u64) {
-        ctx.regions
-            .iter()
-            .find(|r| r.kind == RegionKind::Packet)
+        let last = |k: RegionKind| ctx.regions.iter().filter(|r| r.kind == k).last().copied();
+        last(RegionKind::Packet)
+            .or_else(|| last(RegionKind::Input))
             .map(|r| (r.start, r.len))
             .unwrap_or((0, 0))
     }
@@ -284,6 +289,8 @@ impl JitProgram {
             stack_top: 0,
             main_rsp: 0,
             min_call_fp: 0,
+            cur_fp: 0,
+            stack_cached: 0,
             site: 0,
             err_kind: runtime::ERR_NONE,
             err_arg: 0,
@@ -297,17 +304,11 @@ impl JitProgram {
             regions,
             env: env.map(NonNull::from),
             shared: &self.shared,
-            stack_pushed: false,
             error: None,
         };
         // SAFETY: `entry` is this program's generated code in `self.code`, alive for the
         // call; `st` lives until the call returns.
         let r0 = unsafe { runtime::enter(self.entry, args, &mut st) };
-        if st.stack_pushed {
-            // SAFETY: generated code has returned; `regions` is the run's regions again
-            // reachable only through this pointer (derived from `ctx`).
-            unsafe { &mut *regions }.remove(st.stack_lo, RegionKind::Stack);
-        }
         if let Some(e) = runtime::take_error(&mut st, &self.shared, start) {
             return Err(e);
         }

@@ -46,6 +46,8 @@ pub struct RunState {
     pub main_rsp: u64,
     /// Packet of the legacy packet loads: start and length.
     pub pkt_data: u64,
+    /// `r10` at the helper call in progress (the live stack is `[cur_fp - 512, stack_top)`).
+    pub cur_fp: u64,
     pub pkt_len: u64,
     /// One past the highest byte: `r10` of the outermost frame (written by the prologue).
     pub stack_top: u64,
@@ -55,12 +57,13 @@ pub struct RunState {
     pub err_arg: u64,
     /// Register operand of the `callx` in progress.
     pub callx_target: u64,
+    /// Non-zero when a cache holds the live stack (generated code clears the caches after
+    /// a bpf-to-bpf call returns, when the live stack shrinks).
+    pub stack_cached: u64,
     // ---- cold fields, only touched from Rust ----
     pub regions: *mut Regions,
     pub env: Option<NonNull<dyn Any>>,
     pub shared: *const Shared,
-    /// True once the stack area has been pushed into `regions` for helpers.
-    pub stack_pushed: bool,
     pub error: Option<VmError>,
 }
 
@@ -70,6 +73,8 @@ pub const OFF_STACK_LO: i32 = offset_of!(RunState, stack_lo) as i32;
 pub const OFF_STACK_TOP: i32 = offset_of!(RunState, stack_top) as i32;
 pub const OFF_MAIN_RSP: i32 = offset_of!(RunState, main_rsp) as i32;
 pub const OFF_MIN_CALL_FP: i32 = offset_of!(RunState, min_call_fp) as i32;
+pub const OFF_CUR_FP: i32 = offset_of!(RunState, cur_fp) as i32;
+pub const OFF_STACK_CACHED: i32 = offset_of!(RunState, stack_cached) as i32;
 pub const OFF_SITE: i32 = offset_of!(RunState, site) as i32;
 pub const OFF_ERR_KIND: i32 = offset_of!(RunState, err_kind) as i32;
 pub const OFF_ERR_ARG: i32 = offset_of!(RunState, err_arg) as i32;
@@ -85,7 +90,7 @@ const _: () = assert!(OFF_PKT_DATA < 128, "hot fields must stay within a disp8")
 
 /// `err_kind` values stored by generated code.
 pub const ERR_NONE: u32 = 0;
-/// Execution ran past the last instruction; `err_arg` is the slot.
+/// Execution ran past the last instruction; `err_arg` is its index.
 pub const ERR_FELL_OFF: u32 = 1;
 /// A call would exceed `MAX_CALL_DEPTH`; `err_arg` is the call's instruction index.
 pub const ERR_CALL_DEPTH: u32 = 2;
@@ -149,19 +154,26 @@ fn lims(len: u64) -> [u64; 4] {
 }
 
 impl RunState {
-    fn stack_region(&self) -> Option<MemoryRegion> {
-        let len = self.stack_top.wrapping_sub(self.stack_lo);
-        (len > 0 && self.stack_lo != 0)
-            .then(|| MemoryRegion::new(self.stack_lo, len, true, RegionKind::Stack))
+    /// The live stack for frame pointer `fp`: the current frame and its callers',
+    /// `[fp - 512, top)` (nothing when the program has no stack).
+    fn live_stack(&self, fp: u64) -> Option<MemoryRegion> {
+        if self.stack_top == 0 {
+            return None;
+        }
+        let lo = fp.wrapping_sub(crate::STACK_SIZE as u64);
+        let len = self.stack_top.wrapping_sub(lo);
+        (lo >= self.stack_lo && len <= self.stack_top - self.stack_lo)
+            .then(|| MemoryRegion::new(lo, len, true, RegionKind::Stack))
     }
 }
 
-/// Out-of-line memory check (called from generated code on a cache miss). Returns 0 when
-/// the access is allowed (and caches its region), 1 after storing the fault.
+/// Out-of-line memory check (called from generated code on a cache miss, with the current
+/// `r10`). Returns 0 when the access is allowed (and caches its region), 1 after storing
+/// the fault.
 ///
 /// # Safety
 /// `st` must be the state of the current run (generated code passes `r12`).
-pub unsafe extern "sysv64" fn mem_check(st: *mut RunState, addr: u64, site: u32) -> u64 {
+pub unsafe extern "sysv64" fn mem_check(st: *mut RunState, addr: u64, site: u32, fp: u64) -> u64 {
     // SAFETY: generated code passes the state pointer `enter` gave it, which is live and
     // not otherwise borrowed while generated code runs.
     let st = unsafe { &mut *st };
@@ -175,8 +187,11 @@ pub unsafe extern "sysv64" fn mem_check(st: *mut RunState, addr: u64, site: u32)
         return 1;
     };
     let size = size as u64;
-    let found = match st.stack_region() {
-        Some(r) if r.contains(addr, size) => Ok(r),
+    let found = match st.live_stack(fp) {
+        Some(r) if r.contains(addr, size) => {
+            st.stack_cached = 1;
+            Ok(r)
+        }
         // SAFETY: `regions` points to the run's regions, exclusively ours during the run.
         _ => unsafe { &*st.regions }.check(addr, size, write).copied(),
     };
@@ -252,17 +267,20 @@ pub unsafe extern "sysv64" fn helper_trampoline(
     };
     // SAFETY: `regions` points to the run's regions, exclusively ours during the run.
     let regions = unsafe { &mut *st.regions };
-    if !st.stack_pushed {
-        if let Some(r) = st.stack_region() {
-            regions.push(r);
-        }
-        st.stack_pushed = true;
+    // The helper sees the live stack as one region for the duration of the call.
+    let stack = st.live_stack(st.cur_fp);
+    if let Some(r) = stack {
+        regions.push(r);
     }
     // SAFETY: `env` came from the run's `&mut dyn Any`, which outlives the run and is not
     // otherwise used while generated code runs.
     let env = st.env.map(|mut p| unsafe { p.as_mut() });
     let mut hctx = HelperCtx::new(regions, env, pc);
-    match func(&mut hctx, [r1, r2, r3, r4, r5]) {
+    let result = func(&mut hctx, [r1, r2, r3, r4, r5]);
+    if let Some(r) = stack {
+        regions.remove(r.start, RegionKind::Stack);
+    }
+    match result {
         Ok(r0) => {
             // A helper may have added regions or changed the stack: drop the caches.
             st.rc_lim = [0; 4];
@@ -324,7 +342,7 @@ pub fn take_error(st: &mut RunState, shared: &Shared, budget: u64) -> Option<VmE
     Some(match st.err_kind {
         ERR_NONE => return None,
         ERR_FELL_OFF => VmError::FellOffEnd {
-            pc: st.err_arg as usize,
+            pc: shared.pc_of(st.err_arg),
         },
         ERR_CALL_DEPTH => VmError::CallDepthExceeded {
             pc: shared.pc_of(st.err_arg),

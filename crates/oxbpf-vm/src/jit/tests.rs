@@ -684,7 +684,7 @@ fn local_calls_recursion_and_depth() {
 fn fell_off_end_and_unknown_pseudo() {
     for o in all_option_sets() {
         let e = run_with(vec![mov64(Reg::R0, 1)], &o, &Helpers::new(), &mut []).unwrap_err();
-        assert_eq!(e, VmError::FellOffEnd { pc: 1 });
+        assert_eq!(e, VmError::FellOffEnd { pc: 0 });
     }
     let prog = Program::from_insns(vec![
         Insn::LoadImm64 {
@@ -909,4 +909,104 @@ fn env_reaches_helpers() {
     drop(ctx);
     assert_eq!(n, 42);
     let _ = MemoryRegion::new(0, 0, false, RegionKind::Stack);
+}
+
+#[test]
+fn live_stack_semantics() {
+    use oxbpf_isa::asm::assemble;
+    let run = |src: &str| {
+        let prog = assemble(src).unwrap();
+        let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
+        jit.run(&mut RunContext::new())
+    };
+    // A callee writes through a pointer into its caller's frame; the caller sees it.
+    let r = run("r1 = r10\nr1 += -8\ncall f\nr0 = *(u64 *)(r10 - 8)\nexit\n\
+                 f:\nr2 = 77\n*(u64 *)(r1 + 0) = r2\nr0 = 0\nexit\n");
+    assert_eq!(r.unwrap().r0, 77);
+    // Each callee frame starts zeroed, even when an earlier call at the same depth wrote it.
+    let r = run("call w\ncall rd\nexit\n\
+                 w:\nr1 = 5\n*(u64 *)(r10 - 8) = r1\nr0 = 0\nexit\n\
+                 rd:\nr0 = *(u64 *)(r10 - 8)\nexit\n");
+    assert_eq!(r.unwrap().r0, 0);
+    // A pointer into a callee's frame is dead after the callee returns, also when a
+    // cache held the stack.
+    let r = run("call f\nr1 = *(u64 *)(r0 + 0)\nr0 = 0\nexit\n\
+                 f:\nr0 = r10\nr0 += -8\nr2 = *(u64 *)(r0 + 0)\nexit\n");
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
+    // Frames below the current one are not accessible.
+    let r = run("r1 = r10\nr1 += -520\nr0 = *(u64 *)(r1 + 0)\nexit\n");
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 2, .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn helpers_see_the_live_stack_only_during_the_call() {
+    use oxbpf_isa::asm::assemble;
+    let mut h = Helpers::new();
+    h.register(1, "stack_len", |ctx, _| {
+        Ok(ctx
+            .regions
+            .iter()
+            .filter(|r| r.kind == RegionKind::Stack)
+            .map(|r| r.len)
+            .sum())
+    });
+    let prog = assemble(
+        "*(u64 *)(r10 - 8) = r1\ncall f\nexit\nf:\n*(u64 *)(r10 - 8) = r1\ncall 1\nexit\n",
+    )
+    .unwrap();
+    for o in all_option_sets() {
+        let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+        let mut ctx = RunContext::new();
+        assert_eq!(jit.run(&mut ctx).unwrap().r0, 1024, "{o:?}");
+        assert!(ctx.regions.is_empty());
+    }
+}
+
+#[test]
+fn code_addresses_and_callx() {
+    use oxbpf_isa::asm::assemble;
+    let mut h = Helpers::new();
+    h.register(9, "nine", |_, _| Ok(9));
+    // lddw of a code address gives CODE_ADDR_BASE + slot; callx on it calls the function,
+    // callx on a helper id calls the helper.
+    let prog = Program::from_insns(vec![
+        Insn::LoadImm64 {
+            dst: Reg::R6,
+            value: LoadImm64::CodeAddr(7),
+        },
+        Insn::CallX { reg: Reg::R6 },
+        alu(Width::W64, AluOp::Mov, Reg::R7, Operand::Reg(Reg::R0)),
+        mov64(Reg::R8, 9),
+        Insn::CallX { reg: Reg::R8 },
+        alu(Width::W64, AluOp::Add, Reg::R0, Operand::Reg(Reg::R7)),
+        Insn::Exit,
+        mov64(Reg::R0, 100),
+        Insn::Exit,
+    ])
+    .unwrap();
+    let _ = assemble;
+    for o in all_option_sets() {
+        let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+        assert_eq!(jit.run(&mut RunContext::new()).unwrap().r0, 109, "{o:?}");
+    }
+    let p2 = Program::from_insns(vec![
+        Insn::LoadImm64 {
+            dst: Reg::R0,
+            value: LoadImm64::CodeAddr(2),
+        },
+        Insn::Exit,
+        Insn::Exit,
+    ])
+    .unwrap();
+    let jit = JitProgram::compile(&p2, &h, &JitOptions::default()).unwrap();
+    assert_eq!(
+        jit.run(&mut RunContext::new()).unwrap().r0,
+        CODE_ADDR_BASE + 3
+    );
 }
