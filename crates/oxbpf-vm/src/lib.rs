@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod helper;
+pub mod interp;
 #[cfg(target_arch = "x86_64")]
 pub mod jit;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod raw_mem;
 
 pub use error::{LoadError, VmError};
 pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers};
+pub use interp::Interpreter;
 pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions};
 
 use std::any::Any;
