@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long differential campaign for the JIT (the `cargo test` runs are a few thousand cases).
+# Long differential campaign for the JIT and the interpreter (the `cargo test` runs are a few thousand cases).
 #
 #   scripts/diff-campaign.sh [CASES] [FIRST_SEED]
 #
@@ -8,7 +8,9 @@
 #   1. the JIT agrees with the Linux kernel (XDP BPF_PROG_TEST_RUN): same 32-bit return
 #      value and same packet afterwards, for programs the kernel's verifier accepts
 #      (needs root and bpf(); prints SKIP otherwise);
-#   2. every JIT option set (checked/verified, BMI2 or not, constant blinding) gives the same
+#   2. the reference interpreter and the JIT agree (result, memory, instruction count, and
+#      the error and pc when a budget cuts a run short);
+#   3. every JIT option set (checked/verified, BMI2 or not, constant blinding) gives the same
 #      result and memory on programs using everything the VM supports.
 # A disagreement fails with the seed and a minimised program; add it as a regression test
 # (tests/golden/*.test or a case in crates/oxbpf-testgen/tests).
@@ -20,4 +22,5 @@ SEED=${2:-$(date +%s)}
 echo "diff campaign: $CASES cases from seed $SEED"
 export OXBPF_DIFF_SEED=$SEED
 OXBPF_KERNEL_DIFF_CASES=$CASES cargo test --release -p oxbpf-testgen --test jit_vs_kernel -- --nocapture
+OXBPF_DIFF_CASES=$CASES cargo test --release -p oxbpf-testgen --test jit_vs_interp -- --nocapture
 OXBPF_DIFF_CASES=$CASES cargo test --release -p oxbpf-testgen --test jit_variants -- --nocapture

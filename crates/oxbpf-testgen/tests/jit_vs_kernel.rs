@@ -1,5 +1,6 @@
-//! Generated programs on the JIT (checked and verified) and in the Linux kernel, which is
-//! the authority: same 32-bit return value, same 64-bit result and same buffer afterwards.
+//! Generated programs on the JIT (checked and verified), the reference interpreter and in
+//! the Linux kernel, which is the authority: same 32-bit return value, same 64-bit result
+//! and same buffer afterwards.
 
 use oxbpf_testgen::run::{self, KernelOutcome};
 use oxbpf_testgen::{Config, TestCase};
@@ -36,6 +37,13 @@ fn jit_agrees_with_the_kernel_on_generated_programs() {
         let checked = jit_outcome(&case, &JitOptions::checked());
         let verified = jit_outcome(&case, &JitOptions::verified());
         assert_eq!(checked, verified, "seed {seed}: checked vs verified JIT");
+        let interp = oxbpf_vm::Interpreter::new(&case.program(), &run::test_helpers())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(
+            run::run(&interp, &case),
+            checked,
+            "seed {seed}: interpreter vs JIT"
+        );
         match k {
             KernelOutcome::Rejected(why) => {
                 rejected += 1;

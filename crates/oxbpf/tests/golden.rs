@@ -1,8 +1,9 @@
 //! Golden tests: `tests/golden/*.test`, each an eBPF program in assembly, its input memory,
 //! and what running it must give (result or error, memory afterwards), optionally with the
-//! x86-64 the JIT must generate for it. Every program runs on every engine: the JIT in
-//! checked mode, the JIT in verified mode (unless `engines = checked`: programs that fault
-//! are not safe without checks), each with and without BMI2 and constant blinding.
+//! x86-64 the JIT must generate for it. Every program runs on every engine: the reference
+//! interpreter, the JIT in checked mode, the JIT in verified mode (unless
+//! `engines = checked`: programs that fault are not safe without checks), each JIT mode
+//! with and without BMI2 and constant blinding. All must agree with the interpreter.
 //!
 //! File format (sections in this order; `#` lines before the first section are comments):
 //!
@@ -20,7 +21,7 @@
 
 use oxbpf_isa::{asm::assemble, disasm::format_insn, Program, Syntax};
 use oxbpf_vm::jit::{CpuFeatures, JitMode, JitOptions, JitProgram};
-use oxbpf_vm::{Executable, Helpers, RunContext};
+use oxbpf_vm::{Executable, Helpers, Interpreter, RunContext};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -233,7 +234,10 @@ fn golden() {
         let mut g = parse(&text, path);
         let prog = assemble(&g.program).unwrap_or_else(|e| panic!("{name}: {e}"));
         let checked_only = option(&g, "engines") == Some("checked");
-        let mut engines: Vec<(String, Box<dyn Executable>)> = Vec::new();
+        let mut engines: Vec<(String, Box<dyn Executable>)> = vec![(
+            "interp".to_string(),
+            Box::new(Interpreter::new(&prog, &h).unwrap_or_else(|e| panic!("{name}: {e}"))),
+        )];
         for mode in [JitMode::Checked, JitMode::Verified] {
             if mode == JitMode::Verified && checked_only {
                 continue;

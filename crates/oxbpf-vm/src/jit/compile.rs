@@ -1642,7 +1642,7 @@ impl<'a> Gen<'a> {
         // Slow path of memory checks: r11 = address, r10 = site. Saves the eBPF argument
         // registers and r0 (r6-r9 are callee-saved in the C ABI).
         self.a.bind(self.l_mem_common);
-        if self.checked {
+        if self.checked && self.uses_caches {
             let saved = [X::Rax, X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8, X::R9];
             for r in saved {
                 self.a.push(r);

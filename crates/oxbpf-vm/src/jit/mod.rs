@@ -281,6 +281,7 @@ impl JitProgram {
         let args = ctx.args;
         let start = budget.unwrap_or(u64::MAX);
         let (regions, env) = ctx.parts();
+        let initial_regions = regions.len();
         let regions: *mut _ = regions;
         let mut st = RunState {
             budget: start,
@@ -309,6 +310,10 @@ impl JitProgram {
         // SAFETY: `entry` is this program's generated code in `self.code`, alive for the
         // call; `st` lives until the call returns.
         let r0 = unsafe { runtime::enter(self.entry, args, &mut st) };
+        // Regions helpers added last until the end of the run, as in the interpreter.
+        // SAFETY: generated code has returned; `regions` (derived from `ctx`) is the only
+        // path to the run's regions again.
+        unsafe { &mut *regions }.truncate(initial_regions);
         if let Some(e) = runtime::take_error(&mut st, &self.shared, start) {
             return Err(e);
         }

@@ -269,6 +269,7 @@ pub unsafe extern "sysv64" fn helper_trampoline(
     let regions = unsafe { &mut *st.regions };
     // The helper sees the live stack as one region for the duration of the call.
     let stack = st.live_stack(st.cur_fp);
+    let before = regions.len();
     if let Some(r) = stack {
         regions.push(r);
     }
@@ -278,7 +279,12 @@ pub unsafe extern "sysv64" fn helper_trampoline(
     let mut hctx = HelperCtx::new(regions, env, pc);
     let result = func(&mut hctx, [r1, r2, r3, r4, r5]);
     if let Some(r) = stack {
-        regions.remove(r.start, RegionKind::Stack);
+        // Usually the helper added nothing and the stack region is still the last one.
+        if regions.len() == before + 1 && regions.iter().last() == Some(&r) {
+            regions.truncate(before);
+        } else {
+            regions.remove(r.start, RegionKind::Stack);
+        }
     }
     match result {
         Ok(r0) => {
