@@ -16,19 +16,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// Time per call of `f`: the minimum over many short batches of `iters / 100` calls (short
+/// batches are rarely preempted on a busy machine; the minimum discards the ones that were).
 fn ns_per(iters: u64, f: impl FnMut()) -> f64 {
     let mut f = f;
-    // warm up
     for _ in 0..iters / 10 + 1 {
         f();
     }
+    let batch = (iters / 100).max(1);
     let mut best = f64::MAX;
-    for _ in 0..5 {
+    for _ in 0..300 {
         let t = Instant::now();
-        for _ in 0..iters {
+        for _ in 0..batch {
             f();
         }
-        best = best.min(t.elapsed().as_nanos() as f64 / iters as f64);
+        best = best.min(t.elapsed().as_nanos() as f64 / batch as f64);
     }
     best
 }
@@ -175,10 +177,10 @@ fn loops() {
         let checked = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
         let mut ctx = RunContext::new();
         let r_jit = jit.run(&mut ctx).unwrap().r0;
-        let t_jit = ns_per(2000, || {
+        let t_jit = ns_per(1000, || {
             black_box(jit.run(black_box(&mut ctx)).unwrap());
         });
-        let t_chk = ns_per(2000, || {
+        let t_chk = ns_per(1000, || {
             black_box(checked.run(black_box(&mut ctx)).unwrap());
         });
         let native = if lib.is_null() {
@@ -197,7 +199,7 @@ fn loops() {
         let (r_nat, t_nat) = match native {
             Some(f) => (
                 Some(f(std::ptr::null_mut())),
-                Some(ns_per(2000, || {
+                Some(ns_per(1000, || {
                     black_box(f(black_box(std::ptr::null_mut())));
                 })),
             ),

@@ -1489,6 +1489,38 @@ impl<'a> Gen<'a> {
         Some(j)
     }
 
+    /// `if c goto +1; goto T` becomes `if !c goto T`: one branch instead of two (clang emits
+    /// this shape at the bottom of loops).
+    fn branch_over_goto(&mut self, i: usize) -> bool {
+        if self.opts.budget_checks || i + 1 >= self.insns.len() || self.an.target[i + 1] {
+            return false;
+        }
+        let Insn::Jump {
+            width,
+            op,
+            dst,
+            src,
+            ..
+        } = self.insns[i]
+        else {
+            return false;
+        };
+        if !matches!(self.insns[i + 1], Insn::Ja { .. })
+            || self.prog.branch_target(i) != Some(i + 2)
+            || self.an.ctx[i + 1] != self.an.ctx[i]
+        {
+            return false;
+        }
+        let Some(t) = self.prog.branch_target(i + 1) else {
+            return false;
+        };
+        let c = self.compare(width == Width::W64, op, dst, src);
+        let l = self.label(t);
+        self.a.jcc(c.not(), l);
+        self.zext = 0;
+        true
+    }
+
     /// ALU operations that can run speculatively (no fault, no hidden register use).
     fn speculable(op: AluOp, src: Operand, bmi2: bool) -> bool {
         match op {
@@ -1542,6 +1574,12 @@ impl<'a> Gen<'a> {
                     start: i as u32,
                     n: len,
                 });
+            }
+            if self.branch_over_goto(i) {
+                self.insn_offsets[i + 1] = FUSED;
+                self.flags = None;
+                i += 2;
+                continue;
             }
             if let Some(j) = self.if_convert(i) {
                 for k in i + 1..=j {
