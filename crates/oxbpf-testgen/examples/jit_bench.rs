@@ -106,9 +106,16 @@ fn compile_speed() {
         ("verified", JitOptions::verified()),
         ("checked", JitOptions::checked()),
     ] {
-        let t = Instant::now();
-        let jit = JitProgram::compile(&prog, &oxbpf_testgen::run::test_helpers(), &opts).unwrap();
-        let s = t.elapsed().as_secs_f64();
+        // Best of five (the machine is shared).
+        let mut s = f64::MAX;
+        let mut jit = None;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let j = JitProgram::compile(&prog, &oxbpf_testgen::run::test_helpers(), &opts).unwrap();
+            s = s.min(t.elapsed().as_secs_f64());
+            jit = Some(j);
+        }
+        let Some(jit) = jit else { return };
         println!(
             "compile {:7} instructions ({name:8}): {:6.1} ms, {:5.1} M insns/s, {} bytes of code",
             prog.len(),
