@@ -135,7 +135,12 @@ impl Analysis {
                     has_callx = true;
                     has_helper_calls = true;
                 }
-                Insn::LoadPacket { .. } => has_packet_loads = true,
+                Insn::LoadPacket { .. } => {
+                    // An out-of-bounds packet load ends the run successfully: its block ends
+                    // here so the instruction count stays exact.
+                    has_packet_loads = true;
+                    ends = true;
+                }
                 Insn::Load {
                     src: base,
                     off,

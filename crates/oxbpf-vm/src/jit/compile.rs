@@ -1213,11 +1213,11 @@ impl<'a> Gen<'a> {
                 }
                 other => {
                     let what = match other {
-                        LoadImm64::MapFd(_) => "map fd",
-                        LoadImm64::MapValue { .. } => "map value",
-                        LoadImm64::VariableAddr { .. } => "kernel variable",
+                        LoadImm64::MapFd(_) => "map file descriptor",
+                        LoadImm64::MapValue { .. } => "map value (by file descriptor)",
+                        LoadImm64::VariableAddr { .. } => "BTF variable",
                         LoadImm64::MapIdx(_) => "map index",
-                        _ => "map index value",
+                        _ => "map value (by map index)",
                     };
                     return Err(LoadError::UnresolvedPseudo {
                         pc: self.pc(i),

@@ -25,6 +25,7 @@
 pub mod analysis;
 pub mod buffer;
 pub mod compile;
+pub mod fuzz;
 pub mod runtime;
 pub mod x86;
 
