@@ -33,7 +33,7 @@ fn checked_jit_agrees_with_the_interpreter_on_mutants() {
                     let off = (rng.imm() as i16).to_le_bytes();
                     bytes[at + 2..at + 4].copy_from_slice(&off);
                 }
-                4 | 5 | 6 => bytes[at + 4..at + 8].copy_from_slice(&rng.imm().to_le_bytes()),
+                4..=6 => bytes[at + 4..at + 8].copy_from_slice(&rng.imm().to_le_bytes()),
                 _ => bytes[at] = rng.next_u64() as u8,
             }
         }
