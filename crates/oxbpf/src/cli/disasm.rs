@@ -23,11 +23,14 @@ impl From<SyntaxArg> for Syntax {
     }
 }
 
-/// Disassemble raw bytecode. The output assembles back to the same bytes (`oxbpf asm`).
+/// Disassemble raw bytecode or an ELF object. For raw bytecode the output assembles back
+/// to the same bytes (`oxbpf asm`). For an object (`clang -target bpf`, `oxbpf build`) it
+/// lists the maps and programs, then each program's linked instructions with function
+/// names, map names and, when the object has BTF line info, the C source lines.
 #[derive(clap::Args)]
 #[command(after_help = super::EXIT_CODES)]
 pub struct Args {
-    /// The raw bytecode file (8-byte instruction slots).
+    /// The raw bytecode file (8-byte instruction slots) or ELF object.
     file: PathBuf,
     /// Output syntax.
     #[arg(long, value_enum, default_value = "llvm")]
@@ -47,6 +50,12 @@ pub struct Args {
     /// JIT mode for --jit.
     #[arg(long, value_enum, default_value = "checked", requires = "jit")]
     jit_mode: JitModeArg,
+    /// Objects: show only this program.
+    #[arg(long, value_name = "NAME")]
+    program: Option<String>,
+    /// Objects: do not interleave the C source lines.
+    #[arg(long)]
+    no_source: bool,
 }
 
 /// JIT mode for `--jit`.
@@ -68,6 +77,9 @@ pub fn run(a: Args) -> CmdResult {
             )))
         }
     };
+    if bytes.starts_with(b"\x7fELF") {
+        return disasm_object(&a, &bytes);
+    }
     let program = input::decode(&a.file, &bytes)?;
     let opts = DisasmOptions {
         syntax: a.syntax.into(),
@@ -111,4 +123,20 @@ fn jit_listing(a: &Args, program: &oxbpf::Program, mode: JitModeArg) -> Result<S
 #[cfg(not(target_arch = "x86_64"))]
 fn jit_listing(_: &Args, _: &oxbpf::Program, _: JitModeArg) -> Result<String, Failure> {
     Err(Failure::input(anyhow!("--jit: the JIT is x86-64 only")))
+}
+
+/// An ELF object: the listing of `oxbpf_obj::listing` (labels and slots always on).
+fn disasm_object(a: &Args, bytes: &[u8]) -> CmdResult {
+    let obj = oxbpf_obj::Object::parse(bytes)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    let opts = oxbpf_obj::listing::ListingOptions {
+        syntax: a.syntax.into(),
+        source: !a.no_source,
+        raw_bytes: a.raw_bytes,
+        program: a.program.clone(),
+    };
+    let text = oxbpf_obj::listing::render(&obj, &a.file.display().to_string(), &opts)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    print!("{text}");
+    Ok(())
 }
