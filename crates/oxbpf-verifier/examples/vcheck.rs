@@ -7,7 +7,10 @@ fn main() {
     for a in std::env::args().skip(1) {
         let c = common::parse(std::path::Path::new(&a));
         let t = std::time::Instant::now();
-        let (r, log) = oxbpf_verifier::verify_with_log(&c.program(), &c.config());
+        let mut conf = c.config();
+        conf.disable_pruning = std::env::var_os("NOPRUNE").is_some();
+        conf.allow_uninit_stack = std::env::var_os("UNINIT").is_some();
+        let (r, log) = oxbpf_verifier::verify_with_log(&c.program(), &conf);
         let dt = t.elapsed();
         match r {
             Ok(v) => println!("{}: accept in {dt:?} {:?}", c.name, v.stats),

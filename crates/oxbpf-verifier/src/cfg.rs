@@ -42,6 +42,19 @@ pub struct Cfg {
     /// Registers read before written on some path from each instruction (bit per
     /// register).
     pub live_in: Vec<u16>,
+    /// For each `may_goto` instruction: what the loop it heads may change (the registers
+    /// and the stack slots written at constant offsets from r10 inside the loop body).
+    pub loop_writes: Vec<(usize, LoopWrites)>,
+}
+
+/// What one loop's body may write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoopWrites {
+    /// Registers (bit per register).
+    pub regs: u16,
+    /// Stack slots of the function's own frame, as `stack` indices of
+    /// [`crate::state::Frame`].
+    pub slots: Vec<usize>,
 }
 
 impl Cfg {
@@ -270,12 +283,76 @@ pub fn analyze(prog: &Program, nargs: &dyn Fn(i32) -> usize) -> Result<Cfg, CfgP
             }
         }
     }
+    let loop_writes = prog
+        .insns()
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Insn::MayGoto { .. }))
+        .map(|(i, _)| {
+            let entry = subprogs[subprog_of[i] as usize].start;
+            (i, loop_body_writes(prog, i, entry, &ud))
+        })
+        .collect();
     Ok(Cfg {
         subprogs,
         subprog_of,
         prune,
         live_in,
+        loop_writes,
     })
+}
+
+/// The natural loop headed by `head` (a `may_goto`): the back edges are the jumps to
+/// `head` from instructions `head` dominates, the body what reaches them without passing
+/// `head`. Returns what the body writes.
+fn loop_body_writes(prog: &Program, head: usize, entry: usize, ud: &[(u16, u16)]) -> LoopWrites {
+    let n = prog.len();
+    // Reachable from the function's entry without passing `head`: not dominated by it.
+    let mut free = vec![false; n];
+    let mut work = vec![entry];
+    while let Some(i) = work.pop() {
+        if i >= n || i == head || free[i] {
+            continue;
+        }
+        free[i] = true;
+        let (a, b) = successors(prog, i);
+        work.extend(a);
+        work.extend(b);
+    }
+    let fwd: Vec<bool> = free.iter().map(|f| !f).collect();
+    // Backwards: which of those reach `head`.
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        let (a, b) = successors(prog, i);
+        for t in [a, b].into_iter().flatten() {
+            preds[t].push(i);
+        }
+    }
+    let mut body = vec![false; n];
+    let mut work: Vec<usize> = preds[head].clone();
+    while let Some(i) = work.pop() {
+        if i == head || body[i] || !fwd[i] {
+            continue;
+        }
+        body[i] = true;
+        work.extend(preds[i].iter().copied());
+    }
+    let mut w = LoopWrites::default();
+    for (i, insn) in prog.insns().iter().enumerate() {
+        if !body[i] {
+            continue;
+        }
+        w.regs |= ud[i].1;
+        if let Insn::Store { dst, off, .. } | Insn::Atomic { dst, off, .. } = insn {
+            if *dst == oxbpf_isa::Reg::R10 && *off < 0 {
+                let slot = ((-(*off as i32) - 1) / 8) as usize;
+                if !w.slots.contains(&slot) {
+                    w.slots.push(slot);
+                }
+            }
+        }
+    }
+    w
 }
 
 /// True for a conditional jump that compares with 0 (a null check candidate).

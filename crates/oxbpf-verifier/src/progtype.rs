@@ -29,6 +29,10 @@ pub struct HookSpec {
     pub helper_classes: u32,
     /// May programs store pointers into maps, return them, compare them...
     pub allow_ptr_leaks: bool,
+    /// `r1` points to `context.size` bytes of plain memory (any access inside it, pointer
+    /// arithmetic allowed; the fields only document the layout) and `r2` holds that size,
+    /// as `oxbpf_vm::RunContext::with_memory` sets a run up.
+    pub plain_memory: bool,
 }
 
 impl HookSpec {
@@ -42,6 +46,7 @@ impl HookSpec {
             packet: PacketAccess::None,
             helper_classes: class::BASE,
             allow_ptr_leaks: false,
+            plain_memory: false,
         }
     }
 }

@@ -273,6 +273,9 @@ pub struct Frame {
     pub callback: bool,
     /// References held when the callback was entered (it must not change them).
     pub refs_at_entry: u32,
+    /// The checkpoint taken at the helper call before this callback call (see
+    /// [`State::callback_head`]).
+    pub callback_head: Option<usize>,
 }
 
 impl Frame {
@@ -287,6 +290,7 @@ impl Frame {
             frameno,
             callback: false,
             refs_at_entry: 0,
+            callback_head: None,
         }
     }
 
@@ -340,6 +344,20 @@ pub struct PathNode {
     pub prev: Option<Rc<PathNode>>,
 }
 
+impl Drop for PathNode {
+    /// Paths can be hundreds of thousands of steps long: unlink them iteratively rather
+    /// than recursively.
+    fn drop(&mut self) {
+        let mut next = self.prev.take();
+        while let Some(rc) = next {
+            match Rc::try_unwrap(rc) {
+                Ok(mut node) => next = node.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathEvent {
     /// A conditional jump at `insn` went this way (true: jumped).
@@ -357,12 +375,16 @@ pub enum PathEvent {
 pub struct State {
     pub frames: Vec<Frame>,
     pub refs: Vec<RefState>,
-    /// Number of `may_goto` fall-throughs on this path.
+    /// Iterations of loops bounded at run time on this path (`may_goto` fall-throughs and
+    /// callback calls).
     pub may_goto_depth: u32,
     /// Path taken so far (for diagnostics).
     pub path: Option<Rc<PathNode>>,
     /// Explored checkpoint this state descends from.
     pub parent: Option<usize>,
+    /// Set when a callback returns to its helper call: the checkpoint taken at that call
+    /// before the callback ran (what the callback changed is widened against it).
+    pub callback_head: Option<usize>,
 }
 
 impl State {

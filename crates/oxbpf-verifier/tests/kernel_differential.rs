@@ -24,17 +24,22 @@ fn kernel_differential() {
         .unwrap_or(1);
     let spec = oxbpf_kernel::MapSpec::new(oxbpf_kernel::MapType::Hash, 4, 16, 16, "diff");
     let map = create_map(&spec).expect("map");
-    let mut conf = VerifierConfig::new(ProgramType::Xdp).with_maps(vec![MapSpec::new(
-        "diff",
-        MapType::Hash,
-        4,
-        16,
-        16,
-    )]);
+    let rb = create_map(&oxbpf_kernel::MapSpec::new(
+        oxbpf_kernel::MapType::Ringbuf,
+        0,
+        0,
+        4096,
+        "diffrb",
+    ))
+    .expect("ring buffer");
+    let mut conf = VerifierConfig::new(ProgramType::Xdp).with_maps(vec![
+        MapSpec::new("diff", MapType::Hash, 4, 16, 16),
+        MapSpec::new("diffrb", MapType::Ringbuf, 0, 0, 4096),
+    ]);
     // Compare like with like: a privileged Linux loader may read uninitialized stack.
     conf.allow_uninit_stack = true;
     let mut opts = LoadOptions::new(ProgType::Xdp).name("diff");
-    opts.maps = vec![map.raw_fd()];
+    opts.maps = vec![map.raw_fd(), rb.raw_fd()];
     let (mut both_ok, mut both_bad, mut precision) = (0, 0, 0);
     let mut unsound = Vec::new();
     for seed in seed0..seed0 + count {

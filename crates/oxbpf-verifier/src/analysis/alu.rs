@@ -72,10 +72,8 @@ impl Env<'_> {
                     // Linux (6.18) keeps no bounds for divisions, or for shifts by anything
                     // but a constant below the width, even on constants; doing the same
                     // keeps verdicts aligned (the domain itself handles these soundly).
-                    match width {
-                        Width::W64 => Scalar::UNKNOWN,
-                        Width::W32 => Scalar::unknown_of_size(4),
-                    }
+                    // (Linux even skips the zero-extension of 32-bit results here.)
+                    Scalar::UNKNOWN
                 } else {
                     Scalar::alu(width, op, &dst_reg.val, &src_reg.val)
                 };

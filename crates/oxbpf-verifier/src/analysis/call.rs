@@ -296,11 +296,18 @@ impl Env<'_> {
         if let Some(k) = callback {
             self.queue_callback(st, k, &name)?;
         }
+        // Invalidated pointers become numbers where pointers may leak (as in Linux for
+        // privileged loaders), else unreadable.
+        let dead = if self.ptr_leaks {
+            RegState::unknown()
+        } else {
+            RegState::NOT_INIT
+        };
         if let Some(rid) = release {
             st.refs.retain(|x| x.id != rid);
             st.for_each_reg(|x| {
                 if x.ref_id == rid {
-                    *x = RegState::NOT_INIT;
+                    *x = dead;
                     x.origin = call;
                 }
             });
@@ -311,7 +318,7 @@ impl Env<'_> {
                     x.ty,
                     RegType::Packet | RegType::PacketEnd | RegType::PacketMeta
                 ) {
-                    *x = RegState::NOT_INIT;
+                    *x = dead;
                     x.origin = call;
                 }
             });
@@ -412,10 +419,15 @@ impl Env<'_> {
         let mut f = crate::state::Frame::new(k, frameno, Some(pc as u32));
         f.callback = true;
         f.refs_at_entry = cb.refs.len() as u32;
+        // `visit` just checkpointed this call (it is a prune point) unless it was inside
+        // a loop's quiet period; either way st.parent is the state before this call.
+        f.callback_head = st.parent;
         f.regs[1] = RegState::unknown().at(pc);
         f.regs[2] = *st.reg(3);
         cb.push_path(pc, crate::state::PathEvent::Call);
         cb.frames.push(f);
+        // One more iteration of a loop bounded at run time (see may_goto).
+        cb.may_goto_depth += 1;
         self.push_branch(cb, start)
     }
 

@@ -404,7 +404,9 @@ impl Env<'_> {
             );
         }
         let callsite = f.callsite.unwrap_or(0);
+        let head = f.callback_head;
         st.frames.pop();
+        st.callback_head = head;
         st.push_path(pc, PathEvent::Return);
         Ok(Some(callsite as usize))
     }

@@ -38,8 +38,14 @@ impl Env<'_> {
                 if p.maybe_null {
                     return self.null_check(st, pc, op, p, target);
                 }
-                // A pointer that cannot be NULL is never equal to 0.
-                return Ok(Some(if op == JmpOp::Ne { target } else { next }));
+                // Map values, maps and helper memory that passed their NULL check are
+                // never 0 (Linux decides these; for other pointers it follows both ways).
+                if matches!(
+                    p.ty,
+                    RegType::MapValue { .. } | RegType::Map { .. } | RegType::Mem { .. }
+                ) {
+                    return Ok(Some(if op == JmpOp::Ne { target } else { next }));
+                }
             }
         }
         // Packet bounds checks.

@@ -218,6 +218,29 @@ impl Env<'_> {
                 ErrorKind::NullPointer,
                 format!("{verb} r{r}, which is NULL (0) on this path"),
             ),
+            RegType::Scalar if r != 0 && self.invalidated_by(ptr).is_some() => {
+                let (helper, packet) = self.invalidated_by(ptr).unwrap_or_default();
+                let at = self.where_(ptr.origin as usize);
+                if packet {
+                    fail(
+                        ErrorKind::InvalidAccess,
+                        format!(
+                            "{verb} r{r}: it held a packet pointer, but {helper} at {at} may \
+                             move the packet, which turns every packet pointer into a number"
+                        ),
+                    )
+                    .hint("load data and data_end from the context again after the call")
+                } else {
+                    fail(
+                        ErrorKind::ReferenceMisuse,
+                        format!(
+                            "{verb} r{r}: it pointed to the reservation that {helper} \
+                             released at {at}"
+                        ),
+                    )
+                    .hint("do not use a reservation after submitting or discarding it")
+                }
+            }
             RegType::Scalar => fail(
                 ErrorKind::InvalidAccess,
                 format!("{verb} r{r}, which holds a number, not a pointer"),
@@ -240,6 +263,24 @@ impl Env<'_> {
                 ErrorKind::InvalidAccess,
                 format!("{verb} r{r} ({}) is not allowed", ptr.ty.describe()),
             ),
+        }
+    }
+
+    /// For a number that was a pointer until a helper call invalidated it: the helper's
+    /// name, and whether it was a packet pointer (else a released reservation).
+    pub(crate) fn invalidated_by(&self, reg: &RegState) -> Option<(String, bool)> {
+        let o = reg.origin as usize;
+        let oxbpf_isa::Insn::Call(oxbpf_isa::CallTarget::Helper(id)) = *self.prog.insns().get(o)?
+        else {
+            return None;
+        };
+        let h = self.conf.helper_proto(id)?;
+        if h.changes_packet {
+            Some((h.name.to_string(), true))
+        } else if h.args.contains(&crate::helpers::Arg::RingbufMem) {
+            Some((h.name.to_string(), false))
+        } else {
+            None
         }
     }
 
@@ -814,18 +855,24 @@ impl Env<'_> {
                         .slot(a as i32)
                         .map(|(s, _)| s.spilled)
                         .unwrap_or(RegState::NOT_INIT);
-                    if s.is_pointer() && !self.ptr_leaks {
+                    if s.is_pointer() {
+                        // A read at one of the possible offsets would be a partial fill of
+                        // the pointer, which a constant offset may not do either.
                         return fail(
-                            ErrorKind::PointerLeak,
+                            ErrorKind::InvalidAccess,
                             format!(
-                                "a variable-offset read may read a spilled pointer at {}",
-                                fp(a)
+                                "a {size}-byte read at a variable offset ({}..{}) may read part \
+                                 of {} spilled at {}",
+                                fp(lo),
+                                fp(hi),
+                                s.ty.describe(),
+                                fp(a - a.rem_euclid(8))
                             ),
-                        );
+                        )
+                        .hint("keep spilled pointers out of buffers indexed at run time");
                     }
-                    if !s.is_zero() {
-                        all_zero = false;
-                    }
+                    // Linux counts only bytes stored as zero, not spilled zeros.
+                    all_zero = false;
                 }
             }
         }

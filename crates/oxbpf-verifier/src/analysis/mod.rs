@@ -158,13 +158,34 @@ impl<'a> Env<'a> {
 
     fn initial_state(&self) -> State {
         let mut f = Frame::new(0, 0, None);
-        let mut ctx = RegState::pointer(RegType::Ctx, 0);
+        let plain = match &self.conf.prog_type {
+            crate::ProgramType::Hook(h) => h.plain_memory,
+            _ => false,
+        };
+        let mut ctx = if plain {
+            RegState::pointer(
+                RegType::Mem {
+                    size: self.ctx.size,
+                    rdonly: false,
+                    ringbuf: false,
+                },
+                0,
+            )
+        } else {
+            RegState::pointer(RegType::Ctx, 0)
+        };
         ctx.origin = crate::state::ORIGIN_ENTRY;
         f.regs[1] = ctx;
+        if plain {
+            let mut len = RegState::constant(self.ctx.size as u64);
+            len.origin = crate::state::ORIGIN_ENTRY;
+            f.regs[2] = len;
+        }
         State {
             frames: vec![f],
             refs: Vec::new(),
             may_goto_depth: 0,
+            callback_head: None,
             path: None,
             parent: None,
         }
@@ -305,8 +326,11 @@ impl<'a> Env<'a> {
         // Loops bounded at run time: `may_goto`, and helpers calling a callback.
         let runtime_bounded = is_may_goto
             || matches!(self.prog.insns()[pc], Insn::Call(CallTarget::Helper(id)) if crate::cfg::CALLBACK_HELPERS.contains(&id));
-        if runtime_bounded {
+        if is_may_goto {
             self.widen_for_may_goto(st, pc);
+        }
+        if let Some(head) = st.callback_head.take() {
+            self.widen_after_callback(st, head);
         }
         let mut in_loop = false;
         let mut i = 0;
@@ -322,12 +346,11 @@ impl<'a> Env<'a> {
                 let covers = state_covers(&cp.state, st, &live);
                 // A loop bounded at run time (`may_goto`, callbacks): a state covered by
                 // the loop head being explored is an iteration already accounted for.
-                if covers
-                    && (is_may_goto && cp.state.may_goto_depth != st.may_goto_depth
-                        || runtime_bounded && !is_may_goto)
-                {
+                if covers && runtime_bounded && cp.state.may_goto_depth != st.may_goto_depth {
                     hit = true;
                 } else if !runtime_bounded
+                    // A run-time-bounded loop (may_goto) between the two visits ends.
+                    && cp.state.may_goto_depth == st.may_goto_depth
                     && covers
                     && state_covers(st, &cp.state, &live)
                     && self.is_ancestor(id, st.parent)
@@ -416,18 +439,51 @@ impl<'a> Env<'a> {
     /// checkpoint are widened so that iterations converge (always sound: the state only
     /// grows).
     fn widen_for_may_goto(&self, st: &mut State, pc: usize) {
+        // Only against the previous iteration of this very loop (one iteration deeper),
+        // and only what the loop body may write: widening what an enclosing loop changes
+        // would lose that loop's bound.
+        let Some((_, writes)) = self.cfg.loop_writes.iter().find(|(p, _)| *p == pc) else {
+            return;
+        };
         let prev = self.explored[pc].iter().rev().find_map(|&id| {
             let c = self.checkpoints[id as usize].as_ref()?;
-            (c.branches > 0 && self.is_ancestor(id as usize, st.parent)).then_some(c)
+            (c.branches > 0
+                && c.state.may_goto_depth + 1 == st.may_goto_depth
+                && self.is_ancestor(id as usize, st.parent))
+            .then_some(c)
         });
         let Some(prev) = prev else { return };
         if prev.state.frames.len() != st.frames.len() {
             return;
         }
-        for (fo, fc) in prev.state.frames.iter().zip(st.frames.iter_mut()) {
-            for (ro, rc) in fo.regs.iter().zip(fc.regs.iter_mut()) {
-                widen_reg(ro, rc);
+        let (Some(fo), Some(fc)) = (prev.state.frames.last(), st.frames.last_mut()) else {
+            return;
+        };
+        for r in 0..10 {
+            if writes.regs & (1 << r) != 0 {
+                widen_reg(&fo.regs[r], &mut fc.regs[r]);
             }
+        }
+        for &k in &writes.slots {
+            if let (Some(so), Some(sc)) = (fo.stack.get(k), fc.stack.get_mut(k)) {
+                if so.spilled.is_scalar() && sc.spilled.is_scalar() {
+                    widen_reg(&so.spilled, &mut sc.spilled);
+                }
+            }
+        }
+    }
+
+    /// At a helper call that runs a callback, after one callback call: widens what that
+    /// call changed in the caller (its stack, through pointers) against the state before
+    /// it, so that repeated calls converge.
+    fn widen_after_callback(&self, st: &mut State, head: usize) {
+        let Some(prev) = self.checkpoints.get(head).and_then(|c| c.as_ref()) else {
+            return;
+        };
+        if prev.state.frames.len() != st.frames.len() {
+            return;
+        }
+        for (fo, fc) in prev.state.frames.iter().zip(st.frames.iter_mut()) {
             for (so, sc) in fo.stack.iter().zip(fc.stack.iter_mut()) {
                 if so.spilled.is_scalar() && sc.spilled.is_scalar() {
                     widen_reg(&so.spilled, &mut sc.spilled);
@@ -749,7 +805,13 @@ fn widen_reg(old: &RegState, cur: &mut RegState) {
     if c.s32_max > o.s32_max {
         w.s32_max = i32::MAX;
     }
-    w.var_off = o.var_off.union(c.var_off);
+    // Known bits that changed are given up at once (a union could grow one bit per
+    // iteration); the bounds that did not move are kept.
+    w.var_off = if o.var_off == c.var_off {
+        o.var_off
+    } else {
+        crate::domain::Tnum::UNKNOWN
+    };
     *c = w.synced();
     cur.id = 0;
 }

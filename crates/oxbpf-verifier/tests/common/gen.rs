@@ -31,12 +31,19 @@ impl Rng {
 const SIZES: [(&str, i64); 4] = [("u8", 1), ("u16", 2), ("u32", 4), ("u64", 8)];
 
 /// One random program (assembly text) using map 0: a hash map with 4-byte keys and
-/// 16-byte values.
+/// 16-byte values, and map 1: a 4096-byte ring buffer.
 pub fn program(rng: &mut Rng) -> String {
+    program_with(rng, false)
+}
+
+/// [`program`] for a context whose packet pointers are 8-byte fields at 0 and 8 (as a
+/// userspace run lays them out) instead of xdp_md's 4-byte ones.
+pub fn program_with(rng: &mut Rng, ptr64: bool) -> String {
+    let (t, end) = if ptr64 { ("u64", 8) } else { ("u32", 4) };
     let mut out = vec![
         "r6 = r1".to_string(),
-        "r7 = *(u32 *)(r6 + 0)".to_string(),
-        "r8 = *(u32 *)(r6 + 4)".to_string(),
+        format!("r7 = *({t} *)(r6 + 0)"),
+        format!("r8 = *({t} *)(r6 + {end})"),
         "r9 = 0".to_string(),
     ];
     let nblocks = 2 + rng.below(8);
@@ -46,6 +53,19 @@ pub fn program(rng: &mut Rng) -> String {
     }
     out.push("r0 = 2".to_string());
     out.push("exit".to_string());
+    // Functions the blocks called.
+    if out.iter().any(|l| l == "call fadd") {
+        out.push("fadd:".to_string());
+        out.push("r0 = r1".to_string());
+        out.push("r0 += r2".to_string());
+        out.push("exit".to_string());
+    }
+    if out.iter().any(|l| l == "call fstore") {
+        out.push("fstore:".to_string());
+        out.push("*(u64 *)(r1 + 0) = r2".to_string());
+        out.push("r0 = *(u64 *)(r1 + 0)".to_string());
+        out.push("exit".to_string());
+    }
     out.join("\n")
 }
 
@@ -89,7 +109,7 @@ fn block(rng: &mut Rng, out: &mut Vec<String>, label: &mut u32) {
         *label += 1;
         format!("L{label}")
     };
-    match rng.below(12) {
+    match rng.below(18) {
         0 | 1 => {
             // Scalar arithmetic on r9.
             let ops = [
@@ -242,6 +262,73 @@ fn block(rng: &mut Rng, out: &mut Vec<String>, label: &mut u32) {
             out.push(format!("if {w}9 {op} {} goto {skip}", imm(rng)));
             block(rng, out, label);
             out.push(format!("{skip}:"));
+        }
+        12 => {
+            // Spill a pointer and fill it back (sometimes narrowly).
+            let k = 8 * (1 + rng.below(8));
+            out.push(format!("*(u64 *)(r10 - {k}) = r7"));
+            if rng.chance(80) {
+                out.push(format!("r7 = *(u64 *)(r10 - {k})"));
+            } else {
+                out.push(format!("r9 = *(u32 *)(r10 - {k})"));
+            }
+        }
+        13 => {
+            // Ring buffer reservation.
+            let skip = l();
+            let size = *rng.pick(&[8, 16, 24]);
+            out.push("r1 = map_idx(1) ll".to_string());
+            out.push(format!("r2 = {size}"));
+            out.push("r3 = 0".to_string());
+            out.push("call bpf_ringbuf_reserve".to_string());
+            if rng.chance(90) {
+                out.push(format!("if r0 == 0 goto {skip}"));
+            }
+            let at = if rng.chance(80) {
+                8 * rng.below(size / 8)
+            } else {
+                rng.below(size + 8)
+            };
+            out.push(format!("*(u64 *)(r0 + {at}) = r9"));
+            out.push("r1 = r0".to_string());
+            out.push("r2 = 0".to_string());
+            if rng.chance(92) {
+                out.push(format!(
+                    "call {}",
+                    if rng.chance(50) {
+                        "bpf_ringbuf_submit"
+                    } else {
+                        "bpf_ringbuf_discard"
+                    }
+                ));
+            }
+            out.push(format!("{skip}:"));
+        }
+        14 => {
+            // Move the packet start; the old pointers die unless reloaded.
+            out.push("r1 = r6".to_string());
+            out.push(format!("r2 = {}", rng.below(16) as i64 - 8));
+            out.push("call bpf_xdp_adjust_head".to_string());
+            if rng.chance(85) {
+                out.push(out[1].clone());
+                out.push(out[2].clone());
+            }
+        }
+        15 => {
+            // Call a function with arguments.
+            out.push("r1 = r9".to_string());
+            out.push(format!("r2 = {}", imm(rng)));
+            out.push("call fadd".to_string());
+            out.push("r9 = r0".to_string());
+        }
+        16 => {
+            // A function writes the caller's stack through a pointer.
+            let k = 8 * (1 + rng.below(8));
+            out.push("r1 = r10".to_string());
+            out.push(format!("r1 += -{}", if rng.chance(90) { k } else { k + 4 }));
+            out.push("r2 = r9".to_string());
+            out.push("call fstore".to_string());
+            out.push(format!("r9 = *(u64 *)(r10 - {k})"));
         }
         _ => {
             // A small bounded loop.
