@@ -654,19 +654,39 @@ mod tests {
         let mut cur = Frame::new(0, 0, None);
         old.regs[1] = RegState::scalar(Scalar::urange(0, 10));
         cur.regs[1] = RegState::constant(5);
-        assert!(state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
-        assert!(!state_covers(&st(vec![cur.clone()]), &st(vec![old.clone()]), &[u16::MAX]));
+        assert!(state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
+        assert!(!state_covers(
+            &st(vec![cur.clone()]),
+            &st(vec![old.clone()]),
+            &[u16::MAX]
+        ));
         // A dead register does not matter.
-        assert!(state_covers(&st(vec![cur.clone()]), &st(vec![old.clone()]), &[!(1 << 1)]));
+        assert!(state_covers(
+            &st(vec![cur.clone()]),
+            &st(vec![old.clone()]),
+            &[!(1 << 1)]
+        ));
         // Linked registers in the old state must be linked in the new one.
         old.regs[2] = old.regs[1];
         old.regs[1].id = 7;
         old.regs[2].id = 7;
         cur.regs[2] = cur.regs[1];
-        assert!(!state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
+        assert!(!state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
         cur.regs[1].id = 3;
         cur.regs[2].id = 3;
-        assert!(state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
+        assert!(state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
         // ...consistently (one old id cannot stand for two new ones).
         cur.regs[2].id = 4;
         assert!(!state_covers(&st(vec![old]), &st(vec![cur]), &[u16::MAX]));
@@ -683,20 +703,40 @@ mod tests {
         q.range = 30;
         cur.regs[3] = q;
         // More proven bytes are fine; fewer are not.
-        assert!(state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
-        assert!(!state_covers(&st(vec![cur.clone()]), &st(vec![old.clone()]), &[u16::MAX]));
+        assert!(state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
+        assert!(!state_covers(
+            &st(vec![cur.clone()]),
+            &st(vec![old.clone()]),
+            &[u16::MAX]
+        ));
         // Initialized stack covers uninitialized bytes of the old state, not the reverse.
         let (s, _) = cur.slot_mut(-8);
         s.bytes = [StackByte::Misc; 8];
-        assert!(state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
-        assert!(!state_covers(&st(vec![cur.clone()]), &st(vec![old.clone()]), &[u16::MAX]));
+        assert!(state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
+        assert!(!state_covers(
+            &st(vec![cur.clone()]),
+            &st(vec![old.clone()]),
+            &[u16::MAX]
+        ));
         // A spilled pointer is not plain data.
         let (s, _) = old.slot_mut(-16);
         s.bytes = [StackByte::Misc; 8];
         let (s, _) = cur.slot_mut(-16);
         s.bytes = [StackByte::Spill; 8];
         s.spilled = RegState::pointer(RegType::Ctx, 0);
-        assert!(!state_covers(&st(vec![old.clone()]), &st(vec![cur.clone()]), &[u16::MAX]));
+        assert!(!state_covers(
+            &st(vec![old.clone()]),
+            &st(vec![cur.clone()]),
+            &[u16::MAX]
+        ));
         // A NULL-able pointer does not cover a checked one with another id scheme.
         let mut a = RegState::pointer(RegType::MapValue { map: 0 }, 0);
         a.maybe_null = true;

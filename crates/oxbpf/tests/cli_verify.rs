@@ -96,6 +96,8 @@ fn assembly_needs_a_type() {
     let o = oxbpf(&["verify", "--type", "kprobe", &fs]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).0.contains("never written"), "{}", text(&o).0);
+    // The error names the assembly line.
+    assert!(text(&o).0.contains("prog.s:1"), "{}", text(&o).0);
     let o = oxbpf(&["verify", "--type", "kprobe", "--allow-uninit-stack", &fs]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).0);
     let o = oxbpf(&["verify", "--type", "bogus", &fs]);

@@ -3,7 +3,8 @@
 use super::{input, CmdResult, Failure};
 use anyhow::anyhow;
 use oxbpf_verifier::{
-    verify, verify_with_log, ContextDescriptor, ProgramType, Verified, VerifierConfig, VerifyError,
+    verify, verify_with_log, ContextDescriptor, LineInfo, ProgramType, SourceLine, Verified,
+    VerifierConfig, VerifyError,
 };
 use serde::Serialize;
 use std::path::PathBuf;
@@ -136,18 +137,53 @@ pub fn run(a: Args) -> CmdResult {
     let mut jobs = if bytes.starts_with(b"\x7fELF") {
         object_jobs(&a, &bytes)?
     } else {
-        let program = input::read_program(&a.file)?;
         let Some(t) = a.prog_type.as_deref() else {
             return Err(Failure::input(anyhow!(
                 "{}: not an ELF object: give the program type with --type",
                 a.file.display()
             )));
         };
+        let mut config = VerifierConfig::new(prog_type(t)?);
+        let program = match input::read_source(&a.file)? {
+            input::Source::Bytecode(b) => input::decode(&a.file, &b)?,
+            input::Source::Text(text) => {
+                // Assembly: errors point at its lines.
+                let (program, lines) = oxbpf::isa::assemble_with_lines(&text).map_err(|e| {
+                    Failure::input(anyhow!(
+                        "{}:{}:{}: {}",
+                        a.file.display(),
+                        e.line,
+                        e.column,
+                        e.message
+                    ))
+                })?;
+                let src: Vec<&str> = text.lines().collect();
+                config = config.with_line_info(
+                    lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &l)| LineInfo {
+                            pc: program.slot(i),
+                            line: SourceLine {
+                                file: a.file.display().to_string(),
+                                line: l as u32,
+                                column: 0,
+                                text: src
+                                    .get(l - 1)
+                                    .map(|s| s.trim().to_string())
+                                    .unwrap_or_default(),
+                            },
+                        })
+                        .collect(),
+                );
+                program
+            }
+        };
         vec![Job {
             name: a.file.display().to_string(),
             section: String::new(),
             program,
-            config: VerifierConfig::new(prog_type(t)?),
+            config,
         }]
     };
     let mut results: Vec<Outcome> = Vec::new();
