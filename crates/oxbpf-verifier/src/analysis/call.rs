@@ -164,14 +164,20 @@ impl Env<'_> {
                     if v.smin < 0 {
                         return fail(
                             ErrorKind::HelperArgument,
-                            format!("argument {argno} of {name} (a size) may be negative ({v})"),
+                            format!(
+                                "argument {argno} of {name} (a size) may be negative (it {})",
+                                super::mem::range_words(&v)
+                            ),
                         )
                         .hint("use an unsigned type, or bound it: `if (len > MAX) return 0;`");
                     }
                     if v.umax >= (1 << 29) {
                         return fail(
                             ErrorKind::HelperArgument,
-                            format!("argument {argno} of {name} (a size) is not bounded ({v})"),
+                            format!(
+                                "argument {argno} of {name} (a size) is not bounded (it {})",
+                                super::mem::range_words(&v)
+                            ),
                         )
                         .hint("bound it: `if (len > sizeof(buf)) return 0;` or `len &= MASK;`");
                     }
@@ -187,7 +193,10 @@ impl Env<'_> {
                     if v.umin == 0 && !zero_ok {
                         return fail(
                             ErrorKind::HelperArgument,
-                            format!("argument {argno} of {name} (a size) may be zero ({v}), which {name} does not accept"),
+                            format!(
+                                "argument {argno} of {name} (a size) may be zero (it {}), which {name} does not accept",
+                                super::mem::range_words(&v)
+                            ),
                         )
                         .hint("check `if (len == 0) ...` or make it at least 1");
                     }

@@ -472,9 +472,13 @@ impl Env<'_> {
                 return fail(
                     ErrorKind::ReturnValue,
                     format!(
-                        "{} programs must return a value in [{lo}, {hi}], but r0 is {}",
+                        "{} programs must return a value in [{lo}, {hi}], but r0 {}",
                         self.conf.prog_type.name(),
-                        self.describe_reg(&r0)
+                        if r0.is_scalar() {
+                            super::mem::range_words(&r0.val)
+                        } else {
+                            format!("is {}", r0.ty.describe())
+                        }
                     ),
                 )
                 .hint(format!("return a constant between {lo} and {hi}"));

@@ -52,6 +52,33 @@ impl Purpose {
     }
 }
 
+/// "1 byte", "4 bytes".
+pub(crate) fn bytes(n: u32) -> String {
+    if n == 1 {
+        "1 byte".to_string()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A scalar's possible values in words, to follow "it": "is always 2", "can be anything
+/// from 0 to 255".
+pub(crate) fn range_words(v: &Scalar) -> String {
+    if let Some(c) = v.as_const() {
+        return format!("is always {}", c as i64);
+    }
+    if v.smin >= 0 || v.smin as u64 == v.umin {
+        if v.umax == u64::MAX {
+            return format!("can be any value from {}", v.umin);
+        }
+        return format!("can be anything from {} to {}", v.umin, v.umax);
+    }
+    if v.smin == i64::MIN && v.smax == i64::MAX {
+        return "can be any 64-bit value".to_string();
+    }
+    format!("can be anything from {} to {}", v.smin, v.smax)
+}
+
 fn fp(off: i64) -> String {
     if off < 0 {
         format!("fp{off}")
@@ -502,9 +529,9 @@ impl Env<'_> {
             return fail(
                 ErrorKind::OutOfBounds,
                 format!(
-                    "r{r}: the offset into {what} is not bounded ({}), so the access could be \
-                     anywhere",
-                    ptr.val
+                    "r{r}: the offset into {what} is not bounded (it {}), so the access \
+                     could be anywhere",
+                    range_words(&ptr.val)
                 ),
             )
             .hint("bound the index before using it: `if (i >= N) return 0;` or `i &= N - 1;`");
@@ -529,7 +556,8 @@ impl Env<'_> {
             return fail(
                 ErrorKind::OutOfBounds,
                 format!(
-                    "{verb} of {size} bytes {range} through r{r} is outside {what} ({limit} bytes)"
+                    "{verb} of {} {range} through r{r} is outside {what} ({limit} bytes)",
+                    bytes(size)
                 ),
             )
             .hint(hint);
@@ -592,14 +620,16 @@ impl Env<'_> {
             };
             let msg = if ptr.range == 0 {
                 format!(
-                    "{verb} of {size} bytes at {what} offset {start}{var} through r{r}, but \
+                    "{verb} of {} at {what} offset {start}{var} through r{r}, but \
                      no {what} bytes are known to exist: the program did not compare the \
-                     pointer with the end first"
+                     pointer with the end first",
+                    bytes(size)
                 )
             } else {
                 format!(
-                    "{verb} of {size} bytes at {what} offset {start}{var} through r{r} reaches \
+                    "{verb} of {} at {what} offset {start}{var} through r{r} reaches \
                      byte {end}, but only {} bytes were checked against the end",
+                    bytes(size),
                     ptr.range
                 )
             };
@@ -608,6 +638,13 @@ impl Env<'_> {
             } else {
                 "data_end"
             };
+            if ptr.range == 0 && !ptr.has_const_offset() {
+                return fail(ErrorKind::OutOfBounds, msg).hint(format!(
+                    "adding a number known only at run time to a packet pointer forgets earlier \
+                     checks: compare the pointer with {endname} after adding it, e.g. \
+                     `if (ptr + {end} > {endname}) return ...;`"
+                ));
+            }
             return fail(ErrorKind::OutOfBounds, msg).hint(format!(
                 "check the bounds first: `if (ptr + {end} > {endname}) return ...;`"
             ));
@@ -738,8 +775,9 @@ impl Env<'_> {
             return fail(
                 ErrorKind::OutOfBounds,
                 format!(
-                    "{verb} of {size} bytes at {at} through r{r} is outside the stack frame \
-                     (fp-512 .. fp)"
+                    "{verb} of {} at {at} through r{r} is outside the stack frame \
+                     (fp-512 .. fp)",
+                    bytes(size)
                 ),
             )
             .hint("the stack is 512 bytes below r10: use offsets from -512 to -1");
@@ -893,7 +931,11 @@ impl Env<'_> {
                     }
                     _ => "the helper".to_string(),
                 };
-                format!("{name} reads {size} bytes at {} (argument {n})", fp(start))
+                format!(
+                    "{name} reads {} at {} (argument {n})",
+                    bytes(size),
+                    fp(start)
+                )
             }
             _ => format!("{size}-byte read at {}", fp(start)),
         };
