@@ -1006,10 +1006,10 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let len = (state % 12) as usize;
-            let mut f: Vec<u8> = (0..len)
+            let f: Vec<u8> = (0..len)
                 .map(|k| alphabet[((state >> (k * 5)) % alphabet.len() as u64) as usize])
+                .chain(std::iter::once(0))
                 .collect();
-            f.push(0);
             let args = [0x1000, state, 0x1400, u64::MAX, 0, 0x1300];
             if let Ok(p) = prepare(&f, &args, &mut m) {
                 let mut out = [0u8; 64];

@@ -1,7 +1,10 @@
 //! The oxbpf userspace runtime: maps, helpers, trace output and hook points
 
+pub mod env;
 pub mod format;
+pub mod helpers;
 pub mod maps;
+pub mod progtype;
 pub mod sys;
 pub mod task;
 pub mod trace;

@@ -87,6 +87,27 @@ pub fn thread_comm() -> [u8; 16] {
     name
 }
 
+/// The NUMA node of the host CPU the calling thread runs on (0 when unknown).
+pub fn numa_node() -> u32 {
+    let mut cpu: libc::c_uint = 0;
+    let mut node: libc::c_uint = 0;
+    // SAFETY: both pointers refer to writable locals of this frame; getcpu writes them and
+    // ignores its third (cache) argument, which may be NULL.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_getcpu,
+            &mut cpu as *mut libc::c_uint,
+            &mut node as *mut libc::c_uint,
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    if rc == 0 {
+        node
+    } else {
+        0
+    }
+}
+
 /// Page size used to split remote reads (process_vm_readv never splits an iovec).
 const PAGE: u64 = 4096;
 

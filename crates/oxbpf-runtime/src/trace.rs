@@ -369,17 +369,17 @@ mod tests {
     #[test]
     fn line_layout_matches_linux() {
         // Lines captured from /sys/kernel/tracing/trace_pipe on Linux 6.18.
-        let r = rec("tp", 25387, 1, 2084_684_270_123, "Hello, World! 42\n");
+        let r = rec("tp", 25387, 1, 2_084_684_270_123, "Hello, World! 42\n");
         assert_eq!(
             r.line(),
             "              tp-25387   [001] b..11  2084.684270: bpf_trace_printk: Hello, World! 42\n"
         );
-        let r = rec("hello_world_in_", 916, 0, 1743_947_220_999, "x");
+        let r = rec("hello_world_in_", 916, 0, 1_743_947_220_999, "x");
         assert_eq!(
             r.line(),
             " hello_world_in_-916     [000] b..11  1743.947220: bpf_trace_printk: x"
         );
-        let r = rec("a", 12345678, 12, 123456_000_001_000, "m");
+        let r = rec("a", 12345678, 12, 123_456_000_001_000, "m");
         assert_eq!(
             r.line(),
             "               a-12345678 [012] b..11 123456.000001: bpf_trace_printk: m"

@@ -193,6 +193,15 @@ impl<'a> HelperCtx<'a> {
         self.env.as_deref_mut()?.downcast_mut::<T>()
     }
 
+    /// The regions and the embedder data (if it is a `T`) at once, for helpers that check
+    /// pointers while they use their data.
+    pub fn regions_and_env<T: Any>(&mut self) -> (&mut Regions, Option<&mut T>) {
+        (
+            &mut *self.regions,
+            self.env.as_deref_mut().and_then(|e| e.downcast_mut::<T>()),
+        )
+    }
+
     /// Checked borrow of `len` readable bytes at `addr`.
     pub fn read(&self, addr: u64, len: usize) -> Result<&[u8], AccessFault> {
         self.regions.slice(addr, len)
