@@ -1,5 +1,6 @@
 //! The oxbpf userspace runtime: maps, helpers, trace output and hook points
 
+pub mod dump;
 pub mod env;
 pub mod format;
 pub mod helpers;
