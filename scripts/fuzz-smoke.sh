@@ -15,7 +15,7 @@
 # the fallback.
 #
 # Seed corpora: the assemble target starts from the `-- asm` sections of the conformance
-# suite, the decode target from its `.hex` programs (suite found via
+# suite, the decode and interp targets from its `.hex` programs (suite found via
 # $OXBPF_CONFORMANCE_DIR or a `shared/conformance` directory above the repository).
 # Crashes land in fuzz/artifacts/<target>/; reproduce one with
 # `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>` in fuzz/ (or run the plain binary
@@ -65,6 +65,14 @@ seed() {
             if command -v xxd > /dev/null; then
                 for f in "$suite"/tests/*.hex; do
                     grep -v '^#' "$f" | xxd -r -p > "$dir/$(basename "$f" .hex)"
+                done
+            fi
+            ;;
+        interp)
+            # First byte 0: no input memory; the rest is the program.
+            if command -v xxd > /dev/null; then
+                for f in "$suite"/tests/*.hex; do
+                    { printf '\0'; grep -v '^#' "$f" | xxd -r -p; } > "$dir/$(basename "$f" .hex)"
                 done
             fi
             ;;

@@ -107,13 +107,6 @@ impl MapTable {
         Some((MapRef::Dynamic(m), Some(j)))
     }
 
-    /// Grants a run the value regions of the object's maps.
-    pub fn add_value_regions(&self, regions: &mut oxbpf_vm::Regions) {
-        for m in &self.maps {
-            m.add_value_regions(regions);
-        }
-    }
-
     /// A table over every map of a registry, in name order.
     pub fn from_registry(reg: &MapRegistry) -> MapTable {
         MapTable::new(reg.maps())
@@ -161,6 +154,8 @@ pub struct RunEnv {
     tail_calls: u32,
     /// Run-time map indexes whose regions were granted to this run.
     dynamic_granted: Vec<usize>,
+    /// The maps behind those grants, kept alive for the run.
+    granted_maps: Vec<Arc<Map>>,
     /// Embedder data for embedder-registered helpers.
     pub data: Option<Box<dyn Any + Send>>,
 }
@@ -174,6 +169,7 @@ impl RunEnv {
             trace_flags: DEFAULT_FLAGS,
             tail_calls: 0,
             dynamic_granted: Vec::new(),
+            granted_maps: Vec::new(),
             data: None,
         }
     }
@@ -204,9 +200,9 @@ impl RunEnv {
     /// it is a map reached at run time.
     pub fn map(&mut self, handle: u64, regions: &mut oxbpf_vm::Regions) -> Option<MapRef<'_>> {
         let (m, dynamic) = self.program.maps.resolve(handle)?;
-        if let Some(j) = dynamic {
+        if let (Some(j), MapRef::Dynamic(arc)) = (dynamic, &m) {
             if !self.dynamic_granted.contains(&j) {
-                m.add_value_regions(regions);
+                crate::grant::grant_in_run(regions, &mut self.granted_maps, arc.clone());
                 self.dynamic_granted.push(j);
             }
         }
@@ -266,15 +262,18 @@ impl ProgramRunner {
 
 impl Executable for ProgramRunner {
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
-        let (regions, env) = ctx.parts();
+        let (_, env) = ctx.parts();
         let Some(run) = env.and_then(|e| e.downcast_mut::<RunEnv>()) else {
             return self.exe.run(ctx);
         };
-        if !Arc::ptr_eq(&run.program.maps, &self.env.maps) {
-            self.env.maps.add_value_regions(regions);
-        }
+        let same_maps = Arc::ptr_eq(&run.program.maps, &self.env.maps);
         let prev = run.swap_program(self.env.clone());
-        let out = self.exe.run(ctx);
+        let out = if same_maps {
+            self.exe.run(ctx)
+        } else {
+            // A program of another object: its maps for the duration of its run.
+            crate::grant::with_maps_granted(ctx, &self.env.maps, |c| self.exe.run(c))
+        };
         if let (_, Some(e)) = ctx.parts() {
             if let Some(run) = e.downcast_mut::<RunEnv>() {
                 run.swap_program(prev);

@@ -3,7 +3,9 @@
 pub mod dump;
 pub mod env;
 pub mod format;
+pub mod grant;
 pub mod helpers;
+pub mod loader;
 pub mod maps;
 pub mod progtype;
 pub mod sys;

@@ -3,7 +3,7 @@
 use super::{neg, no_env, not_a_map};
 use crate::env::{ProgramRunner, RunEnv};
 use crate::maps::{cpu, perf_flags, MapKind, MapType};
-use oxbpf_vm::{HelperCtx, HelperError, MemoryRegion, RegionKind};
+use oxbpf_vm::{HelperCtx, HelperError, RegionKind};
 
 /// Linux's `BPF_MAX_LOOPS`: most iterations `bpf_loop` runs.
 pub const BPF_MAX_LOOPS: u64 = 8 * 1024 * 1024;
@@ -294,33 +294,20 @@ pub(super) fn for_each_map_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<
         _ => return Ok(neg(libc::EINVAL)),
     };
     // The callback gets a read-only pointer to a copy of the key.
-    let mut key_buf = vec![0u8; (map.spec().key_size as usize).max(1)].into_boxed_slice();
-    let key_addr = key_buf.as_ptr() as u64;
-    ctx.regions.push(MemoryRegion::new(
-        key_addr,
-        key_buf.len() as u64,
-        false,
-        RegionKind::ReadOnly,
-    ));
     let cpu = cpu::current_cpu();
-    let mut n = 0u64;
-    let mut result = Ok(());
-    for k in &keys {
-        let Some(value) = map.lookup_elem(k, cpu) else {
-            continue;
-        };
-        key_buf[..k.len()].copy_from_slice(k);
-        n += 1;
-        match ctx.call_function(a[1], [a[0], key_addr, value.as_ptr() as u64, a[2], 0]) {
-            Ok(0) => {}
-            Ok(_) => break,
-            Err(e) => {
-                result = Err(e);
+    crate::grant::with_scratch(ctx, map.spec().key_size as usize, |ctx, key| {
+        let mut n = 0u64;
+        for k in &keys {
+            let Some(value) = map.lookup_elem(k, cpu) else {
+                continue;
+            };
+            key.write(k);
+            n += 1;
+            let r = ctx.call_function(a[1], [a[0], key.addr(), value.as_ptr() as u64, a[2], 0])?;
+            if r != 0 {
                 break;
             }
         }
-    }
-    ctx.regions.remove(key_addr, RegionKind::ReadOnly);
-    drop(key_buf);
-    result.map(|()| n)
+        Ok(n)
+    })
 }

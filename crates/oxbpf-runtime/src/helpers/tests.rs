@@ -7,8 +7,7 @@ use crate::task::{CurrentTask, Task};
 use crate::trace::TraceBuffer;
 use oxbpf_isa::{CallTarget, Insn, Program};
 use oxbpf_vm::{
-    EngineKind, Executable, MemoryRegion, ProgramCalls, RegionKind, Regions, RunContext,
-    RunOutcome, VmError,
+    EngineKind, Executable, ProgramCalls, RegionKind, Regions, RunContext, RunOutcome, VmError,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -49,10 +48,6 @@ fn e(errno: i32) -> u64 {
     neg(errno)
 }
 
-fn rw(buf: &mut [u8]) -> MemoryRegion {
-    MemoryRegion::writable(buf, RegionKind::Stack)
-}
-
 fn addr(b: &[u8]) -> u64 {
     b.as_ptr() as u64
 }
@@ -67,18 +62,20 @@ fn hash_map_helpers_return_linux_errnos() {
     let base = addr(&mem);
     mem[0..4].copy_from_slice(&7u32.to_ne_bytes());
     mem[8..16].copy_from_slice(&99u64.to_ne_bytes());
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
-    w.maps.add_value_regions(&mut r);
+    let table = w.maps.clone();
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    crate::grant::grant_maps(&mut rc, &table);
+    let r = &mut rc.regions;
     let (k, v) = (base, base + 8);
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::MAP_UPDATE_ELEM,
             [h(0), k, v, update::BPF_EXIST, 0]
         )
@@ -88,7 +85,7 @@ fn hash_map_helpers_return_linux_errnos() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::MAP_UPDATE_ELEM,
             [h(0), k, v, update::BPF_NOEXIST, 0]
         )
@@ -98,7 +95,7 @@ fn hash_map_helpers_return_linux_errnos() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::MAP_UPDATE_ELEM,
             [h(0), k, v, update::BPF_NOEXIST, 0]
         )
@@ -106,10 +103,10 @@ fn hash_map_helpers_return_linux_errnos() {
         e(libc::EEXIST)
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_UPDATE_ELEM, [h(0), k, v, 99, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_UPDATE_ELEM, [h(0), k, v, 99, 0]).unwrap(),
         e(libc::EINVAL)
     );
-    let p = call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), k, 0, 0, 0]).unwrap();
+    let p = call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), k, 0, 0, 0]).unwrap();
     assert_ne!(p, 0);
     // The pointer is inside the map's value region, which the run was granted.
     assert_eq!(r.check(p, 8, true).unwrap().kind, RegionKind::MapValue);
@@ -120,28 +117,28 @@ fn hash_map_helpers_return_linux_errnos() {
     // Full map: a third key is E2BIG.
     for key in [8u32, 9] {
         mem[0..4].copy_from_slice(&key.to_ne_bytes());
-        let got = call(&mut w, &mut r, ids::MAP_UPDATE_ELEM, [h(0), k, v, 0, 0]).unwrap();
+        let got = call(&mut w, r, ids::MAP_UPDATE_ELEM, [h(0), k, v, 0, 0]).unwrap();
         assert_eq!(got, if key == 8 { 0 } else { e(libc::E2BIG) });
     }
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
     mem[0..4].copy_from_slice(&7u32.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
         0
     );
     // A key pointer outside the run's memory is a fault, not a host access.
-    let err = call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), 16, 0, 0, 0]).unwrap_err();
+    let err = call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), 16, 0, 0, 0]).unwrap_err();
     assert!(matches!(err, HelperError::Fault(_)));
     // Not a map handle.
     assert!(matches!(
-        call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [base, k, 0, 0, 0]).unwrap_err(),
+        call(&mut w, r, ids::MAP_LOOKUP_ELEM, [base, k, 0, 0, 0]).unwrap_err(),
         HelperError::Abort(_)
     ));
     // Without the runtime's run record the map helpers refuse to run.
-    let mut ctx = HelperCtx::new(&mut r, None, 0);
+    let mut ctx = HelperCtx::new(r, None, 0);
     assert!(
         (implemented(ids::MAP_LOOKUP_ELEM).unwrap().func)(&mut ctx, [h(0), k, 0, 0, 0]).is_err()
     );
@@ -161,9 +158,11 @@ fn array_queue_stack_bloom_and_percpu() {
     );
     let mut mem = vec![0u8; 64];
     let base = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
-    w.maps.add_value_regions(&mut r);
+    let table = w.maps.clone();
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    crate::grant::grant_maps(&mut rc, &table);
+    let r = &mut rc.regions;
     let key = base;
     let val = base + 8;
     let out = base + 16;
@@ -172,18 +171,18 @@ fn array_queue_stack_bloom_and_percpu() {
         .unwrap()
         .copy_from_slice(&5u32.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_UPDATE_ELEM, [h(0), key, val, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_UPDATE_ELEM, [h(0), key, val, 0, 0]).unwrap(),
         e(libc::E2BIG)
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
         0
     );
     r.slice_mut(key, 4)
         .unwrap()
         .copy_from_slice(&1u32.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_DELETE_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_DELETE_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
         e(libc::EINVAL)
     );
     // Queue: FIFO, ENOENT (and a zeroed value) when empty, E2BIG when full.
@@ -191,23 +190,23 @@ fn array_queue_stack_bloom_and_percpu() {
         r.slice_mut(val, 4)
             .unwrap()
             .copy_from_slice(&v.to_ne_bytes());
-        let got = call(&mut w, &mut r, ids::MAP_PUSH_ELEM, [h(1), val, 0, 0, 0]).unwrap();
+        let got = call(&mut w, r, ids::MAP_PUSH_ELEM, [h(1), val, 0, 0, 0]).unwrap();
         assert_eq!(got, if v == 30 { e(libc::E2BIG) } else { 0 });
     }
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_PEEK_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_PEEK_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(r.slice(out, 4).unwrap(), 10u32.to_ne_bytes());
     for v in [10u32, 20] {
         assert_eq!(
-            call(&mut w, &mut r, ids::MAP_POP_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
+            call(&mut w, r, ids::MAP_POP_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
             0
         );
         assert_eq!(r.slice(out, 4).unwrap(), v.to_ne_bytes());
     }
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_POP_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_POP_ELEM, [h(1), out, 0, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
     // Stack: LIFO; BPF_EXIST overwrites the oldest when full.
@@ -218,7 +217,7 @@ fn array_queue_stack_bloom_and_percpu() {
         assert_eq!(
             call(
                 &mut w,
-                &mut r,
+                r,
                 ids::MAP_PUSH_ELEM,
                 [h(2), val, update::BPF_EXIST, 0, 0]
             )
@@ -227,7 +226,7 @@ fn array_queue_stack_bloom_and_percpu() {
         );
     }
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_POP_ELEM, [h(2), out, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_POP_ELEM, [h(2), out, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(r.slice(out, 4).unwrap(), 3u32.to_ne_bytes());
@@ -236,15 +235,15 @@ fn array_queue_stack_bloom_and_percpu() {
         .unwrap()
         .copy_from_slice(&77u32.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_PEEK_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_PEEK_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_PUSH_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_PUSH_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_PEEK_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_PEEK_ELEM, [h(3), val, 0, 0, 0]).unwrap(),
         0
     );
     // Per-CPU: any CPU below the count; others NULL; non-per-CPU maps NULL.
@@ -252,38 +251,20 @@ fn array_queue_stack_bloom_and_percpu() {
         .unwrap()
         .copy_from_slice(&0u32.to_ne_bytes());
     let n = cpu::num_cpus() as u64;
-    let p0 = call(
-        &mut w,
-        &mut r,
-        ids::MAP_LOOKUP_PERCPU_ELEM,
-        [h(4), key, 0, 0, 0],
-    )
-    .unwrap();
+    let p0 = call(&mut w, r, ids::MAP_LOOKUP_PERCPU_ELEM, [h(4), key, 0, 0, 0]).unwrap();
     assert_ne!(p0, 0);
     assert_eq!(
-        call(
-            &mut w,
-            &mut r,
-            ids::MAP_LOOKUP_PERCPU_ELEM,
-            [h(4), key, n, 0, 0]
-        )
-        .unwrap(),
+        call(&mut w, r, ids::MAP_LOOKUP_PERCPU_ELEM, [h(4), key, n, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
-        call(
-            &mut w,
-            &mut r,
-            ids::MAP_LOOKUP_PERCPU_ELEM,
-            [h(0), key, 0, 0, 0]
-        )
-        .unwrap(),
+        call(&mut w, r, ids::MAP_LOOKUP_PERCPU_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
         0
     );
-    let mine = call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(4), key, 0, 0, 0]).unwrap();
+    let mine = call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(4), key, 0, 0, 0]).unwrap();
     let cur = call(
         &mut w,
-        &mut r,
+        r,
         ids::MAP_LOOKUP_PERCPU_ELEM,
         [h(4), key, cpu::current_cpu() as u64, 0, 0],
     )
@@ -307,22 +288,23 @@ fn maps_of_maps_hand_out_inner_handles_with_their_regions() {
     let mut w = world(vec![outer], ProgType::Unspec);
     let mut mem = vec![0u8; 16];
     let key = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
     r.slice_mut(key, 4)
         .unwrap()
         .copy_from_slice(&1u32.to_ne_bytes());
-    let ih = call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap();
+    let ih = call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap();
     assert_eq!(ih, h(1));
     r.slice_mut(key, 4)
         .unwrap()
         .copy_from_slice(&0u32.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), key, 0, 0, 0]).unwrap(),
         0
     );
     let before = r.len();
-    let p = call(&mut w, &mut r, ids::MAP_LOOKUP_ELEM, [ih, key, 0, 0, 0]).unwrap();
+    let p = call(&mut w, r, ids::MAP_LOOKUP_ELEM, [ih, key, 0, 0, 0]).unwrap();
     assert_ne!(p, 0);
     assert_eq!(r.len(), before + 1);
     assert!(r.check(p, 8, true).is_ok());
@@ -336,42 +318,44 @@ fn ring_buffer_helpers() {
     );
     let mut mem = b"hello world\0\0\0\0\0".to_vec();
     let data = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
-    w.maps.add_value_regions(&mut r);
+    let table = w.maps.clone();
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    crate::grant::grant_maps(&mut rc, &table);
+    let r = &mut rc.regions;
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_OUTPUT, [h(0), data, 5, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_OUTPUT, [h(0), data, 5, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_OUTPUT, [h(0), data, 5, 8, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_OUTPUT, [h(0), data, 5, 8, 0]).unwrap(),
         e(libc::EINVAL)
     );
-    let rec = call(&mut w, &mut r, ids::RINGBUF_RESERVE, [h(0), 3, 0, 0, 0]).unwrap();
+    let rec = call(&mut w, r, ids::RINGBUF_RESERVE, [h(0), 3, 0, 0, 0]).unwrap();
     assert_ne!(rec, 0);
     r.slice_mut(rec, 3).unwrap().copy_from_slice(b"abc");
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_SUBMIT, [rec, 0, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_SUBMIT, [rec, 0, 0, 0, 0]).unwrap(),
         0
     );
-    let gone = call(&mut w, &mut r, ids::RINGBUF_RESERVE, [h(0), 4, 0, 0, 0]).unwrap();
+    let gone = call(&mut w, r, ids::RINGBUF_RESERVE, [h(0), 4, 0, 0, 0]).unwrap();
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_DISCARD, [gone, 0, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_DISCARD, [gone, 0, 0, 0, 0]).unwrap(),
         0
     );
     // Submitting twice is refused; so is a pointer that is no record.
-    assert!(call(&mut w, &mut r, ids::RINGBUF_SUBMIT, [rec, 0, 0, 0, 0]).is_err());
-    assert!(call(&mut w, &mut r, ids::RINGBUF_SUBMIT, [data, 0, 0, 0, 0]).is_err());
+    assert!(call(&mut w, r, ids::RINGBUF_SUBMIT, [rec, 0, 0, 0, 0]).is_err());
+    assert!(call(&mut w, r, ids::RINGBUF_SUBMIT, [data, 0, 0, 0, 0]).is_err());
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_RESERVE, [h(0), 3, 1, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_RESERVE, [h(0), 3, 1, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_QUERY, [h(0), 1, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_QUERY, [h(0), 1, 0, 0, 0]).unwrap(),
         4096
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::RINGBUF_QUERY, [h(0), 0, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::RINGBUF_QUERY, [h(0), 0, 0, 0, 0]).unwrap(),
         48
     );
     let got = w.maps.maps()[0].as_ringbuf().unwrap().drain();
@@ -393,35 +377,25 @@ fn perf_event_output_helper() {
     );
     let mut mem = b"sample!!".to_vec();
     let data = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
+    let mut pkt = vec![0xaau8, 0xbb, 0xcc, 0xdd];
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
     let cur = perf_flags_current();
     assert_eq!(
-        call(
-            &mut w,
-            &mut r,
-            ids::PERF_EVENT_OUTPUT,
-            [0, h(0), cur, data, 6]
-        )
-        .unwrap(),
+        call(&mut w, r, ids::PERF_EVENT_OUTPUT, [0, h(0), cur, data, 6]).unwrap(),
         e(libc::ENOENT)
     );
     let pea = w.maps.maps()[0].clone();
     let bufs = pea.as_perf_event_array().unwrap().open_all(4096).unwrap();
     assert_eq!(
-        call(
-            &mut w,
-            &mut r,
-            ids::PERF_EVENT_OUTPUT,
-            [0, h(0), cur, data, 6]
-        )
-        .unwrap(),
+        call(&mut w, r, ids::PERF_EVENT_OUTPUT, [0, h(0), cur, data, 6]).unwrap(),
         0
     );
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::PERF_EVENT_OUTPUT,
             [0, h(0), 1 << 40 | cur, data, 6]
         )
@@ -431,7 +405,7 @@ fn perf_event_output_helper() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::PERF_EVENT_OUTPUT,
             [0, h(0), 100_000, data, 6]
         )
@@ -458,12 +432,12 @@ fn perf_event_output_helper() {
         w2.trace.clone(),
     ));
     w2.env = RunEnv::new(penv);
-    let mut pkt = vec![0xaau8, 0xbb, 0xcc, 0xdd];
-    r.push(MemoryRegion::writable(&mut pkt, RegionKind::Packet));
+    rc.allow_mut(&mut pkt, RegionKind::Packet);
+    let r = &mut rc.regions;
     assert_eq!(
         call(
             &mut w2,
-            &mut r,
+            r,
             ids::PERF_EVENT_OUTPUT,
             [0, h(0), 3 << 32 | cur, data, 2]
         )
@@ -473,7 +447,7 @@ fn perf_event_output_helper() {
     assert_eq!(
         call(
             &mut w2,
-            &mut r,
+            r,
             ids::PERF_EVENT_OUTPUT,
             [0, h(0), 9 << 32 | cur, data, 2]
         )
@@ -504,11 +478,12 @@ fn trace_printk_vprintk_and_snprintf() {
     let fmt = b"n=%d s=%s\n\0";
     mem[..fmt.len()].copy_from_slice(fmt);
     mem[32..36].copy_from_slice(b"str\0");
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
     let n = call(
         &mut w,
-        &mut r,
+        r,
         ids::TRACE_PRINTK,
         [base, fmt.len() as u64, (-7i64) as u64, base + 32, 0],
     )
@@ -522,14 +497,14 @@ fn trace_printk_vprintk_and_snprintf() {
     assert!(recs[0].line().contains("          worker-43      ["));
     // A format without NUL in fmt_size bytes, and a bad conversion: EINVAL, no record.
     assert_eq!(
-        call(&mut w, &mut r, ids::TRACE_PRINTK, [base, 3, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::TRACE_PRINTK, [base, 3, 0, 0, 0]).unwrap(),
         e(libc::EINVAL)
     );
     r.slice_mut(base + 64, 4)
         .unwrap()
         .copy_from_slice(b"%q\0\0");
     assert_eq!(
-        call(&mut w, &mut r, ids::TRACE_PRINTK, [base + 64, 3, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::TRACE_PRINTK, [base + 64, 3, 0, 0, 0]).unwrap(),
         e(libc::EINVAL)
     );
     assert!(w.trace.is_empty());
@@ -546,7 +521,7 @@ fn trace_printk_vprintk_and_snprintf() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::TRACE_VPRINTK,
             [base + 96, vfmt.len() as u64, base + 128, 40, 0]
         )
@@ -557,7 +532,7 @@ fn trace_printk_vprintk_and_snprintf() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::TRACE_VPRINTK,
             [base + 96, vfmt.len() as u64, base + 128, 12, 0]
         )
@@ -567,7 +542,7 @@ fn trace_printk_vprintk_and_snprintf() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::TRACE_VPRINTK,
             [base + 96, vfmt.len() as u64, base + 128, 32, 0]
         )
@@ -579,7 +554,7 @@ fn trace_printk_vprintk_and_snprintf() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::SNPRINTF,
             [out, 32, base + 96, base + 128, 40]
         )
@@ -590,7 +565,7 @@ fn trace_printk_vprintk_and_snprintf() {
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::SNPRINTF,
             [out, 4, base + 96, base + 128, 40]
         )
@@ -599,23 +574,17 @@ fn trace_printk_vprintk_and_snprintf() {
     );
     assert_eq!(r.slice(out, 4).unwrap(), b"1 2\0");
     assert_eq!(
-        call(
-            &mut w,
-            &mut r,
-            ids::SNPRINTF,
-            [0, 0, base + 96, base + 128, 40]
-        )
-        .unwrap(),
+        call(&mut w, r, ids::SNPRINTF, [0, 0, base + 96, base + 128, 40]).unwrap(),
         10
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::SNPRINTF, [out, 4, base + 96, 0, 40]).unwrap(),
+        call(&mut w, r, ids::SNPRINTF, [out, 4, base + 96, 0, 40]).unwrap(),
         e(libc::EINVAL)
     );
     assert_eq!(
         call(
             &mut w,
-            &mut r,
+            r,
             ids::SNPRINTF,
             [out, 4, base + 96, base + 128, 13 * 8]
         )
@@ -631,25 +600,26 @@ fn probe_reads_never_fault_and_zero_on_error() {
     let mut w = world(vec![], ProgType::Kprobe);
     let mut mem = vec![0xffu8; 32];
     let dst = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
     let src = OUTSIDE.as_ptr() as u64;
     for id in [
         ids::PROBE_READ_KERNEL,
         ids::PROBE_READ_USER,
         ids::PROBE_READ,
     ] {
-        assert_eq!(call(&mut w, &mut r, id, [dst, 12, src, 0, 0]).unwrap(), 0);
+        assert_eq!(call(&mut w, r, id, [dst, 12, src, 0, 0]).unwrap(), 0);
         assert_eq!(r.slice(dst, 12).unwrap(), b"not a region");
         assert_eq!(
-            call(&mut w, &mut r, id, [dst, 8, 8, 0, 0]).unwrap(),
+            call(&mut w, r, id, [dst, 8, 8, 0, 0]).unwrap(),
             e(libc::EFAULT)
         );
         assert_eq!(r.slice(dst, 8).unwrap(), [0u8; 8]);
-        assert_eq!(call(&mut w, &mut r, id, [dst, 0, 8, 0, 0]).unwrap(), 0);
+        assert_eq!(call(&mut w, r, id, [dst, 0, 8, 0, 0]).unwrap(), 0);
     }
     // A destination outside the run's memory is refused before anything is read.
-    assert!(call(&mut w, &mut r, ids::PROBE_READ_KERNEL, [8, 4, src, 0, 0]).is_err());
+    assert!(call(&mut w, r, ids::PROBE_READ_KERNEL, [8, 4, src, 0, 0]).is_err());
     // Strings: length with NUL; truncated to size (size returned); -EFAULT zeroes.
     let s = c"hey".as_ptr() as u64;
     for id in [
@@ -658,12 +628,12 @@ fn probe_reads_never_fault_and_zero_on_error() {
         ids::PROBE_READ_STR,
     ] {
         r.slice_mut(dst, 32).unwrap().fill(0xee);
-        assert_eq!(call(&mut w, &mut r, id, [dst, 16, s, 0, 0]).unwrap(), 4);
+        assert_eq!(call(&mut w, r, id, [dst, 16, s, 0, 0]).unwrap(), 4);
         assert_eq!(r.slice(dst, 5).unwrap(), b"hey\0\xee");
-        assert_eq!(call(&mut w, &mut r, id, [dst, 3, src, 0, 0]).unwrap(), 3);
+        assert_eq!(call(&mut w, r, id, [dst, 3, src, 0, 0]).unwrap(), 3);
         assert_eq!(r.slice(dst, 3).unwrap(), b"no\0");
         assert_eq!(
-            call(&mut w, &mut r, id, [dst, 16, 8, 0, 0]).unwrap(),
+            call(&mut w, r, id, [dst, 16, 8, 0, 0]).unwrap(),
             e(libc::EFAULT)
         );
         assert_eq!(r.slice(dst, 16).unwrap(), [0u8; 16]);
@@ -671,11 +641,11 @@ fn probe_reads_never_fault_and_zero_on_error() {
     // A traced task with no such process: user reads fail cleanly.
     w.env.task = CurrentTask::Task(Task::new(u32::MAX - 1, u32::MAX - 1, 0, 0, "gone"));
     assert_eq!(
-        call(&mut w, &mut r, ids::PROBE_READ_USER, [dst, 4, src, 0, 0]).unwrap(),
+        call(&mut w, r, ids::PROBE_READ_USER, [dst, 4, src, 0, 0]).unwrap(),
         e(libc::EFAULT)
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::PROBE_READ_KERNEL, [dst, 4, src, 0, 0]).unwrap(),
+        call(&mut w, r, ids::PROBE_READ_KERNEL, [dst, 4, src, 0, 0]).unwrap(),
         0
     );
 }
@@ -685,50 +655,49 @@ fn time_random_cpu_and_task_helpers() {
     let mut w = world(vec![], ProgType::Unspec);
     let mut mem = vec![0xffu8; 32];
     let buf = addr(&mem);
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
-    let a = call(&mut w, &mut r, ids::KTIME_GET_NS, [0; 5]).unwrap();
-    let b = call(&mut w, &mut r, ids::KTIME_GET_NS, [0; 5]).unwrap();
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
+    let a = call(&mut w, r, ids::KTIME_GET_NS, [0; 5]).unwrap();
+    let b = call(&mut w, r, ids::KTIME_GET_NS, [0; 5]).unwrap();
     assert!(b >= a && a > 0);
-    assert!(call(&mut w, &mut r, ids::KTIME_GET_BOOT_NS, [0; 5]).unwrap() >= a / 2);
-    assert!(call(&mut w, &mut r, ids::KTIME_GET_COARSE_NS, [0; 5]).unwrap() > 0);
-    assert!(call(&mut w, &mut r, ids::KTIME_GET_TAI_NS, [0; 5]).unwrap() > a);
-    let j = call(&mut w, &mut r, ids::JIFFIES64, [0; 5]).unwrap();
+    assert!(call(&mut w, r, ids::KTIME_GET_BOOT_NS, [0; 5]).unwrap() >= a / 2);
+    assert!(call(&mut w, r, ids::KTIME_GET_COARSE_NS, [0; 5]).unwrap() > 0);
+    assert!(call(&mut w, r, ids::KTIME_GET_TAI_NS, [0; 5]).unwrap() > a);
+    let j = call(&mut w, r, ids::JIFFIES64, [0; 5]).unwrap();
     assert!(j > misc::initial_jiffies(1000));
     let rs: Vec<u64> = (0..8)
-        .map(|_| call(&mut w, &mut r, ids::GET_PRANDOM_U32, [0; 5]).unwrap())
+        .map(|_| call(&mut w, r, ids::GET_PRANDOM_U32, [0; 5]).unwrap())
         .collect();
     assert!(rs.iter().all(|&v| v <= u32::MAX as u64));
     assert!(rs.windows(2).any(|p| p[0] != p[1]));
-    assert!(
-        call(&mut w, &mut r, ids::GET_SMP_PROCESSOR_ID, [0; 5]).unwrap() < cpu::num_cpus() as u64
-    );
+    assert!(call(&mut w, r, ids::GET_SMP_PROCESSOR_ID, [0; 5]).unwrap() < cpu::num_cpus() as u64);
     let me = Task::current_thread();
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_PID_TGID, [0; 5]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_PID_TGID, [0; 5]).unwrap(),
         me.pid_tgid()
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_UID_GID, [0; 5]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_UID_GID, [0; 5]).unwrap(),
         me.uid_gid()
     );
     w.env.task = CurrentTask::Task(Task::new(1, 2, 3, 4, "abcdefgh"));
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_PID_TGID, [0; 5]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_PID_TGID, [0; 5]).unwrap(),
         1 << 32 | 2
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_UID_GID, [0; 5]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_UID_GID, [0; 5]).unwrap(),
         4 << 32 | 3
     );
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_COMM, [buf, 16, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_COMM, [buf, 16, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(r.slice(buf, 16).unwrap(), b"abcdefgh\0\0\0\0\0\0\0\0");
     r.slice_mut(buf, 8).unwrap().fill(0xff);
     assert_eq!(
-        call(&mut w, &mut r, ids::GET_CURRENT_COMM, [buf, 4, 0, 0, 0]).unwrap(),
+        call(&mut w, r, ids::GET_CURRENT_COMM, [buf, 4, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(r.slice(buf, 5).unwrap(), b"abc\0\xff");
@@ -752,16 +721,17 @@ fn string_helpers() {
     mem[..6].copy_from_slice(b"hello\0");
     mem[8..14].copy_from_slice(b"help\0\0");
     mem[16..21].copy_from_slice(b"hello");
-    let mut r = Regions::new();
-    r.push(rw(&mut mem));
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Stack);
+    let r = &mut rc.regions;
     let cmp = |w: &mut World, r: &mut Regions, s1: u64, n: u64, s2: u64| {
         call(w, r, ids::STRNCMP, [s1, n, s2, 0, 0]).unwrap() as i64
     };
-    assert_eq!(cmp(&mut w, &mut r, base, 6, base), 0);
-    assert_eq!(cmp(&mut w, &mut r, base, 6, base + 8), -1);
-    assert_eq!(cmp(&mut w, &mut r, base + 8, 6, base), 1);
-    assert_eq!(cmp(&mut w, &mut r, base, 3, base + 8), 0);
-    assert_eq!(cmp(&mut w, &mut r, base + 16, 5, base), 0);
+    assert_eq!(cmp(&mut w, r, base, 6, base), 0);
+    assert_eq!(cmp(&mut w, r, base, 6, base + 8), -1);
+    assert_eq!(cmp(&mut w, r, base + 8, 6, base), 1);
+    assert_eq!(cmp(&mut w, r, base, 3, base + 8), 0);
+    assert_eq!(cmp(&mut w, r, base + 16, 5, base), 0);
 
     for (text, flags, ret, val) in [
         (&b"  -42abc"[..], 0u64, 5i64, -42i64),
@@ -797,15 +767,15 @@ fn string_helpers() {
         Ok((20, u64::MAX))
     );
     // Through the helper: the result is written (0 on error).
-    mem_write(&mut r, base + 32, b"123 ");
+    mem_write(r, base + 32, b"123 ");
     let res = base + 40;
     assert_eq!(
-        call(&mut w, &mut r, ids::STRTOL, [base + 32, 4, 0, res, 0]).unwrap(),
+        call(&mut w, r, ids::STRTOL, [base + 32, 4, 0, res, 0]).unwrap(),
         3
     );
     assert_eq!(r.slice(res, 8).unwrap(), 123i64.to_ne_bytes());
     assert_eq!(
-        call(&mut w, &mut r, ids::STRTOUL, [base + 32, 4, 3, res, 0]).unwrap(),
+        call(&mut w, r, ids::STRTOUL, [base + 32, 4, 3, res, 0]).unwrap(),
         e(libc::EINVAL)
     );
     assert_eq!(r.slice(res, 8).unwrap(), [0; 8]);
@@ -858,7 +828,7 @@ fn call_with(
 #[test]
 fn bpf_loop_calls_back() {
     let mut w = world(vec![], ProgType::Unspec);
-    let mut r = Regions::new();
+    let r = &mut Regions::new();
     let seen = std::cell::RefCell::new(Vec::new());
     let mut calls = FakeCalls {
         funcs: vec![
@@ -881,26 +851,26 @@ fn bpf_loop_calls_back() {
         ],
     };
     assert_eq!(
-        call_with(&mut w, &mut r, &mut calls, ids::LOOP, [3, 1000, 55, 0, 0]).unwrap(),
+        call_with(&mut w, r, &mut calls, ids::LOOP, [3, 1000, 55, 0, 0]).unwrap(),
         3
     );
     assert_eq!(*seen.borrow(), vec![(0, 55), (1, 55), (2, 55)]);
     assert_eq!(
-        call_with(&mut w, &mut r, &mut calls, ids::LOOP, [10, 1001, 0, 0, 0]).unwrap(),
+        call_with(&mut w, r, &mut calls, ids::LOOP, [10, 1001, 0, 0, 0]).unwrap(),
         3
     );
     assert_eq!(
-        call_with(&mut w, &mut r, &mut calls, ids::LOOP, [0, 1001, 0, 0, 0]).unwrap(),
+        call_with(&mut w, r, &mut calls, ids::LOOP, [0, 1001, 0, 0, 0]).unwrap(),
         0
     );
     assert_eq!(
-        call_with(&mut w, &mut r, &mut calls, ids::LOOP, [3, 1000, 0, 1, 0]).unwrap(),
+        call_with(&mut w, r, &mut calls, ids::LOOP, [3, 1000, 0, 1, 0]).unwrap(),
         e(libc::EINVAL)
     );
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::LOOP,
             [(1 << 23) + 1, 1000, 0, 0, 0]
@@ -912,7 +882,7 @@ fn bpf_loop_calls_back() {
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::LOOP,
             [1 << 32 | 1, 1001, 0, 0, 0]
@@ -921,13 +891,13 @@ fn bpf_loop_calls_back() {
         1
     );
     // A failing callback fails the helper with the program's own error.
-    match call_with(&mut w, &mut r, &mut calls, ids::LOOP, [1, 1002, 0, 0, 0]).unwrap_err() {
+    match call_with(&mut w, r, &mut calls, ids::LOOP, [1, 1002, 0, 0, 0]).unwrap_err() {
         HelperError::Program(e) => assert_eq!(e.pc(), 7),
         other => panic!("unexpected {other:?}"),
     }
     // An engine without callbacks: a clear error.
     assert!(matches!(
-        call(&mut w, &mut r, ids::LOOP, [1, 1000, 0, 0, 0]).unwrap_err(),
+        call(&mut w, r, ids::LOOP, [1, 1000, 0, 0, 0]).unwrap_err(),
         HelperError::Abort(_)
     ));
 }
@@ -952,8 +922,10 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
             .update(&k.to_ne_bytes(), &(k as u64).to_ne_bytes(), 0)
             .unwrap();
     }
-    let mut r = Regions::new();
-    w.maps.add_value_regions(&mut r);
+    let table = w.maps.clone();
+    let mut rc = RunContext::new();
+    crate::grant::grant_maps(&mut rc, &table);
+    let r = &mut rc.regions;
     let seen = std::cell::RefCell::new(Vec::new());
     let mut calls = FakeCalls {
         funcs: vec![Box::new(|regions: &mut Regions, a: [u64; 5]| {
@@ -973,7 +945,7 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::FOR_EACH_MAP_ELEM,
             [h(0), 1000, 9, 0, 0]
@@ -987,7 +959,7 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::FOR_EACH_MAP_ELEM,
             [h(1), 1000, 0, 0, 0]
@@ -1008,7 +980,7 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::FOR_EACH_MAP_ELEM,
             [h(2), 1000, 0, 0, 0]
@@ -1019,7 +991,7 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
     assert_eq!(
         call_with(
             &mut w,
-            &mut r,
+            r,
             &mut calls,
             ids::FOR_EACH_MAP_ELEM,
             [h(0), 1000, 0, 1, 0]
@@ -1054,63 +1026,35 @@ fn tail_call_requests_and_limit() {
         .unwrap()
         .set(1, target)
         .unwrap();
-    let mut r = Regions::new();
+    let r = &mut Regions::new();
     let mut calls = FakeCalls { funcs: vec![] };
     // Empty slot and out-of-range index fail with -ENOENT.
     assert_eq!(
-        call_with(
-            &mut w,
-            &mut r,
-            &mut calls,
-            ids::TAIL_CALL,
-            [0x77, h(0), 0, 0, 0]
-        )
-        .unwrap(),
+        call_with(&mut w, r, &mut calls, ids::TAIL_CALL, [0x77, h(0), 0, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
     assert_eq!(
-        call_with(
-            &mut w,
-            &mut r,
-            &mut calls,
-            ids::TAIL_CALL,
-            [0x77, h(0), 2, 0, 0]
-        )
-        .unwrap(),
+        call_with(&mut w, r, &mut calls, ids::TAIL_CALL, [0x77, h(0), 2, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
     // The empty slot counted as an attempt, the out-of-range one did not.
     assert_eq!(w.env.tail_calls(), 1);
     let f = implemented(ids::TAIL_CALL).unwrap().func;
     let mut ctx =
-        HelperCtx::new(&mut r, Some(&mut w.env as &mut dyn Any), 0).with_program_calls(&mut calls);
+        HelperCtx::new(r, Some(&mut w.env as &mut dyn Any), 0).with_program_calls(&mut calls);
     assert_eq!(f(&mut ctx, [0x77, h(0), 1, 0, 0]).unwrap(), 0);
     let tc = ctx.take_tail_call().unwrap();
     assert_eq!(tc.ctx, 0x77);
     drop(ctx);
     for _ in 2..33 {
         assert_eq!(
-            call_with(
-                &mut w,
-                &mut r,
-                &mut calls,
-                ids::TAIL_CALL,
-                [0x77, h(0), 1, 0, 0]
-            )
-            .unwrap(),
+            call_with(&mut w, r, &mut calls, ids::TAIL_CALL, [0x77, h(0), 1, 0, 0]).unwrap(),
             0
         );
     }
     assert_eq!(w.env.tail_calls(), 33);
     assert_eq!(
-        call_with(
-            &mut w,
-            &mut r,
-            &mut calls,
-            ids::TAIL_CALL,
-            [0x77, h(0), 1, 0, 0]
-        )
-        .unwrap(),
+        call_with(&mut w, r, &mut calls, ids::TAIL_CALL, [0x77, h(0), 1, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
 }
@@ -1157,8 +1101,8 @@ fn helper_sets_are_checked_at_load_time() {
     extra.register(5000, "my_helper", |_, a| Ok(a[0] * 2));
     extra.register(ids::KTIME_GET_NS, "fixed_clock", |_, _| Ok(1234));
     let hs = helpers_for(ProgType::SocketFilter, &extra, Some(&prog(5000))).unwrap();
-    let mut r = Regions::new();
-    let mut ctx = HelperCtx::new(&mut r, None, 0);
+    let r = &mut Regions::new();
+    let mut ctx = HelperCtx::new(r, None, 0);
     assert_eq!(
         (hs.get(5000).unwrap().func)(&mut ctx, [21, 0, 0, 0, 0]).unwrap(),
         42
