@@ -156,8 +156,26 @@ pub struct RunEnv {
     dynamic_granted: Vec<usize>,
     /// The maps behind those grants, kept alive for the run.
     granted_maps: Vec<Arc<Map>>,
-    /// Embedder data for embedder-registered helpers.
+    /// Embedder data for embedder-registered helpers (an extension of the run record:
+    /// see [`find_mut`]).
     pub data: Option<Box<dyn Any + Send>>,
+}
+
+/// The run's `T`: the run's embedder data itself when it is a `T`, else the extension data
+/// ([`RunEnv::data`]) of the run's [`RunEnv`] when that is a `T`. Lets helpers of other
+/// modules (packet helpers, embedder helpers) keep their own state in runs that also use
+/// the runtime's maps and trace buffer.
+pub fn find_mut<'c, T: Any>(ctx: &'c mut oxbpf_vm::HelperCtx<'_>) -> Option<&'c mut T> {
+    if ctx.env::<RunEnv>().is_some()
+        && std::any::TypeId::of::<T>() != std::any::TypeId::of::<RunEnv>()
+    {
+        return ctx
+            .env::<RunEnv>()?
+            .data
+            .as_deref_mut()?
+            .downcast_mut::<T>();
+    }
+    ctx.env::<T>()
 }
 
 impl RunEnv {
@@ -172,6 +190,17 @@ impl RunEnv {
             granted_maps: Vec::new(),
             data: None,
         }
+    }
+
+    /// Sets the extension data (see [`find_mut`]).
+    pub fn with_data<T: Any + Send>(mut self, data: T) -> RunEnv {
+        self.data = Some(Box::new(data));
+        self
+    }
+
+    /// The extension data, if it is a `T`.
+    pub fn data_mut<T: Any>(&mut self) -> Option<&mut T> {
+        self.data.as_deref_mut()?.downcast_mut::<T>()
     }
 
     /// The program running now (changes during a tail call).
@@ -328,5 +357,20 @@ mod tests {
         }
         assert!(!run.count_tail_call());
         assert_eq!(run.tail_calls(), 33);
+
+        // Extension data is found from helpers whether it is the run's data or inside
+        // the run record.
+        #[derive(Debug, PartialEq)]
+        struct Mine(u32);
+        let mut run = run.with_data(Mine(7));
+        assert_eq!(run.data_mut::<Mine>(), Some(&mut Mine(7)));
+        let mut r = oxbpf_vm::Regions::new();
+        let mut ctx = oxbpf_vm::HelperCtx::new(&mut r, Some(&mut run as &mut dyn Any), 0);
+        assert_eq!(find_mut::<Mine>(&mut ctx).map(|m| m.0), Some(7));
+        assert!(find_mut::<RunEnv>(&mut ctx).is_some());
+        assert!(find_mut::<u64>(&mut ctx).is_none());
+        let mut plain = Mine(9);
+        let mut ctx = oxbpf_vm::HelperCtx::new(&mut r, Some(&mut plain as &mut dyn Any), 0);
+        assert_eq!(find_mut::<Mine>(&mut ctx).map(|m| m.0), Some(9));
     }
 }
