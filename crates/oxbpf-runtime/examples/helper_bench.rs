@@ -114,12 +114,11 @@ fn oxbpf_ns(c: &Case, runs: u32) -> f64 {
     let obj = rt
         .load(&ObjectSpec {
             maps,
-            programs: vec![ProgramSpec {
-                name: "bench".into(),
-                section: "socket".into(),
-                prog_type: ProgType::SocketFilter,
-                insns: program(c),
-            }],
+            programs: vec![ProgramSpec::new(
+                "bench",
+                ProgType::SocketFilter,
+                program(c),
+            )],
         })
         .unwrap_or_else(|e| panic!("{}: {e}", c.name));
     if let Some(m) = obj.map("m") {

@@ -17,10 +17,8 @@ fn asm(text: &str) -> Program {
 
 fn prog(name: &str, t: ProgType, text: &str) -> ProgramSpec {
     ProgramSpec {
-        name: name.into(),
         section: format!("test/{name}"),
-        prog_type: t,
-        insns: asm(text),
+        ..ProgramSpec::new(name, t, asm(text))
     }
 }
 
