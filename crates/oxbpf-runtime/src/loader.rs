@@ -815,6 +815,126 @@ impl LoadedProgram {
     }
 }
 
+/// What a run on a packet produced (XDP and socket-filter programs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketRun {
+    /// `r0` of the last run.
+    pub r0: u64,
+    /// The verdict of the last run.
+    pub verdict: crate::packet::Verdict,
+    /// The packet as the last run left it (XDP: `data..data_end`; socket filter: the kept
+    /// bytes).
+    pub data: Vec<u8>,
+    /// Mean wall time of one run.
+    pub duration: Duration,
+    /// Number of runs.
+    pub runs: u32,
+}
+
+/// Runs a program inside a `PacketRunner` run: the runner's `PacketEnv` becomes the
+/// extension data of a `RunEnv` (so map, trace and packet helpers all work) and is copied
+/// back when the program returns.
+struct PacketBridge<'p> {
+    program: &'p LoadedProgram,
+}
+
+impl Executable for PacketBridge<'_> {
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<oxbpf_vm::RunOutcome, VmError> {
+        let Some(pe) = ctx
+            .parts()
+            .1
+            .and_then(|e| e.downcast_mut::<crate::packet::PacketEnv>())
+            .copied()
+        else {
+            return self.program.runner.run(ctx);
+        };
+        let mut env = RunEnv::new(self.program.env.clone()).with_data(pe);
+        let mut inner = RunContext::new();
+        inner.args = ctx.args;
+        inner.regions = ctx.regions.clone();
+        inner.budget = ctx.budget;
+        crate::grant::grant_maps(&mut inner, &self.program.env.maps);
+        let mut inner = inner.with_env(&mut env);
+        let out = self.program.runner.run(&mut inner);
+        drop(inner);
+        if let (Some(after), Some(outer)) = (
+            env.data_mut::<crate::packet::PacketEnv>().copied(),
+            ctx.parts()
+                .1
+                .and_then(|e| e.downcast_mut::<crate::packet::PacketEnv>()),
+        ) {
+            *outer = after;
+        }
+        out
+    }
+
+    fn engine(&self) -> EngineKind {
+        self.program.runner.engine()
+    }
+}
+
+impl LoadedProgram {
+    /// Runs an XDP or socket-filter program on one Ethernet packet with the kernel's
+    /// context (`xdp_md` / `__sk_buff`, packet helpers included), `repeat` times on fresh
+    /// copies of the packet, as `BPF_PROG_TEST_RUN` does. Other types: a typed error.
+    pub fn run_packet(&self, packet: &[u8], repeat: u32) -> Result<PacketRun, RunError> {
+        use crate::packet::{LinkType, PacketOptions, PacketRunner, ProgramKind, SkbView};
+        let kind = match self.prog_type {
+            ProgType::Xdp => ProgramKind::Xdp,
+            ProgType::SocketFilter => ProgramKind::SocketFilter,
+            t => {
+                return Err(RunError::Input {
+                    program: self.name.clone(),
+                    reason: format!(
+                        "{t} programs take no packet context (XDP and socket filters do)"
+                    ),
+                })
+            }
+        };
+        let bridge = PacketBridge { program: self };
+        let opts = PacketOptions {
+            budget: self.budget,
+            skb_view: SkbView::Network,
+            ..PacketOptions::default()
+        };
+        let input_err = |reason: String| RunError::Input {
+            program: self.name.clone(),
+            reason,
+        };
+        let mut runner = PacketRunner::with_options(&bridge, kind, opts)
+            .map_err(|e| input_err(e.to_string()))?;
+        let runs = repeat.max(1);
+        let mut last = None;
+        let start = Instant::now();
+        for _ in 0..runs {
+            let out = runner
+                .run_packet(
+                    LinkType::Ethernet,
+                    packet,
+                    packet.len() as u32,
+                    Duration::ZERO,
+                )
+                .map_err(|e| input_err(e.to_string()))?;
+            if let crate::packet::Verdict::Fault(e) = &out.verdict {
+                return Err(RunError::Vm {
+                    program: self.name.clone(),
+                    source: e.clone(),
+                });
+            }
+            last = Some((out.r0.unwrap_or(0), out.verdict.clone(), out.data.to_vec()));
+        }
+        let elapsed = start.elapsed();
+        let (r0, verdict, data) = last.ok_or_else(|| input_err("no run was made".into()))?;
+        Ok(PacketRun {
+            r0,
+            verdict,
+            data,
+            duration: elapsed / runs,
+            runs,
+        })
+    }
+}
+
 /// Reads records from a ring buffer map as a stream.
 #[derive(Debug, Clone)]
 pub struct RingBufReader {

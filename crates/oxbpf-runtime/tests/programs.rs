@@ -328,3 +328,45 @@ fn maps_of_maps() {
         }
     });
 }
+
+/// A UDP/IPv4 Ethernet frame.
+fn udp_frame() -> Vec<u8> {
+    let mut p = vec![0u8; 14 + 20 + 8 + 4];
+    p[12] = 0x08; // ETH_P_IP
+    p[14] = 0x45; // IPv4, IHL 5
+    p[14 + 9] = 17; // UDP
+    p
+}
+
+#[test]
+fn xdp_program_on_a_packet_with_maps_and_globals() {
+    let bytes = std::fs::read(corpus::crate_dir().join("../../examples/xdp_count.o")).unwrap();
+    let obj = oxbpf_obj::Object::parse(&bytes).unwrap();
+    for e in corpus::engines() {
+        let o = oxbpf_runtime::loader::Runtime::new()
+            .with_engine(e)
+            .load_elf(&bytes)
+            .unwrap();
+        let p = o.program("xdp_count").unwrap();
+        let r = p.run_packet(&udp_frame(), 3).unwrap();
+        assert_eq!(r.r0, 2); // XDP_PASS
+        assert_eq!(
+            r.verdict,
+            oxbpf_runtime::packet::Verdict::Xdp(oxbpf_runtime::packet::XdpAction::Pass)
+        );
+        assert_eq!(r.data, udp_frame());
+        let protocols = o.maps().typed::<u32, u64>("protocols").unwrap();
+        assert_eq!(protocols.get(&17).unwrap(), Some(3));
+        let arp = {
+            let mut f = udp_frame();
+            f[12] = 0x08;
+            f[13] = 0x06;
+            f
+        };
+        p.run_packet(&arp, 1).unwrap();
+        assert_eq!(u64s(&global(&obj, &o, "non_ip_packets")), vec![1]);
+        // Other types take no packet context.
+        let h = load("hello", e);
+        assert!(h.program("hello").unwrap().run_packet(&arp, 1).is_err());
+    }
+}

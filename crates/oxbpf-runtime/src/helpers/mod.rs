@@ -147,6 +147,18 @@ pub fn helpers_for(
             h.register(d.id, &d.name(), d.func);
         }
     }
+    // The packet helpers (XDP and skb), for the types that may call them.
+    let mut packet = Helpers::new();
+    crate::packet::register_helpers(&mut packet);
+    for id in packet.ids() {
+        if let Some(p) = packet
+            .get(id as u64)
+            .filter(|_| progtype::allows(prog_type, id))
+        {
+            let f = p.func.clone();
+            h.register(id, &p.name, move |ctx: &mut HelperCtx<'_>, a| f(ctx, a));
+        }
+    }
     for id in extra.ids() {
         if let Some(e) = extra.get(id as u64) {
             let f = e.func.clone();
