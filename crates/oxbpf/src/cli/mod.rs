@@ -12,8 +12,10 @@ mod build;
 mod disasm;
 mod doctor;
 mod exec;
+mod exec_obj;
 mod input;
 mod list;
+mod map;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +41,7 @@ enum Command {
     Doctor(doctor::Args),
     Exec(exec::Args),
     List(list::Args),
+    Map(map::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
+        Command::Map(a) => map::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
