@@ -3,9 +3,9 @@
 //! Each program runs a loop of 100 iterations; one row per body (nothing, a cheap helper,
 //! array/hash lookups and updates). oxbpf runs it through the runtime (`LoadedProgram::run`
 //! with `repeat`, the interpreter), the kernel through `BPF_PROG_TEST_RUN` with the same
-//! `repeat` on a socket filter (its JIT, the kernel's mean per run). The table gives ns per
-//! run and ns per loop iteration with the empty loop's cost subtracted (the operation
-//! alone).
+//! `repeat` on a socket filter (its JIT, the kernel's mean per run). oxbpf runs on the
+//! interpreter and on the JIT (checked mode). The table gives ns per run and ns per loop
+//! iteration with the empty loop's cost subtracted (the operation alone).
 //!
 //! `cargo run --release -p oxbpf-runtime --example helper_bench [-- RUNS]`
 
@@ -13,6 +13,7 @@ use oxbpf_isa::{assemble, Program};
 use oxbpf_runtime::loader::{MapDefSpec, ObjectSpec, ProgramSpec, RunInput, Runtime};
 use oxbpf_runtime::maps::{MapSpec, MapType};
 use oxbpf_runtime::progtype::ProgType;
+use oxbpf_vm::EngineKind;
 use std::time::Duration;
 
 const ITERS: u64 = 100;
@@ -105,8 +106,8 @@ fn program(c: &Case) -> Program {
 }
 
 /// oxbpf: mean ns per run over `runs` runs.
-fn oxbpf_ns(c: &Case, runs: u32) -> f64 {
-    let rt = Runtime::new();
+fn oxbpf_ns(c: &Case, runs: u32, engine: EngineKind) -> f64 {
+    let rt = Runtime::new().with_engine(engine);
     let maps = match c.map {
         Some(t) => vec![MapDefSpec::new(MapSpec::new("m", t, 4, 8, 64))],
         None => vec![],
@@ -190,13 +191,15 @@ fn main() {
         println!("kernel column skipped: {why}");
     }
     println!(
-        "| operation (x{ITERS} per run) | oxbpf interp ns/run | oxbpf ns/op | kernel ns/run | kernel ns/op |"
+        "| operation (x{ITERS} per run) | interp ns/run | interp ns/op | JIT ns/run | JIT ns/op | kernel ns/run | kernel ns/op |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut base_ox = 0.0;
+    let mut base_jit = 0.0;
     let mut base_k = 0.0;
     for (i, c) in CASES.iter().enumerate() {
-        let ox = oxbpf_ns(c, runs);
+        let ox = oxbpf_ns(c, runs, EngineKind::Interpreter);
+        let jit = oxbpf_ns(c, runs, EngineKind::Jit);
         let k = if kernel_off.is_none() {
             kernel_ns(c, runs)
         } else {
@@ -204,6 +207,7 @@ fn main() {
         };
         if i == 0 {
             base_ox = ox;
+            base_jit = jit;
             base_k = *k.as_ref().unwrap_or(&0.0);
         }
         let per = |v: f64, b: f64| (v - b) / ITERS as f64;
@@ -212,11 +216,18 @@ fn main() {
             Ok(v) => (format!("{v:.0}"), format!("{:.1}", per(*v, base_k))),
             Err(e) => (format!("n/a ({e})"), "n/a".into()),
         };
-        let op = if i == 0 {
-            format!("{:.2}", ox / ITERS as f64)
-        } else {
-            format!("{:.1}", per(ox, base_ox))
+        let op = |v: f64, b: f64| {
+            if i == 0 {
+                format!("{:.2}", v / ITERS as f64)
+            } else {
+                format!("{:.1}", per(v, b))
+            }
         };
-        println!("| {} | {ox:.0} | {op} | {kr} | {kp} |", c.name);
+        println!(
+            "| {} | {ox:.0} | {} | {jit:.0} | {} | {kr} | {kp} |",
+            c.name,
+            op(ox, base_ox),
+            op(jit, base_jit)
+        );
     }
 }

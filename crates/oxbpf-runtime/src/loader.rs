@@ -238,7 +238,8 @@ pub enum RunError {
     Input { program: String, reason: String },
 }
 
-/// Prepares `program` for `engine`.
+/// Prepares `program` for `engine`. The JIT compiles in checked mode with budget checks:
+/// programs loaded here are not known to be verified.
 pub fn prepare(
     engine: EngineKind,
     program: &Program,
@@ -246,9 +247,16 @@ pub fn prepare(
 ) -> Result<Arc<dyn Executable>, oxbpf_vm::LoadError> {
     match engine {
         EngineKind::Interpreter => Ok(Arc::new(oxbpf_vm::Interpreter::new(program, helpers)?)),
+        #[cfg(target_arch = "x86_64")]
+        EngineKind::Jit => Ok(Arc::new(oxbpf_vm::jit::JitProgram::compile(
+            program,
+            helpers,
+            &oxbpf_vm::jit::JitOptions::checked(),
+        )?)),
+        #[cfg(not(target_arch = "x86_64"))]
         EngineKind::Jit => Err(oxbpf_vm::LoadError::Unsupported {
             pc: 0,
-            what: "the JIT engine (not part of this build yet)",
+            what: "the JIT engine (x86-64 only)",
         }),
     }
 }

@@ -93,7 +93,11 @@ pub fn i64s(b: &[u8]) -> Vec<i64> {
     u64s(b).into_iter().map(|v| v as i64).collect()
 }
 
-/// The engines the corpus runs on (the JIT joins when it is part of the build).
+/// The engines the corpus runs on.
 pub fn engines() -> Vec<EngineKind> {
-    vec![EngineKind::Interpreter]
+    if cfg!(target_arch = "x86_64") {
+        vec![EngineKind::Interpreter, EngineKind::Jit]
+    } else {
+        vec![EngineKind::Interpreter]
+    }
 }
