@@ -103,6 +103,8 @@ defs! {
     PERF_EVENT_OUTPUT => maps::perf_event_output, "to the perf buffers opened on the map; packet bytes for skb/XDP types";
     TAIL_CALL => maps::tail_call, "33 per run; fails with -ENOENT (Linux leaves r0 unspecified)";
     LOOP => maps::bpf_loop, "callbacks need an engine that supports them";
+    SPIN_LOCK => misc::spin_lock, "a u32 spin lock in program memory (the verifier's lock rules are not enforced)";
+    SPIN_UNLOCK => misc::spin_unlock, "";
     FOR_EACH_MAP_ELEM => maps::for_each_map_elem, "arrays and hash maps";
 }
 
