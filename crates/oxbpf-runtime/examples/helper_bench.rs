@@ -181,6 +181,70 @@ fn kernel_ns(c: &Case, runs: u32) -> Result<f64, String> {
     Ok(out.duration_ns as f64)
 }
 
+/// The helpers alone: each called directly with a `HelperCtx`, no engine (what the
+/// runtime's part of a helper call costs).
+fn direct_rows() {
+    use oxbpf_runtime::env::{MapTable, ProgramEnv, RunEnv};
+    use oxbpf_runtime::helpers::{ids, implemented};
+    use oxbpf_runtime::maps::{Map, MapSpec as Spec};
+    use oxbpf_runtime::trace::TraceBuffer;
+    use oxbpf_vm::{HelperCtx, RegionKind, RunContext};
+    use std::sync::Arc;
+    use std::time::Instant;
+    let maps = Arc::new(MapTable::new(vec![
+        Arc::new(Map::create(Spec::new("a", MapType::Array, 4, 8, 64)).unwrap()),
+        Arc::new(Map::create(Spec::new("h", MapType::Hash, 4, 8, 64)).unwrap()),
+    ]));
+    for k in 0..64u32 {
+        maps.maps()[1].update(&k.to_ne_bytes(), &[0; 8], 0).unwrap();
+    }
+    let penv = Arc::new(ProgramEnv::new(
+        "bench",
+        ProgType::SocketFilter,
+        maps.clone(),
+        Arc::new(TraceBuffer::default()),
+    ));
+    let mut env = RunEnv::new(penv);
+    let mut stack = [0u8; 16];
+    let key = stack.as_ptr() as u64;
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut stack, RegionKind::Stack);
+    oxbpf_runtime::grant::grant_maps(&mut rc, &maps);
+    let regions = &mut rc.regions;
+    println!();
+    println!("| helper called directly (no engine) | ns/call |");
+    println!("| --- | ---: |");
+    let n = 2_000_000u64;
+    for (name, id, args) in [
+        ("bpf_get_prandom_u32", ids::GET_PRANDOM_U32, [0u64; 5]),
+        ("bpf_ktime_get_ns", ids::KTIME_GET_NS, [0; 5]),
+        (
+            "bpf_map_lookup_elem (array)",
+            ids::MAP_LOOKUP_ELEM,
+            [MapTable::handle(0), key, 0, 0, 0],
+        ),
+        (
+            "bpf_map_lookup_elem (hash, hit)",
+            ids::MAP_LOOKUP_ELEM,
+            [MapTable::handle(1), key, 0, 0, 0],
+        ),
+        (
+            "bpf_map_update_elem (array)",
+            ids::MAP_UPDATE_ELEM,
+            [MapTable::handle(0), key, key + 8, 0, 0],
+        ),
+    ] {
+        let f = implemented(id).unwrap().func;
+        let start = Instant::now();
+        for _ in 0..n {
+            let mut ctx = HelperCtx::new(regions, Some(&mut env as &mut dyn std::any::Any), 0);
+            std::hint::black_box(f(&mut ctx, std::hint::black_box(args)).unwrap());
+        }
+        let ns = start.elapsed().as_secs_f64() * 1e9 / n as f64;
+        println!("| {name} | {ns:.1} |");
+    }
+}
+
 fn main() {
     let runs: u32 = std::env::args()
         .nth(1)
@@ -230,4 +294,5 @@ fn main() {
             op(jit, base_jit)
         );
     }
+    direct_rows();
 }
