@@ -1,0 +1,87 @@
+//! The engines compared: each prepares a [`Workload`] once and then runs it many times.
+//!
+//! The timing loop of each engine is monomorphic (inside its [`Prepared::sample`]), so no
+//! dynamic dispatch is counted in the per-run cost.
+
+use crate::programs::Workload;
+use anyhow::Result;
+use std::hint::black_box;
+use std::time::Instant;
+
+pub mod native;
+pub mod rbpf;
+
+/// What kind of engine this is (for grouping in reports and for the targets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Native,
+    Interpreter,
+    Jit,
+}
+
+/// Who wrote the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Native,
+    Oxbpf,
+    Rbpf,
+    Kernel,
+}
+
+/// Memory a prepared program costs in this engine.
+#[derive(Clone, Debug, Default)]
+pub struct Footprint {
+    /// Bytes of the engine's executable form (decoded instructions, machine code).
+    pub bytes: Option<usize>,
+    /// How `bytes` was obtained.
+    pub note: String,
+}
+
+/// One way of running eBPF bytecode (or, for [`native::Native`], the Rust version).
+pub trait Engine {
+    /// Column label.
+    fn name(&self) -> &'static str;
+    fn class(&self) -> Class;
+    fn origin(&self) -> Origin;
+    /// Bits of `r0` the engine reports (the kernel's test run returns 32).
+    fn result_bits(&self) -> u32 {
+        64
+    }
+    /// Prepares a workload (decode, compile, load).
+    fn prepare<'w>(&self, w: &'w Workload) -> Result<Box<dyn Prepared + 'w>>;
+}
+
+/// A workload prepared by one engine.
+pub trait Prepared {
+    /// Runs once over `input`; returns `r0`.
+    fn run(&mut self, input: &mut [u8]) -> Result<u64>;
+    /// Runs `iters` times over `input`; returns nanoseconds per run.
+    fn sample(&mut self, input: &mut [u8], iters: u64) -> Result<f64>;
+    /// Memory of the prepared form.
+    fn footprint(&self) -> Footprint;
+}
+
+/// Times `iters` calls of `run` (each result through `black_box`); nanoseconds per call.
+/// The first error stops the loop.
+#[inline(always)]
+pub fn time_loop<E>(iters: u64, mut run: impl FnMut() -> Result<u64, E>) -> Result<f64, E> {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(run()?);
+    }
+    let elapsed = start.elapsed();
+    Ok(elapsed.as_nanos() as f64 / iters.max(1) as f64)
+}
+
+/// Engines that cannot work here (no kernel access, say), with the reason.
+pub type Unavailable = Vec<(&'static str, String)>;
+
+/// Every engine this build can run, in report order, and those that cannot run here.
+pub fn all() -> (Vec<Box<dyn Engine>>, Unavailable) {
+    let engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(native::Native),
+        Box::new(rbpf::RbpfInterp),
+        Box::new(rbpf::RbpfJit),
+    ];
+    (engines, Vec::new())
+}

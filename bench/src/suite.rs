@@ -1,0 +1,280 @@
+//! One benchmark run: every workload on every engine, checked against the native result,
+//! then timed; the empty program; compile throughput; memory.
+
+use crate::engines::{self, Class, Engine, Footprint, Origin};
+use crate::gen::generated_program;
+use crate::measure::{measure, Measurement, Settings};
+use crate::programs::{Workload, PROGRAMS};
+use crate::Input;
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Only rows whose name contains one of these (programs, `empty`, `compile`).
+    pub filter: Vec<String>,
+    pub settings: Settings,
+    /// Instruction slots of the generated program for compile throughput.
+    pub compile_slots: usize,
+    /// Prepares per compile measurement (the median is reported).
+    pub compile_repeats: usize,
+    /// Leave out engines whose name contains one of these.
+    pub skip_engines: Vec<String>,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    fn wants(&self, name: &str) -> bool {
+        self.filter.is_empty() || self.filter.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
+/// An engine as the report shows it.
+#[derive(Clone, Debug)]
+pub struct EngineInfo {
+    pub name: &'static str,
+    pub class: Class,
+    pub origin: Origin,
+    pub bits: u32,
+}
+
+/// One workload on one engine.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// The timing, or why there is none.
+    pub time: Result<Measurement, String>,
+    /// Set when the engine's `r0` differs from the native result (or the engine wrote
+    /// to the input).
+    pub mismatch: Option<String>,
+    pub footprint: Option<Footprint>,
+}
+
+/// One workload on every engine.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub name: String,
+    pub about: String,
+    pub slots: usize,
+    pub loop_heavy: bool,
+    /// The native result.
+    pub expected: Option<u64>,
+    /// One per engine, in [`Results::engines`] order.
+    pub cells: Vec<Cell>,
+}
+
+/// Preparing (decode / compile / load) one program on one engine.
+#[derive(Clone, Debug)]
+pub struct CompileRow {
+    pub engine: &'static str,
+    pub workload: String,
+    pub slots: usize,
+    /// Median time of one prepare.
+    pub time: Result<Duration, String>,
+    /// `r0` of one run after preparing, when the engine could run it.
+    pub r0: Option<Result<u64, String>>,
+}
+
+/// Everything one run measured.
+pub struct Results {
+    pub settings: Settings,
+    pub engines: Vec<EngineInfo>,
+    /// Engines that could not be used here, with the reason.
+    pub unavailable: Vec<(&'static str, String)>,
+    pub rows: Vec<Row>,
+    pub empty: Option<Row>,
+    pub compile: Vec<CompileRow>,
+}
+
+impl Results {
+    /// Index of the engine called `name`.
+    pub fn engine(&self, name: &str) -> Option<usize> {
+        self.engines.iter().position(|e| e.name == name)
+    }
+
+    /// Every mismatch, as "program / engine: message".
+    pub fn mismatches(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for row in self.rows.iter().chain(self.empty.iter()) {
+            for (e, cell) in self.engines.iter().zip(&row.cells) {
+                if let Some(m) = &cell.mismatch {
+                    out.push(format!("{} / {}: {m}", row.name, e.name));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn mask(v: u64, bits: u32) -> u64 {
+    if bits >= 64 {
+        v
+    } else {
+        v & ((1u64 << bits) - 1)
+    }
+}
+
+fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &Options) -> Row {
+    let pristine = input.0;
+    let expected = w.native.map(|f| f(&input.0));
+    let mut cells = Vec::new();
+    for engine in engines {
+        if opts.progress {
+            eprint!("  {:<10} {:<16}\r", w.name, engine.name());
+        }
+        let cell = match engine.prepare(w) {
+            Err(e) => Cell {
+                time: Err(format!("{e:#}")),
+                mismatch: None,
+                footprint: None,
+            },
+            Ok(mut p) => {
+                let footprint = Some(p.footprint());
+                let mut mismatch = None;
+                let first = p.run(&mut input.0);
+                let time = match first {
+                    Err(e) => Err(format!("{e:#}")),
+                    Ok(r0) => {
+                        if let Some(exp) = expected {
+                            let bits = engine.result_bits();
+                            if mask(r0, bits) != mask(exp, bits) {
+                                mismatch = Some(format!(
+                                    "r0 = {:#x}, native = {:#x} (compared: low {bits} bits)",
+                                    r0, exp
+                                ));
+                            }
+                        }
+                        measure(p.as_mut(), &mut input.0, &opts.settings)
+                            .map_err(|e| format!("{e:#}"))
+                    }
+                };
+                if input.0 != pristine {
+                    input.0 = pristine;
+                    let m = "the engine modified the input buffer".to_string();
+                    mismatch = Some(match mismatch {
+                        Some(prev) => format!("{prev}; {m}"),
+                        None => m,
+                    });
+                }
+                Cell {
+                    time,
+                    mismatch,
+                    footprint,
+                }
+            }
+        };
+        cells.push(cell);
+    }
+    Row {
+        name: w.name.clone(),
+        about: w.about.clone(),
+        slots: w.slots(),
+        loop_heavy: w.loop_heavy,
+        expected,
+        cells,
+    }
+}
+
+fn compile_rows(
+    engines: &[Box<dyn Engine>],
+    w: &Workload,
+    input: &mut Input,
+    opts: &Options,
+) -> Vec<CompileRow> {
+    let mut out = Vec::new();
+    for engine in engines.iter().filter(|e| e.class() != Class::Native) {
+        if opts.progress {
+            eprint!("  compile {:<10} {:<16}\r", w.name, engine.name());
+        }
+        let mut times = Vec::new();
+        let mut error = None;
+        let mut r0 = None;
+        for i in 0..opts.compile_repeats.max(1) {
+            let start = Instant::now();
+            match engine.prepare(w) {
+                Err(e) => {
+                    error = Some(format!("{e:#}"));
+                    break;
+                }
+                Ok(mut p) => {
+                    times.push(start.elapsed());
+                    if i == 0 {
+                        r0 = Some(p.run(&mut input.0).map_err(|e| format!("{e:#}")));
+                    }
+                }
+            }
+        }
+        times.sort();
+        let time = match error {
+            Some(e) => Err(e),
+            None => Ok(times[times.len() / 2]),
+        };
+        out.push(CompileRow {
+            engine: engine.name(),
+            workload: w.name.clone(),
+            slots: w.slots(),
+            time,
+            r0,
+        });
+    }
+    out
+}
+
+/// Runs the benchmark.
+pub fn run(opts: &Options) -> Result<Results> {
+    let (all, mut unavailable) = engines::all();
+    let mut engines = Vec::new();
+    for e in all {
+        if opts
+            .skip_engines
+            .iter()
+            .any(|s| e.name().contains(s.as_str()))
+        {
+            unavailable.push((e.name(), "left out (--skip)".to_string()));
+        } else {
+            engines.push(e);
+        }
+    }
+    let mut input = Input::new();
+    let mut rows = Vec::new();
+    for p in PROGRAMS.iter().filter(|p| opts.wants(p.name)) {
+        let w = Workload::from_program(p)?;
+        rows.push(run_row(&engines, &w, &mut input, opts));
+    }
+    let empty = opts
+        .wants("empty")
+        .then(|| run_row(&engines, &Workload::empty(), &mut input, opts));
+    let mut compile = Vec::new();
+    if opts.wants("compile") {
+        let large = Workload::bytecode(
+            "generated",
+            "generated ALU/memory/branch mix",
+            generated_program(opts.compile_slots, 0x5eed),
+        );
+        compile.extend(compile_rows(&engines, &large, &mut input, opts));
+        if let Some(p) = PROGRAMS.iter().find(|p| p.name == "straight") {
+            let small = Workload::from_program(p)?;
+            compile.extend(compile_rows(&engines, &small, &mut input, opts));
+        }
+    }
+    if opts.progress {
+        eprint!("{:60}\r", "");
+    }
+    Ok(Results {
+        settings: opts.settings,
+        engines: engines
+            .iter()
+            .map(|e| EngineInfo {
+                name: e.name(),
+                class: e.class(),
+                origin: e.origin(),
+                bits: e.result_bits(),
+            })
+            .collect(),
+        unavailable,
+        rows,
+        empty,
+        compile,
+    })
+}
