@@ -1,0 +1,188 @@
+//! The crate's error type.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::verifier_log::VerifierSummary;
+
+/// Everything that can go wrong talking to the kernel.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KernelError {
+    /// `BPF_PROG_LOAD` failed and the verifier said why (or the load was refused before
+    /// verification; then `log` may be empty and `summary.message` is the errno's text).
+    #[error("the kernel rejected program `{program}` (errno {errno}): {summary}")]
+    Verifier {
+        /// The program's name as given to the kernel.
+        program: String,
+        /// The errno of `BPF_PROG_LOAD` (`EACCES` and `EINVAL` are the usual verdicts).
+        errno: i32,
+        /// The verifier log (tail, when the kernel rotated it).
+        log: String,
+        /// The failing instruction and message, parsed from `log` (boxed to keep the error
+        /// small).
+        summary: Box<VerifierSummary>,
+    },
+
+    /// The kernel refused for lack of privilege (`EPERM`) before any verification.
+    #[error("{op} was refused: {reason}")]
+    PermissionDenied {
+        /// The operation, e.g. `BPF_PROG_LOAD`.
+        op: &'static str,
+        /// Plain words: what was refused and what usually causes it.
+        reason: String,
+    },
+
+    /// A system call failed.
+    #[error("{op} failed ({context}): {source}")]
+    Syscall {
+        /// The system call or `bpf()` command.
+        op: &'static str,
+        /// What it was doing, e.g. the program or map name.
+        context: String,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The caller passed something the kernel interface cannot take.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// The argument.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// A test-run output buffer was too small for what the program produced.
+    #[error("BPF_PROG_TEST_RUN: {what} needs {needed} bytes, the buffer has {given}")]
+    OutputTooSmall {
+        /// `data_out` or `ctx_out`.
+        what: &'static str,
+        /// The size the kernel reported.
+        needed: usize,
+        /// The size that was passed.
+        given: usize,
+    },
+
+    /// The running kernel does not support the operation.
+    #[error("unsupported by this kernel: {what}")]
+    Unsupported {
+        /// What is unsupported, in plain words.
+        what: String,
+    },
+
+    /// A named thing (program, map, tracepoint, BTF type) does not exist.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// The kind of thing.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+
+    /// tracefs could not be found or mounted.
+    #[error("tracefs is not available: {reason}")]
+    TracefsUnavailable {
+        /// Every place tried and why it failed.
+        reason: String,
+    },
+
+    /// Reading or writing a file (tracefs, sysfs, procfs, an object file) failed.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A kernel-provided text file did not have the expected shape.
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        message: String,
+    },
+
+    /// aya failed to load an object file.
+    #[error("loading the object with aya: {source}")]
+    Object {
+        /// aya's error.
+        #[source]
+        source: Box<aya::EbpfError>,
+    },
+
+    /// aya failed on a program of an object (load, attach, detach).
+    #[error("program `{program}`: {op}: {source}")]
+    Program {
+        /// The program name.
+        program: String,
+        /// `load`, `attach`, `detach`.
+        op: &'static str,
+        /// aya's error.
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+
+    /// aya failed on a map.
+    #[error("map `{map}`: {source}")]
+    Map {
+        /// The map name.
+        map: String,
+        /// aya's error.
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
+}
+
+impl KernelError {
+    pub(crate) fn syscall(op: &'static str, context: impl Into<String>, source: io::Error) -> Self {
+        KernelError::Syscall {
+            op,
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn file(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        KernelError::File {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The errno behind this error, when there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            KernelError::Verifier { errno, .. } => Some(*errno),
+            KernelError::PermissionDenied { .. } => Some(libc::EPERM),
+            KernelError::Syscall { source, .. } | KernelError::File { source, .. } => {
+                source.raw_os_error()
+            }
+            KernelError::Map { source, .. } => match source.as_ref() {
+                aya::maps::MapError::CreateError { io_error, .. } => io_error.raw_os_error(),
+                aya::maps::MapError::SyscallError(s) => s.io_error.raw_os_error(),
+                _ => None,
+            },
+            KernelError::Program { source, .. } => match source.as_ref() {
+                aya::programs::ProgramError::LoadError { io_error, .. } => io_error.raw_os_error(),
+                aya::programs::ProgramError::SyscallError(s) => s.io_error.raw_os_error(),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Plain-words text for an errno (`strerror`, plus the kernel-internal codes).
+pub fn errno_text(errno: i32) -> String {
+    match errno {
+        crate::sys::ENOTSUPP => "operation not supported (ENOTSUPP)".to_string(),
+        _ => io::Error::from_raw_os_error(errno).to_string(),
+    }
+}

@@ -1,0 +1,811 @@
+//! Raw system calls: `bpf(2)` commands aya has no public API for, `perf_event_open(2)`,
+//! `mount(2)`, `uname(2)`, `getrlimit`/`setrlimit`, `poll(2)`, `setsockopt(SO_ATTACH_BPF)`.
+//!
+//! This is the only module of the crate with `unsafe`. The attribute layouts come from the
+//! bindgen-generated Linux UAPI bindings in `aya_obj::generated`, not from hand-written
+//! structs. Every wrapper here is safe to call: pointers handed to the kernel are taken from
+//! live Rust slices in the same function, and sizes are the slices' lengths.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::mem;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use aya_obj::generated::{
+    bpf_attr, bpf_cmd, bpf_map_info, bpf_map_type, bpf_prog_info, perf_event_attr,
+    perf_event_sample_format, perf_type_id, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
+    PERF_FLAG_FD_CLOEXEC,
+};
+
+/// `ENOTSUPP`, the kernel-internal "operation not supported" code that leaks to user space
+/// from `BPF_PROG_TEST_RUN` and trampoline attach (not in libc).
+pub(crate) const ENOTSUPP: i32 = 524;
+
+/// A `bpf_attr` with every byte zero: the value the kernel expects in unused fields.
+fn zeroed_attr() -> bpf_attr {
+    // SAFETY: `bpf_attr` is a C union of structs made only of integers and integer arrays
+    // (plus nested unions of the same); the all-zero bit pattern is a valid value of each.
+    unsafe { mem::zeroed() }
+}
+
+/// Runs `bpf(cmd, attr, sizeof(attr))`.
+///
+/// # Safety
+///
+/// Every pointer the kernel reads or writes for `cmd` (buffers stored as `u64` in `attr`)
+/// must be valid for the lengths stored next to it in `attr` for the duration of the call.
+unsafe fn sys_bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<libc::c_long> {
+    // SAFETY: `attr` is a live, writable `bpf_attr` and we pass its exact size, so the kernel
+    // reads and writes only inside it; the buffers it points to are valid per this
+    // function's contract.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut bpf_attr,
+            mem::size_of::<bpf_attr>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Takes ownership of a file descriptor a syscall just returned.
+fn owned_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    let fd = RawFd::try_from(ret).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("syscall returned an out-of-range file descriptor {ret}"),
+        )
+    })?;
+    if fd < 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("syscall returned a negative file descriptor {fd}"),
+        ));
+    }
+    // SAFETY: the syscall succeeded and returned a new file descriptor that nothing else in
+    // this process owns; `OwnedFd` becomes its only owner and closes it once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn u32_len(len: usize, what: &str) -> io::Result<u32> {
+    u32::try_from(len).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} is {len} bytes, more than the kernel's 32-bit size field allows"),
+        )
+    })
+}
+
+fn ptr_or_null(buf: &[u8]) -> u64 {
+    if buf.is_empty() {
+        0
+    } else {
+        buf.as_ptr() as u64
+    }
+}
+
+fn mut_ptr_or_null(buf: &mut [u8]) -> u64 {
+    if buf.is_empty() {
+        0
+    } else {
+        buf.as_mut_ptr() as u64
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// BPF_PROG_LOAD
+// ---------------------------------------------------------------------------------------
+
+/// Arguments of `BPF_PROG_LOAD`.
+pub(crate) struct ProgLoadAttr<'a> {
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    /// The program bytes; a multiple of 8 bytes.
+    pub insns: &'a [u8],
+    pub license: &'a CStr,
+    /// At most 15 bytes, no NUL (checked by the caller; truncated here if longer).
+    pub name: &'a [u8],
+    pub kern_version: u32,
+    pub prog_flags: u32,
+    pub attach_btf_id: u32,
+    /// File descriptors for `BPF_PSEUDO_MAP_IDX` references.
+    pub fd_array: &'a [RawFd],
+}
+
+/// Outcome of one `BPF_PROG_LOAD`.
+pub(crate) struct ProgLoadOutcome {
+    pub result: io::Result<OwnedFd>,
+    /// `log_true_size` as the kernel reported it (6.4+): the log size it needed.
+    pub log_true_size: u32,
+}
+
+/// Checks that every `fd_array` index the program uses (`lddw` src 5/6 immediates and the
+/// BTF module index in the `off` field of kfunc calls) is inside an array of `len` entries,
+/// so that the kernel never reads past the slice.
+fn check_fd_array_refs(insns: &[u8], len: usize) -> io::Result<()> {
+    for (slot, c) in insns.chunks_exact(8).enumerate() {
+        let (opcode, src) = (c[0], c[1] >> 4);
+        let off = i16::from_le_bytes([c[2], c[3]]);
+        let imm = i32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+        let idx = match (opcode, src) {
+            // lddw with BPF_PSEUDO_MAP_IDX / BPF_PSEUDO_MAP_IDX_VALUE
+            (0x18, 5) | (0x18, 6) => i64::from(imm),
+            // call with BPF_PSEUDO_KFUNC_CALL: off > 0 names a module BTF fd
+            (0x85, 2) if off > 0 => i64::from(off),
+            _ => continue,
+        };
+        if idx < 0 || idx as u64 >= len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("instruction slot {slot} uses fd_array index {idx}, the array has {len} entries"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads a program. With a non-empty `log`, the verifier writes its log there at
+/// `log_level`.
+pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) -> ProgLoadOutcome {
+    let fail = |e| ProgLoadOutcome {
+        result: Err(e),
+        log_true_size: 0,
+    };
+    if !a.insns.len().is_multiple_of(8) {
+        return fail(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("program is {} bytes, not a multiple of 8", a.insns.len()),
+        ));
+    }
+    let insn_cnt = match u32_len(a.insns.len() / 8, "instruction count") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let log_size = match u32_len(log.len(), "verifier log buffer") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    if !a.fd_array.is_empty() {
+        if let Err(e) = check_fd_array_refs(a.insns, a.fd_array.len()) {
+            return fail(e);
+        }
+    }
+
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union; no reads of other
+    // members happen through this reference.
+    let u = unsafe { &mut attr.__bindgen_anon_3 };
+    u.prog_type = a.prog_type;
+    u.expected_attach_type = a.expected_attach_type;
+    u.insns = a.insns.as_ptr() as u64;
+    u.insn_cnt = insn_cnt;
+    u.license = a.license.as_ptr() as u64;
+    u.kern_version = a.kern_version;
+    u.prog_flags = a.prog_flags;
+    let n = a.name.len().min(u.prog_name.len() - 1);
+    for (dst, &src) in u.prog_name.iter_mut().zip(&a.name[..n]) {
+        *dst = src as libc::c_char;
+    }
+    u.attach_btf_id = a.attach_btf_id;
+    if !a.fd_array.is_empty() {
+        u.fd_array = a.fd_array.as_ptr() as u64;
+    }
+    if !log.is_empty() {
+        u.log_level = log_level;
+        u.log_size = log_size;
+        u.log_buf = log.as_mut_ptr() as u64;
+    }
+
+    let mut tries = 0;
+    let result = loop {
+        // SAFETY: `insns` (insn_cnt * 8 bytes), `license` (NUL-terminated) and `log`
+        // (log_size bytes, the most the kernel writes) borrow live slices for the whole
+        // call. The kernel reads `fd_array` only at the indices the program names, and
+        // `check_fd_array_refs` verified that each of those is inside the slice.
+        let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) };
+        match r {
+            // The verifier can be interrupted; libbpf retries the same way.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && tries < 5 => tries += 1,
+            other => break other.and_then(owned_fd),
+        }
+    };
+    // SAFETY: reading an integer field of the union member we initialised above.
+    let log_true_size = unsafe { attr.__bindgen_anon_3.log_true_size };
+    ProgLoadOutcome {
+        result,
+        log_true_size,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// BPF_PROG_TEST_RUN
+// ---------------------------------------------------------------------------------------
+
+/// Arguments of `BPF_PROG_TEST_RUN`. Empty slices are passed as NULL.
+pub(crate) struct TestRunArgs<'a> {
+    pub data_in: &'a [u8],
+    pub data_out: &'a mut [u8],
+    pub ctx_in: &'a [u8],
+    pub ctx_out: &'a mut [u8],
+    pub repeat: u32,
+    pub flags: u32,
+    pub cpu: u32,
+    pub batch_size: u32,
+}
+
+/// What the kernel wrote back into the test-run attributes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TestRunRaw {
+    pub retval: u32,
+    pub duration: u32,
+    pub data_size_out: u32,
+    pub ctx_size_out: u32,
+}
+
+/// Runs a loaded program once (or `repeat` times) on the given input.
+pub(crate) fn prog_test_run(
+    prog: BorrowedFd<'_>,
+    args: TestRunArgs<'_>,
+) -> (io::Result<()>, TestRunRaw) {
+    let sizes = (|| {
+        Ok::<_, io::Error>((
+            u32_len(args.data_in.len(), "data_in")?,
+            u32_len(args.data_out.len(), "data_out")?,
+            u32_len(args.ctx_in.len(), "ctx_in")?,
+            u32_len(args.ctx_out.len(), "ctx_out")?,
+        ))
+    })();
+    let (data_size_in, data_size_out, ctx_size_in, ctx_size_out) = match sizes {
+        Ok(s) => s,
+        Err(e) => return (Err(e), TestRunRaw::default()),
+    };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let t = unsafe { &mut attr.test };
+    t.prog_fd = prog.as_raw_fd() as u32;
+    t.data_in = ptr_or_null(args.data_in);
+    t.data_size_in = data_size_in;
+    t.data_out = mut_ptr_or_null(args.data_out);
+    t.data_size_out = data_size_out;
+    t.ctx_in = ptr_or_null(args.ctx_in);
+    t.ctx_size_in = ctx_size_in;
+    t.ctx_out = mut_ptr_or_null(args.ctx_out);
+    t.ctx_size_out = ctx_size_out;
+    t.repeat = args.repeat;
+    t.flags = args.flags;
+    t.cpu = args.cpu;
+    t.batch_size = args.batch_size;
+    // SAFETY: the four buffers borrow live slices and their lengths are the sizes stored
+    // next to them; the kernel copies at most `data_size_out`/`ctx_size_out` bytes out
+    // (it reports ENOSPC rather than overrun a short buffer).
+    let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr) };
+    // SAFETY: reading integer fields of the union member initialised above.
+    let t = unsafe { attr.test };
+    (
+        r.map(|_| ()),
+        TestRunRaw {
+            retval: t.retval,
+            duration: t.duration,
+            data_size_out: t.data_size_out,
+            ctx_size_out: t.ctx_size_out,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_GET_FD_BY_ID
+// ---------------------------------------------------------------------------------------
+
+/// `BPF_OBJ_GET_INFO_BY_FD` for a program (no variable-length arrays requested).
+pub(crate) fn prog_info(fd: BorrowedFd<'_>) -> io::Result<bpf_prog_info> {
+    // SAFETY: `bpf_prog_info` is a plain C struct of integers, integer arrays and a
+    // bitfield unit; all-zero is a valid value and means "no arrays requested".
+    let mut info: bpf_prog_info = unsafe { mem::zeroed() };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let i = unsafe { &mut attr.info };
+    i.bpf_fd = fd.as_raw_fd() as u32;
+    i.info_len = mem::size_of::<bpf_prog_info>() as u32;
+    i.info = &mut info as *mut bpf_prog_info as u64;
+    // SAFETY: `info` is a live `bpf_prog_info` of `info_len` bytes; all of its pointer
+    // fields are zero, so the kernel writes nothing outside it.
+    unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
+    Ok(info)
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD` for a map.
+pub(crate) fn map_info(fd: BorrowedFd<'_>) -> io::Result<bpf_map_info> {
+    // SAFETY: `bpf_map_info` is a plain C struct of integers; all-zero is valid.
+    let mut info: bpf_map_info = unsafe { mem::zeroed() };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let i = unsafe { &mut attr.info };
+    i.bpf_fd = fd.as_raw_fd() as u32;
+    i.info_len = mem::size_of::<bpf_map_info>() as u32;
+    i.info = &mut info as *mut bpf_map_info as u64;
+    // SAFETY: `info` is a live `bpf_map_info` of `info_len` bytes and has no pointer fields.
+    unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
+    Ok(info)
+}
+
+/// `BPF_PROG_GET_FD_BY_ID`.
+pub(crate) fn prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    attr.__bindgen_anon_6.__bindgen_anon_1.prog_id = id;
+    // SAFETY: this command carries no pointers.
+    let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_GET_FD_BY_ID, &mut attr) }?;
+    owned_fd(r)
+}
+
+// ---------------------------------------------------------------------------------------
+// Map elements
+// ---------------------------------------------------------------------------------------
+
+/// A map together with the geometry the kernel reported for it, so that element
+/// operations can check buffer sizes before handing pointers to the kernel.
+///
+/// The pairing is the safety argument for the element operations: `RawMap` is built only
+/// by [`RawMap::new`], which asks the kernel about the very descriptor it then owns, and
+/// neither the descriptor nor the geometry can change afterwards.
+#[derive(Debug)]
+pub(crate) struct RawMap {
+    data: aya::maps::MapData,
+    map_type: u32,
+    id: u32,
+    key_size: usize,
+    value_size: usize,
+    /// Bytes the kernel reads or writes for one value: `value_size`, or for per-CPU maps
+    /// `round_up(value_size, 8) * possible_cpus`.
+    value_buf: usize,
+    max_entries: u32,
+    flags: u32,
+}
+
+fn is_per_cpu(map_type: u32) -> bool {
+    map_type == bpf_map_type::BPF_MAP_TYPE_PERCPU_HASH as u32
+        || map_type == bpf_map_type::BPF_MAP_TYPE_PERCPU_ARRAY as u32
+        || map_type == bpf_map_type::BPF_MAP_TYPE_LRU_PERCPU_HASH as u32
+        || map_type == bpf_map_type::BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED as u32
+}
+
+impl RawMap {
+    pub(crate) fn new(data: aya::maps::MapData) -> io::Result<RawMap> {
+        let info = map_info(data.fd().as_fd())?;
+        let value_size = info.value_size as usize;
+        let value_buf = if is_per_cpu(info.type_) {
+            let cpus = aya::util::nr_cpus()
+                .map_err(|(what, e)| io::Error::new(e.kind(), format!("reading {what}: {e}")))?;
+            value_size.div_ceil(8) * 8 * cpus
+        } else {
+            value_size
+        };
+        Ok(RawMap {
+            data,
+            map_type: info.type_,
+            id: info.id,
+            key_size: info.key_size as usize,
+            value_size,
+            value_buf,
+            max_entries: info.max_entries,
+            flags: info.map_flags,
+        })
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.data.fd().as_fd()
+    }
+    pub(crate) fn into_map_data(self) -> aya::maps::MapData {
+        self.data
+    }
+    pub(crate) fn map_type(&self) -> u32 {
+        self.map_type
+    }
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+    pub(crate) fn key_size(&self) -> usize {
+        self.key_size
+    }
+    pub(crate) fn value_size(&self) -> usize {
+        self.value_size
+    }
+    pub(crate) fn value_buf(&self) -> usize {
+        self.value_buf
+    }
+    pub(crate) fn max_entries(&self) -> u32 {
+        self.max_entries
+    }
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    fn check_key(&self, key: &[u8]) -> io::Result<u64> {
+        if key.len() != self.key_size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "key is {} bytes, the map's keys are {} bytes",
+                    key.len(),
+                    self.key_size
+                ),
+            ));
+        }
+        Ok(ptr_or_null(key))
+    }
+
+    fn elem_attr(&self, key: u64, value: u64, flags: u64) -> bpf_attr {
+        let mut attr = zeroed_attr();
+        // SAFETY: writing fields of a union member of a zeroed POD union.
+        let e = unsafe { &mut attr.__bindgen_anon_2 };
+        e.map_fd = self.fd().as_raw_fd() as u32;
+        e.key = key;
+        e.__bindgen_anon_1.value = value;
+        e.flags = flags;
+        attr
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM`; `None` when the key is absent.
+    pub(crate) fn lookup(&self, key: &[u8], flags: u64) -> io::Result<Option<Vec<u8>>> {
+        let k = self.check_key(key)?;
+        let mut value = vec![0u8; self.value_buf];
+        let mut attr = self.elem_attr(k, mut_ptr_or_null(&mut value), flags);
+        // SAFETY: `key` is exactly `key_size` bytes (checked) and `value` is `value_buf`
+        // bytes, the most the kernel writes for this map (geometry read from this fd).
+        match unsafe { sys_bpf(bpf_cmd::BPF_MAP_LOOKUP_ELEM, &mut attr) } {
+            Ok(_) => Ok(Some(value)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `BPF_MAP_UPDATE_ELEM`.
+    pub(crate) fn update(&self, key: &[u8], value: &[u8], flags: u64) -> io::Result<()> {
+        let k = self.check_key(key)?;
+        if value.len() != self.value_buf {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "value is {} bytes, the map expects {} bytes",
+                    value.len(),
+                    self.value_buf
+                ),
+            ));
+        }
+        let mut attr = self.elem_attr(k, ptr_or_null(value), flags);
+        // SAFETY: `key` and `value` are exactly the sizes the kernel reads for this map.
+        unsafe { sys_bpf(bpf_cmd::BPF_MAP_UPDATE_ELEM, &mut attr) }.map(|_| ())
+    }
+
+    /// `BPF_MAP_DELETE_ELEM`; false when the key was absent.
+    pub(crate) fn delete(&self, key: &[u8]) -> io::Result<bool> {
+        let k = self.check_key(key)?;
+        let mut attr = self.elem_attr(k, 0, 0);
+        // SAFETY: `key` is exactly the size the kernel reads for this map.
+        match unsafe { sys_bpf(bpf_cmd::BPF_MAP_DELETE_ELEM, &mut attr) } {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key for `None`), or `None`
+    /// at the end.
+    pub(crate) fn next_key(&self, key: Option<&[u8]>) -> io::Result<Option<Vec<u8>>> {
+        let k = match key {
+            Some(key) => self.check_key(key)?,
+            None => 0,
+        };
+        let mut next = vec![0u8; self.key_size];
+        let mut attr = self.elem_attr(k, 0, 0);
+        attr.__bindgen_anon_2.__bindgen_anon_1.next_key = mut_ptr_or_null(&mut next);
+        // SAFETY: `key` (or NULL) and `next` are exactly `key_size` bytes.
+        match unsafe { sys_bpf(bpf_cmd::BPF_MAP_GET_NEXT_KEY, &mut attr) } {
+            Ok(_) => Ok(Some(next)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Attach: raw tracepoints, links, perf events, sockets
+// ---------------------------------------------------------------------------------------
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches a raw tracepoint program to `name`, or, with `None`,
+/// a BTF-typed tracing program (tp_btf, fentry, ...) to the target it was loaded for.
+pub(crate) fn raw_tracepoint_open(
+    name: Option<&CStr>,
+    prog: BorrowedFd<'_>,
+) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let r = unsafe { &mut attr.raw_tracepoint };
+    r.name = name.map_or(0, |n| n.as_ptr() as u64);
+    r.prog_fd = prog.as_raw_fd() as u32;
+    // SAFETY: `name` is NUL-terminated and borrowed for the call, or NULL.
+    let ret = unsafe { sys_bpf(bpf_cmd::BPF_RAW_TRACEPOINT_OPEN, &mut attr) }?;
+    owned_fd(ret)
+}
+
+/// `BPF_LINK_CREATE` for a target given by file descriptor (perf event, cgroup, ...).
+pub(crate) fn link_create(
+    prog: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let l = unsafe { &mut attr.link_create };
+    l.__bindgen_anon_1.prog_fd = prog.as_raw_fd() as u32;
+    l.__bindgen_anon_2.target_fd = target.as_raw_fd() as u32;
+    l.attach_type = attach_type;
+    // SAFETY: no pointers are set (the type-specific union stays zero).
+    let ret = unsafe { sys_bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr) }?;
+    owned_fd(ret)
+}
+
+/// `perf_event_open` for tracepoint `id` on all processes of `cpu` (a BPF program attached
+/// to a tracepoint event runs for every CPU regardless; one event is enough).
+pub(crate) fn perf_event_open_tracepoint(id: u64, cpu: i32) -> io::Result<OwnedFd> {
+    // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
+    // bitfield unit; all-zero is valid and is the kernel's default for every field.
+    let mut attr: perf_event_attr = unsafe { mem::zeroed() };
+    attr.type_ = perf_type_id::PERF_TYPE_TRACEPOINT as u32;
+    attr.size = mem::size_of::<perf_event_attr>() as u32;
+    attr.config = id;
+    attr.sample_type = perf_event_sample_format::PERF_SAMPLE_RAW as u64;
+    attr.__bindgen_anon_1.sample_period = 1;
+    attr.__bindgen_anon_2.wakeup_events = 1;
+    // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size; the other
+    // arguments are plain integers (pid -1: all processes, group -1: no group).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const perf_event_attr,
+            -1 as libc::pid_t,
+            cpu as libc::c_int,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(ret)
+}
+
+/// The legacy attach: `PERF_EVENT_IOC_SET_BPF` then `PERF_EVENT_IOC_ENABLE`.
+pub(crate) fn perf_event_set_bpf_and_enable(
+    perf: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+) -> io::Result<()> {
+    // SAFETY: SET_BPF takes the program fd as an integer argument; no memory is passed.
+    let r = unsafe {
+        libc::ioctl(
+            perf.as_raw_fd(),
+            PERF_EVENT_IOC_SET_BPF as libc::c_ulong,
+            prog.as_raw_fd() as libc::c_ulong,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: ENABLE takes an integer flag argument (0); no memory is passed.
+    let r = unsafe {
+        libc::ioctl(
+            perf.as_raw_fd(),
+            PERF_EVENT_IOC_ENABLE as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `setsockopt(SOL_SOCKET, SO_ATTACH_BPF, prog)`.
+pub(crate) fn attach_socket_filter(sock: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> io::Result<()> {
+    let fd: libc::c_int = prog.as_raw_fd();
+    // SAFETY: the option value is a live `c_int` and we pass its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_BPF,
+            &fd as *const libc::c_int as *const libc::c_void,
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Process and system
+// ---------------------------------------------------------------------------------------
+
+/// `mount(source, target, fstype, 0, NULL)`.
+pub(crate) fn mount(source: &str, target: &Path, fstype: &str) -> io::Result<()> {
+    let c = |s: &[u8]| {
+        CString::new(s).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "mount argument contains a NUL byte",
+            )
+        })
+    };
+    let source = c(source.as_bytes())?;
+    let target = c(target.as_os_str().as_bytes())?;
+    let fstype = c(fstype.as_bytes())?;
+    // SAFETY: the three strings are NUL-terminated and live for the call; `data` is NULL,
+    // which every pseudo file system accepts as "no options".
+    let r = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The fields of `uname(2)` oxbpf reports.
+#[derive(Clone, Debug)]
+pub(crate) struct Uname {
+    pub sysname: String,
+    pub release: String,
+    pub machine: String,
+}
+
+fn c_field(field: &[libc::c_char]) -> String {
+    let bytes: Vec<u8> = field
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+pub(crate) fn uname() -> io::Result<Uname> {
+    // SAFETY: `utsname` is a C struct of fixed-size char arrays; all-zero is valid.
+    let mut u: libc::utsname = unsafe { mem::zeroed() };
+    // SAFETY: `u` is a live, writable `utsname`.
+    let r = unsafe { libc::uname(&mut u) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Uname {
+        sysname: c_field(&u.sysname),
+        release: c_field(&u.release),
+        machine: c_field(&u.machine),
+    })
+}
+
+/// The effective user id.
+pub(crate) fn geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `RLIMIT_MEMLOCK` as (soft, hard); `u64::MAX` is "unlimited".
+pub(crate) fn memlock_rlimit() -> io::Result<(u64, u64)> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a live, writable `rlimit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((r.rlim_cur, r.rlim_max))
+}
+
+/// Sets `RLIMIT_MEMLOCK` (soft and hard).
+pub(crate) fn set_memlock_rlimit(soft: u64, hard: u64) -> io::Result<()> {
+    let r = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `r` is a live `rlimit` the call only reads.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true when readable (or hung up).
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is one live, writable `pollfd` and we pass a count of 1.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uname_reports_linux() {
+        let u = uname().unwrap();
+        assert_eq!(u.sysname, "Linux");
+        assert!(!u.release.is_empty());
+    }
+
+    #[test]
+    fn memlock_rlimit_reads() {
+        let (soft, hard) = memlock_rlimit().unwrap();
+        assert!(soft <= hard);
+    }
+
+    #[test]
+    fn fd_array_references_are_bounds_checked() {
+        let lddw_idx = |idx: i32| {
+            let mut v = vec![0x18, 1 | (5 << 4), 0, 0];
+            v.extend_from_slice(&idx.to_le_bytes());
+            v.extend_from_slice(&[0; 8]);
+            v
+        };
+        assert!(check_fd_array_refs(&lddw_idx(0), 1).is_ok());
+        assert!(check_fd_array_refs(&lddw_idx(1), 1).is_err());
+        assert!(check_fd_array_refs(&lddw_idx(-1), 4).is_err());
+        // kfunc call with module BTF index 2 in `off`
+        let kfunc = [0x85, 2 << 4, 2, 0, 7, 0, 0, 0];
+        assert!(check_fd_array_refs(&kfunc, 3).is_ok());
+        let e = check_fd_array_refs(&kfunc, 2).unwrap_err();
+        assert!(
+            e.to_string().contains("slot 0 uses fd_array index 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn prog_load_rejects_partial_slot() {
+        let lic = CString::new("GPL").unwrap();
+        let a = ProgLoadAttr {
+            prog_type: 1,
+            expected_attach_type: 0,
+            insns: &[0u8; 12],
+            license: &lic,
+            name: b"x",
+            kern_version: 0,
+            prog_flags: 0,
+            attach_btf_id: 0,
+            fd_array: &[],
+        };
+        let out = prog_load(&a, 0, &mut []);
+        assert_eq!(out.result.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+}
