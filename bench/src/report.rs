@@ -453,10 +453,18 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
             let (time, rate) = match &c.time {
                 Ok(d) => {
                     let secs = d.as_secs_f64();
-                    (
-                        format!("{:.1} us", secs * 1e6),
-                        format!("{:.1}", c.slots as f64 / secs / 1e6),
-                    )
+                    let time = if secs >= 1e-3 {
+                        format!("{:.1} ms", secs * 1e3)
+                    } else {
+                        format!("{:.1} us", secs * 1e6)
+                    };
+                    let rate = c.slots as f64 / secs / 1e6;
+                    let rate = if rate >= 10.0 {
+                        format!("{rate:.1}")
+                    } else {
+                        format!("{rate:.3}")
+                    };
+                    (time, rate)
                 }
                 Err(_) => ("n/a".into(), "-".into()),
             };

@@ -8,6 +8,7 @@ use anyhow::Result;
 use std::hint::black_box;
 use std::time::Instant;
 
+pub mod kernel;
 pub mod native;
 pub mod rbpf;
 
@@ -78,10 +79,15 @@ pub type Unavailable = Vec<(&'static str, String)>;
 
 /// Every engine this build can run, in report order, and those that cannot run here.
 pub fn all() -> (Vec<Box<dyn Engine>>, Unavailable) {
-    let engines: Vec<Box<dyn Engine>> = vec![
+    let mut engines: Vec<Box<dyn Engine>> = vec![
         Box::new(native::Native),
         Box::new(rbpf::RbpfInterp),
         Box::new(rbpf::RbpfJit),
     ];
-    (engines, Vec::new())
+    let mut unavailable = Unavailable::new();
+    match kernel::KernelJit::unavailable() {
+        None => engines.push(Box::new(kernel::KernelJit)),
+        Some(why) => unavailable.push(("kernel-jit", why)),
+    }
+    (engines, unavailable)
 }
