@@ -12,6 +12,7 @@
 //! Run with `cargo run --release -p oxbpf-bench -- [--filter NAME] [--markdown]`; the
 //! numbers are in `docs/BENCHMARKS.md`.
 
+pub mod cputime;
 pub mod engines;
 pub mod gen;
 pub mod measure;

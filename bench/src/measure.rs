@@ -59,9 +59,9 @@ impl Measurement {
     }
 }
 
-/// Measures `p` over `input`.
-pub fn measure(p: &mut dyn Prepared, input: &mut [u8], s: &Settings) -> Result<Measurement> {
-    // Warm-up, doubling the batch; the last batch gives the per-run estimate.
+/// Warms `p` up (doubling batches until `s.warmup` has passed) and returns the batch size
+/// that makes one sample last about `s.sample`.
+pub fn calibrate(p: &mut dyn Prepared, input: &mut [u8], s: &Settings) -> Result<u64> {
     let warmup_ns = s.warmup.as_nanos() as f64;
     let mut spent = 0.0;
     let mut iters = 1u64;
@@ -75,19 +75,51 @@ pub fn measure(p: &mut dyn Prepared, input: &mut [u8], s: &Settings) -> Result<M
         iters = iters.saturating_mul(2);
     }
     let per_run = per_run.max(0.01);
-    let iters = ((s.sample.as_nanos() as f64 / per_run) as u64).clamp(1, 1 << 40);
-    let mut v = Vec::with_capacity(s.samples);
+    Ok(((s.sample.as_nanos() as f64 / per_run) as u64).clamp(1, 1 << 40))
+}
+
+/// Measures `p` over `input`.
+pub fn measure(p: &mut dyn Prepared, input: &mut [u8], s: &Settings) -> Result<Measurement> {
+    let mut one = [p];
+    measure_interleaved(&mut one, input, s)
+        .pop()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("nothing measured")))
+}
+
+/// Measures several prepared programs over the same input, taking their samples in
+/// turns (round-robin) so that load from other processes falls on all of them alike.
+/// A program that fails is left out of the later rounds; its entry is the error.
+pub fn measure_interleaved<'p>(
+    ps: &mut [&mut (dyn Prepared + 'p)],
+    input: &mut [u8],
+    s: &Settings,
+) -> Vec<Result<Measurement>> {
+    let mut iters: Vec<Result<u64>> = ps.iter_mut().map(|p| calibrate(*p, input, s)).collect();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(s.samples); ps.len()];
     for _ in 0..s.samples.max(1) {
-        v.push(p.sample(input, iters)?);
+        for (i, p) in ps.iter_mut().enumerate() {
+            let Ok(n) = iters[i] else { continue };
+            match p.sample(input, n) {
+                Ok(v) => samples[i].push(v),
+                Err(e) => iters[i] = Err(e),
+            }
+        }
     }
-    v.sort_by(f64::total_cmp);
-    Ok(Measurement {
-        median: median(&v),
-        min: v[0],
-        max: v[v.len() - 1],
-        iters,
-        samples: v.len(),
-    })
+    iters
+        .into_iter()
+        .zip(samples)
+        .map(|(n, mut v)| {
+            let n = n?;
+            v.sort_by(f64::total_cmp);
+            Ok(Measurement {
+                median: median(&v),
+                min: v[0],
+                max: v[v.len() - 1],
+                iters: n,
+                samples: v.len(),
+            })
+        })
+        .collect()
 }
 
 /// Median of sorted values (mean of the middle two for an even count).

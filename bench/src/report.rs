@@ -311,7 +311,9 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
     );
     let _ = writeln!(
         s,
-        "Command: `{command}`; median of {} samples of ~{} ms each after {} ms of warm-up.",
+        "Command: `{command}`; median of {} samples of ~{} ms each after {} ms of warm-up, \
+         samples of all engines taken in turns; userspace engines timed in thread CPU time, \
+         the kernel by its own BPF_PROG_TEST_RUN timer (both leave out time preempted).",
         r.settings.samples,
         r.settings.sample.as_millis(),
         r.settings.warmup.as_millis()

@@ -1,9 +1,10 @@
 //! One benchmark run: every workload on every engine, checked against the native result,
 //! then timed; the empty program; compile throughput; memory.
 
+use crate::engines::Prepared;
 use crate::engines::{self, Class, Engine, Footprint, Origin};
 use crate::gen::generated_program;
-use crate::measure::{measure, Measurement, Settings};
+use crate::measure::{measure_interleaved, Measurement, Settings};
 use crate::programs::{Workload, PROGRAMS};
 use crate::Input;
 use anyhow::Result;
@@ -118,53 +119,64 @@ fn mask(v: u64, bits: u32) -> u64 {
 fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &Options) -> Row {
     let pristine = input.0;
     let expected = w.native.map(|f| f(&input.0));
+    // Prepare every engine and check its result; then time them all together.
+    let mut prepared = Vec::new();
     let mut cells = Vec::new();
     for engine in engines {
         if opts.progress {
             eprint!("  {:<10} {:<16}\r", w.name, engine.name());
         }
-        let cell = match engine.prepare(w) {
-            Err(e) => Cell {
-                time: Err(format!("{e:#}")),
-                mismatch: None,
-                footprint: None,
-            },
+        let mut cell = Cell {
+            time: Err(String::new()),
+            mismatch: None,
+            footprint: None,
+        };
+        match engine.prepare(w) {
+            Err(e) => cell.time = Err(format!("{e:#}")),
             Ok(mut p) => {
-                let footprint = Some(p.footprint());
-                let mut mismatch = None;
-                let first = p.run(&mut input.0);
-                let time = match first {
-                    Err(e) => Err(format!("{e:#}")),
+                cell.footprint = Some(p.footprint());
+                match p.run(&mut input.0) {
+                    Err(e) => cell.time = Err(format!("{e:#}")),
                     Ok(r0) => {
                         if let Some(exp) = expected {
                             let bits = engine.result_bits();
                             if mask(r0, bits) != mask(exp, bits) {
-                                mismatch = Some(format!(
-                                    "r0 = {:#x}, native = {:#x} (compared: low {bits} bits)",
-                                    r0, exp
+                                cell.mismatch = Some(format!(
+                                    "r0 = {r0:#x}, native = {exp:#x} (compared: low {bits} bits)"
                                 ));
                             }
                         }
-                        measure(p.as_mut(), &mut input.0, &opts.settings)
-                            .map_err(|e| format!("{e:#}"))
+                        prepared.push((cells.len(), p));
                     }
-                };
+                }
                 if input.0 != pristine {
                     input.0 = pristine;
-                    let m = "the engine modified the input buffer".to_string();
-                    mismatch = Some(match mismatch {
-                        Some(prev) => format!("{prev}; {m}"),
-                        None => m,
-                    });
-                }
-                Cell {
-                    time,
-                    mismatch,
-                    footprint,
+                    note_write(&mut cell);
                 }
             }
-        };
+        }
         cells.push(cell);
+    }
+    if opts.progress {
+        eprint!("  {:<10} {:<16}\r", w.name, "timing");
+    }
+    let mut refs: Vec<&mut (dyn Prepared + '_)> =
+        prepared.iter_mut().map(|(_, p)| p.as_mut()).collect();
+    let times = measure_interleaved(&mut refs, &mut input.0, &opts.settings);
+    drop(refs);
+    for ((i, _), t) in prepared.iter().zip(times) {
+        cells[*i].time = t.map_err(|e| format!("{e:#}"));
+    }
+    if input.0 != pristine {
+        // Some engine wrote during the timing; find out which by running each again.
+        for (i, p) in prepared.iter_mut() {
+            input.0 = pristine;
+            let _ = p.run(&mut input.0);
+            if input.0 != pristine {
+                note_write(&mut cells[*i]);
+            }
+        }
+        input.0 = pristine;
     }
     Row {
         name: w.name.clone(),
@@ -174,6 +186,15 @@ fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &
         expected,
         cells,
     }
+}
+
+fn note_write(cell: &mut Cell) {
+    let m = "the engine modified the input buffer";
+    cell.mismatch = Some(match cell.mismatch.take() {
+        Some(prev) if prev.contains(m) => prev,
+        Some(prev) => format!("{prev}; {m}"),
+        None => m.to_string(),
+    });
 }
 
 fn compile_rows(

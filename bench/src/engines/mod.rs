@@ -3,10 +3,10 @@
 //! The timing loop of each engine is monomorphic (inside its [`Prepared::sample`]), so no
 //! dynamic dispatch is counted in the per-run cost.
 
+use crate::cputime::thread_cpu_time;
 use crate::programs::Workload;
 use anyhow::Result;
 use std::hint::black_box;
-use std::time::Instant;
 
 pub mod kernel;
 pub mod native;
@@ -62,15 +62,15 @@ pub trait Prepared {
     fn footprint(&self) -> Footprint;
 }
 
-/// Times `iters` calls of `run` (each result through `black_box`); nanoseconds per call.
-/// The first error stops the loop.
+/// Times `iters` calls of `run` (each result through `black_box`); nanoseconds per call
+/// of the thread's CPU time ([`thread_cpu_time`]). The first error stops the loop.
 #[inline(always)]
 pub fn time_loop<E>(iters: u64, mut run: impl FnMut() -> Result<u64, E>) -> Result<f64, E> {
-    let start = Instant::now();
+    let start = thread_cpu_time();
     for _ in 0..iters {
         black_box(run()?);
     }
-    let elapsed = start.elapsed();
+    let elapsed = thread_cpu_time().saturating_sub(start);
     Ok(elapsed.as_nanos() as f64 / iters.max(1) as f64)
 }
 
