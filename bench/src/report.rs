@@ -523,6 +523,7 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
                 notes.push(format!("{}: {}", names[e], f.note));
             }
         }
+        s.push('\n');
         for n in notes {
             let _ = writeln!(s, "- {n}");
         }
@@ -564,6 +565,9 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
     for c in &r.compile {
         if let Err(err) = &c.time {
             notes.push(format!("prepare {} / {}: {err}", c.workload, c.engine));
+        }
+        if let Some(Err(err)) = &c.r0 {
+            notes.push(format!("run of {} / {}: {err}", c.workload, c.engine));
         }
     }
     if !notes.is_empty() {
