@@ -438,7 +438,20 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
             };
             t.push(vec![e.name.to_string(), v, range]);
         }
+        for (name, m) in &r.empty_fresh {
+            let (v, range) = match m {
+                Ok(m) => (ns(m.median), format!("{}..{}", ns(m.min), ns(m.max))),
+                Err(err) => ("n/a".into(), err.clone()),
+            };
+            t.push(vec![format!("{name}, new RunContext per run"), v, range]);
+        }
         s.push_str(&t.render(markdown));
+        if !r.empty_fresh.is_empty() {
+            let _ = writeln!(
+                s,
+                "\noxbpf rows without a suffix reuse one `RunContext` for all runs of a sample."
+            );
+        }
     }
 
     if !r.compile.is_empty() {

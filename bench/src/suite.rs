@@ -1,8 +1,8 @@
 //! One benchmark run: every workload on every engine, checked against the native result,
 //! then timed; the empty program; compile throughput; memory.
 
-use crate::engines::Prepared;
 use crate::engines::{self, Class, Engine, Footprint, Origin};
+use crate::engines::{FreshContext, Prepared};
 use crate::gen::generated_program;
 use crate::measure::{measure_interleaved, Measurement, Settings};
 use crate::programs::{Workload, PROGRAMS};
@@ -80,6 +80,9 @@ pub struct CompileRow {
 /// Everything one run measured.
 pub struct Results {
     pub settings: Settings,
+    /// Empty program with a new per-run context for every run, for the engines that let
+    /// callers keep one between runs: (engine, ns per run).
+    pub empty_fresh: Vec<(&'static str, Result<Measurement, String>)>,
     pub engines: Vec<EngineInfo>,
     /// Engines that could not be used here, with the reason.
     pub unavailable: Vec<(&'static str, String)>,
@@ -197,6 +200,38 @@ fn note_write(cell: &mut Cell) {
     });
 }
 
+/// The empty program again, for engines with a reusable per-run context, building a new
+/// one for every run.
+fn fresh_context_rows(
+    engines: &[Box<dyn Engine>],
+    w: &Workload,
+    input: &mut Input,
+    opts: &Options,
+) -> Vec<(&'static str, Result<Measurement, String>)> {
+    let mut prepared = Vec::new();
+    for e in engines {
+        if let Ok(mut p) = e.prepare(w) {
+            if p.sample_fresh_context(&mut input.0, 1).is_some() {
+                prepared.push((e.name(), p));
+            }
+        }
+    }
+    let mut wrapped: Vec<FreshContext<'_, '_>> = prepared
+        .iter_mut()
+        .map(|(_, p)| FreshContext(p.as_mut()))
+        .collect();
+    let mut refs: Vec<&mut (dyn Prepared + '_)> = wrapped
+        .iter_mut()
+        .map(|f| f as &mut (dyn Prepared + '_))
+        .collect();
+    let times = measure_interleaved(&mut refs, &mut input.0, &opts.settings);
+    prepared
+        .iter()
+        .zip(times)
+        .map(|((name, _), t)| (*name, t.map_err(|e| format!("{e:#}"))))
+        .collect()
+}
+
 fn compile_rows(
     engines: &[Box<dyn Engine>],
     w: &Workload,
@@ -263,9 +298,15 @@ pub fn run(opts: &Options) -> Result<Results> {
         let w = Workload::from_program(p)?;
         rows.push(run_row(&engines, &w, &mut input, opts));
     }
+    let empty_workload = Workload::empty();
     let empty = opts
         .wants("empty")
-        .then(|| run_row(&engines, &Workload::empty(), &mut input, opts));
+        .then(|| run_row(&engines, &empty_workload, &mut input, opts));
+    let empty_fresh = if empty.is_some() {
+        fresh_context_rows(&engines, &empty_workload, &mut input, opts)
+    } else {
+        Vec::new()
+    };
     let mut compile = Vec::new();
     if opts.wants("compile") {
         let large = Workload::bytecode(
@@ -284,6 +325,7 @@ pub fn run(opts: &Options) -> Result<Results> {
     }
     Ok(Results {
         settings: opts.settings,
+        empty_fresh,
         engines: engines
             .iter()
             .map(|e| EngineInfo {

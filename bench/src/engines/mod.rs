@@ -60,6 +60,28 @@ pub trait Prepared {
     fn sample(&mut self, input: &mut [u8], iters: u64) -> Result<f64>;
     /// Memory of the prepared form.
     fn footprint(&self) -> Footprint;
+    /// Like [`Prepared::sample`], but building the engine's per-run state anew for every
+    /// run (for engines whose API lets callers keep it between runs; `None` otherwise).
+    fn sample_fresh_context(&mut self, _input: &mut [u8], _iters: u64) -> Option<Result<f64>> {
+        None
+    }
+}
+
+/// A prepared program whose samples build a fresh per-run context for every run.
+pub struct FreshContext<'a, 'p>(pub &'a mut (dyn Prepared + 'p));
+
+impl Prepared for FreshContext<'_, '_> {
+    fn run(&mut self, input: &mut [u8]) -> Result<u64> {
+        self.0.run(input)
+    }
+    fn sample(&mut self, input: &mut [u8], iters: u64) -> Result<f64> {
+        self.0
+            .sample_fresh_context(input, iters)
+            .unwrap_or_else(|| Err(anyhow::anyhow!("the engine keeps no per-run context")))
+    }
+    fn footprint(&self) -> Footprint {
+        self.0.footprint()
+    }
 }
 
 /// Times `iters` calls of `run` (each result through `black_box`); nanoseconds per call
