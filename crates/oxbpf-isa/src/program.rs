@@ -190,7 +190,7 @@ impl Program {
         self.index_of.len()
     }
 
-    /// First slot of instruction `index`.
+    /// First slot of instruction `index`. Panics if `index` is not below [`Program::len`].
     pub fn slot(&self, index: usize) -> usize {
         self.slot_of[index] as usize
     }
@@ -205,9 +205,10 @@ impl Program {
     }
 
     /// Index of the instruction that instruction `index` branches (or calls) to, for
-    /// jumps, `may_goto`, local calls and code-address loads.
+    /// jumps, `may_goto`, local calls and code-address loads; `None` for other
+    /// instructions and for an `index` past the end.
     pub fn branch_target(&self, index: usize) -> Option<usize> {
-        let off = self.insns[index].branch_offset()?;
+        let off = self.insns.get(index)?.branch_offset()?;
         let slot = self.slot_of[index] as i64 + 1 + off;
         self.index_at_slot(slot as usize)
     }

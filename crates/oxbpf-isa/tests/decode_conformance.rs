@@ -1,30 +1,9 @@
 //! Every program of the bpf_conformance suite decodes, and encodes back to its bytes.
 
+mod common;
+
+use common::{hex_program, suite_dir};
 use oxbpf_isa::Program;
-use std::path::PathBuf;
-
-fn suite_dir() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("OXBPF_CONFORMANCE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
-    d.join("tests").is_dir().then_some(d)
-}
-
-fn hex_program(path: &std::path::Path) -> Vec<u8> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        for i in (0..line.len()).step_by(2) {
-            out.push(u8::from_str_radix(&line[i..i + 2], 16).unwrap());
-        }
-    }
-    out
-}
 
 #[test]
 fn every_conformance_program_round_trips() {

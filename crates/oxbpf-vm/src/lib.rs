@@ -10,11 +10,13 @@
 
 pub mod error;
 pub mod helper;
+pub mod interp;
 pub mod memory;
 pub mod raw_mem;
 
 pub use error::{LoadError, VmError};
 pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers};
+pub use interp::Interpreter;
 pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions};
 
 use std::any::Any;

@@ -168,6 +168,17 @@ impl Regions {
         Some(r)
     }
 
+    /// Keeps the first `len` regions (in insertion order) and drops the rest; engines use it
+    /// to forget, when a run ends, the regions helpers added during the run.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.n {
+            self.n = len;
+            self.extra.clear();
+        } else {
+            self.extra.truncate(len - self.n);
+        }
+    }
+
     /// All regions, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = &MemoryRegion> {
         self.inline[..self.n].iter().chain(self.extra.iter())
@@ -303,6 +314,16 @@ mod tests {
         assert_eq!(rs.len(), 11);
         assert!(rs.check(300, 1, false).is_err());
         assert!(rs.check(1100, 1, false).is_ok());
+        rs.truncate(9);
+        assert_eq!(rs.len(), 9);
+        assert!(rs.check(1100, 1, false).is_err());
+        assert!(rs.check(800, 1, false).is_ok());
+        rs.truncate(3);
+        assert_eq!(rs.len(), 3);
+        assert!(rs.check(800, 1, false).is_err());
+        assert!(rs.check(200, 1, false).is_ok());
+        rs.truncate(5);
+        assert_eq!(rs.len(), 3);
     }
 
     #[test]

@@ -31,6 +31,18 @@ pub unsafe fn slice_mut<'a>(addr: u64, len: usize) -> &'a mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(addr as *mut u8, len) }
 }
 
+/// Sets `len` bytes at `addr` to zero (the bytes may be uninitialised before).
+///
+/// # Safety
+/// `[addr, addr + len)` must be writable memory not accessed through another path during
+/// the call.
+#[inline]
+pub unsafe fn zero(addr: u64, len: usize) {
+    // SAFETY: the caller guarantees `len` writable bytes at `addr`; `write_bytes` does not
+    // read them, so they may be uninitialised.
+    unsafe { std::ptr::write_bytes(addr as *mut u8, 0, len) }
+}
+
 /// Loads `size` (1, 2, 4 or 8) bytes at `addr`, little-endian, zero-extended.
 ///
 /// # Safety

@@ -1,1 +1,98 @@
-//! oxbpf: eBPF end to end in Rust (library facade and CLI)
+//! oxbpf: eBPF end to end in Rust.
+//!
+//! This crate is the facade over the oxbpf crates and holds the `oxbpf` and
+//! `oxbpf-conformance` binaries. The entry points here run raw programs:
+//!
+//! ```
+//! use oxbpf::{EngineKind, Helpers, RunContext};
+//! // mov r0, 42; exit
+//! let code = [0xb7, 0, 0, 0, 42, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+//! let prog = oxbpf::load_raw(&code, &Helpers::new(), EngineKind::Interpreter).unwrap();
+//! assert_eq!(prog.run(&mut RunContext::new()).unwrap().r0, 42);
+//! ```
+
+pub mod hex;
+
+pub use oxbpf_isa as isa;
+pub use oxbpf_vm as vm;
+
+pub use oxbpf_isa::{DecodeError, Program};
+pub use oxbpf_vm::{
+    EngineKind, Executable, HelperCtx, HelperError, Helpers, Interpreter, LoadError, MemoryRegion,
+    RegionKind, Regions, RunContext, RunOutcome, VmError,
+};
+
+/// Engines this build can run, by the name the command-line tools use (`--engine NAME`).
+pub const ENGINES: &[(&str, EngineKind)] = &[("interp", EngineKind::Interpreter)];
+
+/// The engine called `name` in [`ENGINES`].
+pub fn engine_by_name(name: &str) -> Option<EngineKind> {
+    ENGINES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
+}
+
+/// The command-line name of `engine`.
+pub fn engine_name(engine: EngineKind) -> &'static str {
+    match engine {
+        EngineKind::Interpreter => "interp",
+        EngineKind::Jit => "jit",
+    }
+}
+
+/// Prepares a decoded program for `engine`, with `helpers` resolved at load time.
+pub fn prepare(
+    program: &Program,
+    helpers: &Helpers,
+    engine: EngineKind,
+) -> Result<Box<dyn Executable>, LoadError> {
+    match engine {
+        EngineKind::Interpreter => Ok(Box::new(Interpreter::new(program, helpers)?)),
+        EngineKind::Jit => Err(LoadError::Unsupported {
+            pc: 0,
+            what: "the JIT engine (not part of this build)",
+        }),
+    }
+}
+
+/// Decodes raw bytecode and prepares it for `engine`.
+pub fn load_raw(
+    bytes: &[u8],
+    helpers: &Helpers,
+    engine: EngineKind,
+) -> Result<Box<dyn Executable>, LoadError> {
+    prepare(&Program::decode(bytes)?, helpers, engine)
+}
+
+/// Why [`run_raw`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The program could not be decoded or prepared.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The run trapped.
+    #[error(transparent)]
+    Vm(#[from] VmError),
+}
+
+/// Decodes, prepares and runs raw bytecode once over `mem` (`r1` = its address, `r2` = its
+/// length, readable and writable), with an optional instruction budget.
+pub fn run_raw(
+    bytes: &[u8],
+    mem: &mut [u8],
+    helpers: &Helpers,
+    engine: EngineKind,
+    budget: Option<u64>,
+) -> Result<RunOutcome, RunError> {
+    let prog = load_raw(bytes, helpers, engine)?;
+    let mut ctx = RunContext::with_memory(mem).with_budget(budget);
+    Ok(prog.run(&mut ctx)?)
+}
+
+/// The helpers the bpf_conformance suite expects: helper 5 returns its first argument
+/// (test `call_unwind_fail` calls it with `r1 = -1` and expects the program to continue).
+pub fn conformance_helpers() -> Helpers {
+    let mut h = Helpers::new();
+    h.register(5, "conformance_identity", |_: &mut HelperCtx<'_>, a| {
+        Ok(a[0])
+    });
+    h
+}
