@@ -10,6 +10,7 @@ use std::hint::black_box;
 
 pub mod kernel;
 pub mod native;
+pub mod oxbpf;
 pub mod rbpf;
 
 /// What kind of engine this is (for grouping in reports and for the targets).
@@ -103,6 +104,7 @@ pub type Unavailable = Vec<(&'static str, String)>;
 pub fn all() -> (Vec<Box<dyn Engine>>, Unavailable) {
     let mut engines: Vec<Box<dyn Engine>> = vec![
         Box::new(native::Native),
+        Box::new(oxbpf::OxbpfInterp),
         Box::new(rbpf::RbpfInterp),
         Box::new(rbpf::RbpfJit),
     ];
