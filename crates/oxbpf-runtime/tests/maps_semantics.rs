@@ -72,7 +72,8 @@ fn array_program_side_and_regions() {
     assert!(r[0].writable);
     assert_eq!(r[0].kind, oxbpf_vm::RegionKind::MapValue);
     let mut regions = oxbpf_vm::Regions::new();
-    m.add_value_regions(&mut regions);
+    // SAFETY: `m` outlives `regions`.
+    unsafe { m.add_value_regions(&mut regions) };
     assert!(regions.check(p.as_ptr() as u64, 12, true).is_ok());
 }
 
@@ -669,7 +670,8 @@ fn registry_and_typed_views() {
     // Queues hold no program-visible memory; the hash and the array do.
     assert_eq!(maps.value_regions().len(), 2);
     let mut regions = oxbpf_vm::Regions::new();
-    maps.add_value_regions(&mut regions);
+    // SAFETY: the maps outlive `regions`.
+    unsafe { maps.add_value_regions(&mut regions) };
     assert_eq!(regions.len(), 2);
     assert!(maps.memory_bytes() > 0);
     assert!(maps.remove("q").is_some());

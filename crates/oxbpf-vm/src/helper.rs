@@ -79,7 +79,8 @@ impl<'a> HelperCtx<'a> {
     /// # Safety
     /// The region must stay valid for the rest of the run.
     pub unsafe fn add_region(&mut self, r: MemoryRegion) {
-        self.regions.push(r);
+        // SAFETY: forwarded to this function's caller.
+        unsafe { self.regions.push(r) };
     }
 }
 

@@ -70,8 +70,11 @@ impl<'a> RunContext<'a> {
         let mut c = RunContext::new();
         c.args[0] = mem.as_mut_ptr() as u64;
         c.args[1] = mem.len() as u64;
-        c.regions
-            .push(MemoryRegion::writable(mem, RegionKind::Input));
+        // SAFETY: `mem` is borrowed for 'a, as long as the context lives.
+        unsafe {
+            c.regions
+                .push(MemoryRegion::writable(mem, RegionKind::Input))
+        };
         c
     }
 
@@ -80,20 +83,25 @@ impl<'a> RunContext<'a> {
     pub fn with_context(ctx: &'a mut [u8]) -> Self {
         let mut c = RunContext::new();
         c.args[0] = ctx.as_mut_ptr() as u64;
-        c.regions
-            .push(MemoryRegion::writable(ctx, RegionKind::Context));
+        // SAFETY: `ctx` is borrowed for 'a, as long as the context lives.
+        unsafe {
+            c.regions
+                .push(MemoryRegion::writable(ctx, RegionKind::Context))
+        };
         c
     }
 
     /// Grants read access to `data` for this run.
     pub fn allow(&mut self, data: &'a [u8], kind: RegionKind) -> &mut Self {
-        self.regions.push(MemoryRegion::readonly(data, kind));
+        // SAFETY: `data` is borrowed for 'a, as long as the context lives.
+        unsafe { self.regions.push(MemoryRegion::readonly(data, kind)) };
         self
     }
 
     /// Grants read and write access to `data` for this run.
     pub fn allow_mut(&mut self, data: &'a mut [u8], kind: RegionKind) -> &mut Self {
-        self.regions.push(MemoryRegion::writable(data, kind));
+        // SAFETY: `data` is borrowed for 'a, as long as the context lives.
+        unsafe { self.regions.push(MemoryRegion::writable(data, kind)) };
         self
     }
 
@@ -103,7 +111,8 @@ impl<'a> RunContext<'a> {
     /// The region must stay valid (and, if writable, not aliased by Rust references) for as
     /// long as the context is used.
     pub unsafe fn allow_raw(&mut self, region: MemoryRegion) -> &mut Self {
-        self.regions.push(region);
+        // SAFETY: the caller guarantees validity (this function's contract).
+        unsafe { self.regions.push(region) };
         self
     }
 

@@ -134,7 +134,12 @@ impl Regions {
     }
 
     /// Adds a region. Empty regions are ignored.
-    pub fn push(&mut self, r: MemoryRegion) {
+    ///
+    /// # Safety
+    /// `[r.start, r.start + r.len)` must be memory that is valid for reads (and, if
+    /// `r.writable`, for writes) for as long as these regions are used: [`Regions::slice`],
+    /// [`Regions::slice_mut`] and the engines dereference addresses inside it.
+    pub unsafe fn push(&mut self, r: MemoryRegion) {
         if r.len == 0 {
             return;
         }
@@ -293,12 +298,9 @@ mod tests {
     fn regions_check_and_remove() {
         let mut rs = Regions::new();
         for i in 0..12u64 {
-            rs.push(MemoryRegion::new(
-                i * 100,
-                10,
-                i % 2 == 0,
-                RegionKind::Embedder,
-            ));
+            let r = MemoryRegion::new(i * 100, 10, i % 2 == 0, RegionKind::Embedder);
+            // SAFETY: this test only checks addresses, it never dereferences them.
+            unsafe { rs.push(r) };
         }
         assert_eq!(rs.len(), 12);
         assert!(rs.check(1100, 8, false).is_ok());
@@ -330,7 +332,8 @@ mod tests {
     fn c_str_reads_until_nul() {
         let data = b"hello\0world".to_vec();
         let mut rs = Regions::new();
-        rs.push(MemoryRegion::readonly(&data, RegionKind::ReadOnly));
+        // SAFETY: `data` outlives `rs`.
+        unsafe { rs.push(MemoryRegion::readonly(&data, RegionKind::ReadOnly)) };
         assert_eq!(rs.c_str(data.as_ptr() as u64, 64).unwrap(), b"hello");
         assert!(rs.c_str(data.as_ptr() as u64 + 6, 64).is_err());
         assert!(rs.c_str(data.as_ptr() as u64, 3).is_err());

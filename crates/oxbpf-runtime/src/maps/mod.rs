@@ -330,15 +330,22 @@ impl Map {
     }
 
     /// Adds [`Map::value_regions`] to a run's regions without allocating.
-    pub fn add_value_regions(&self, regions: &mut Regions) {
+    ///
+    /// # Safety
+    /// The map must outlive every use of `regions` (keep an `Arc` to it for the run).
+    pub unsafe fn add_value_regions(&self, regions: &mut Regions) {
         let writable = self.spec().flags & flags::BPF_F_RDONLY_PROG == 0;
         for (start, len) in self.ops().regions() {
-            regions.push(MemoryRegion::new(
-                start,
-                len,
-                writable,
-                RegionKind::MapValue,
-            ));
+            // SAFETY: the slab behind each region lives as long as the map, which the caller
+            // keeps alive while `regions` is used.
+            unsafe {
+                regions.push(MemoryRegion::new(
+                    start,
+                    len,
+                    writable,
+                    RegionKind::MapValue,
+                ))
+            };
         }
     }
 

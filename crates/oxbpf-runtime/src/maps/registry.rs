@@ -99,9 +99,14 @@ impl MapRegistry {
     }
 
     /// Adds every map's value regions to `regions`.
-    pub fn add_value_regions(&self, regions: &mut Regions) {
+    ///
+    /// # Safety
+    /// Every map now in the registry must outlive every use of `regions` (keep `Arc`s to
+    /// them, or the registry with its maps, for the run).
+    pub unsafe fn add_value_regions(&self, regions: &mut Regions) {
         for m in self.maps.read().values() {
-            m.add_value_regions(regions);
+            // SAFETY: forwarded to this function's caller.
+            unsafe { m.add_value_regions(regions) };
         }
     }
 

@@ -297,7 +297,9 @@ impl<'a> Mem<'a> {
     pub fn call_helper<R>(&mut self, f: impl FnOnce(&mut Regions) -> R) -> R {
         let stack = MemoryRegion::new(self.lo, self.span, true, RegionKind::Stack);
         let n = self.regions.len();
-        self.regions.push(stack);
+        // SAFETY: `[lo, lo + span)` is the run's own stack, alive for the whole run; the
+        // region is removed again before `call_helper` returns.
+        unsafe { self.regions.push(stack) };
         let out = f(self.regions);
         // Usually the helper added nothing and the stack region is still the last one.
         if self.regions.len() == n + 1 && self.regions.iter().last() == Some(&stack) {
