@@ -332,15 +332,22 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
     if !rows.is_empty() {
         h(&mut s, "Time per run (ns, median)");
         let mut t = Table::new(
-            ["program".to_string(), "insns".to_string()]
-                .into_iter()
-                .chain(names.iter().cloned())
-                .collect(),
+            [
+                "program".to_string(),
+                "insns".to_string(),
+                "executed".to_string(),
+            ]
+            .into_iter()
+            .chain(names.iter().cloned())
+            .collect(),
         );
         for row in &rows {
             let mut cells = vec![
                 format!("{}{}", row.name, if row.loop_heavy { "" } else { " (s)" }),
                 row.slots.to_string(),
+                row.executed
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
             ];
             for c in &row.cells {
                 cells.push(match &c.time {
@@ -357,7 +364,9 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
         s.push_str(&t.render(markdown));
         let _ = writeln!(
             s,
-            "\n(s): not loop-heavy. `!`: r0 differs from native (see Mismatches). n/a: see Notes."
+            "\ninsns: instructions in the program; executed: instructions one run executes \
+             (oxbpf's interpreter counts them). (s): not loop-heavy. `!`: r0 differs from \
+             native (see Mismatches). n/a: see Notes."
         );
 
         if let Some(nat) = r.engine("native") {

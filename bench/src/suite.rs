@@ -61,6 +61,8 @@ pub struct Row {
     pub loop_heavy: bool,
     /// The native result.
     pub expected: Option<u64>,
+    /// eBPF instructions one run executes (counted by an engine that counts).
+    pub executed: Option<u64>,
     /// One per engine, in [`Results::engines`] order.
     pub cells: Vec<Cell>,
 }
@@ -125,6 +127,7 @@ fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &
     // Prepare every engine and check its result; then time them all together.
     let mut prepared = Vec::new();
     let mut cells = Vec::new();
+    let mut executed = None;
     for engine in engines {
         if opts.progress {
             eprint!("  {:<10} {:<16}\r", w.name, engine.name());
@@ -148,6 +151,9 @@ fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &
                                     "r0 = {r0:#x}, native = {exp:#x} (compared: low {bits} bits)"
                                 ));
                             }
+                        }
+                        if executed.is_none() {
+                            executed = p.insns_executed(&mut input.0);
                         }
                         prepared.push((cells.len(), p));
                     }
@@ -187,6 +193,7 @@ fn run_row(engines: &[Box<dyn Engine>], w: &Workload, input: &mut Input, opts: &
         slots: w.slots(),
         loop_heavy: w.loop_heavy,
         expected,
+        executed,
         cells,
     }
 }

@@ -66,6 +66,10 @@ pub trait Prepared {
     fn sample_fresh_context(&mut self, _input: &mut [u8], _iters: u64) -> Option<Result<f64>> {
         None
     }
+    /// eBPF instructions one run over `input` executes, for engines that count them.
+    fn insns_executed(&mut self, _input: &mut [u8]) -> Option<u64> {
+        None
+    }
 }
 
 /// A prepared program whose samples build a fresh per-run context for every run.

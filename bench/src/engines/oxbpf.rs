@@ -65,6 +65,10 @@ impl Prepared for Interp {
     fn sample_fresh_context(&mut self, input: &mut [u8], iters: u64) -> Option<Result<f64>> {
         Some(sample_fresh(&self.exe, input, iters))
     }
+    fn insns_executed(&mut self, input: &mut [u8]) -> Option<u64> {
+        let mut ctx = RunContext::with_memory(input);
+        self.exe.run(&mut ctx).ok()?.insns_executed
+    }
     fn footprint(&self) -> Footprint {
         Footprint {
             bytes: Some(self.exe.code_bytes()),
