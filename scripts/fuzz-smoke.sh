@@ -16,7 +16,8 @@
 #
 # Seed corpora: the assemble target starts from the `-- asm` sections of the conformance
 # suite, the decode and interp targets from its `.hex` programs (suite found via
-# $OXBPF_CONFORMANCE_DIR or a `shared/conformance` directory above the repository).
+# $OXBPF_CONFORMANCE_DIR or a `shared/conformance` directory above the repository), the
+# object target from the committed fixture objects (tests/fixtures/*.o, examples/*.o).
 # Crashes land in fuzz/artifacts/<target>/; reproduce one with
 # `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>` in fuzz/ (or run the plain binary
 # fuzz/target/release/<target> <file>).
@@ -53,6 +54,12 @@ fi
 seed() {
     local target="$1" dir="corpus/$1"
     mkdir -p "$dir"
+    if [ "$target" = object ]; then
+        # The committed fixture objects.
+        [ -z "$(ls -A "$dir")" ] || return 0
+        cp "$root"/tests/fixtures/*.o "$root"/examples/*.o "$dir"/ 2> /dev/null || true
+        return 0
+    fi
     [ -n "$suite" ] && [ -d "$suite/tests" ] || return 0
     [ -z "$(ls -A "$dir")" ] || return 0
     case "$target" in

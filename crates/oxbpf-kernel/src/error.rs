@@ -3,6 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::context::ContextRead;
+use crate::fallback::Fallback;
+use crate::target::AttachKind;
 use crate::verifier_log::VerifierSummary;
 
 /// Everything that can go wrong talking to the kernel.
@@ -129,6 +132,50 @@ pub enum KernelError {
         source: Box<aya::programs::ProgramError>,
     },
 
+    /// The running kernel cannot attach this kind of program here. `alternative` is what
+    /// would work instead (attach with a [`crate::FallbackPolicy`] other than `Never` to
+    /// use it).
+    #[error("{}", unsupported_message(target, reason, alternative.as_deref()))]
+    AttachUnsupported {
+        /// The attach kind.
+        kind: AttachKind,
+        /// The requested target, as text (`kprobe:do_sys_openat2`).
+        target: String,
+        /// Why, in plain words (`kprobes are not available on this kernel (no kprobe PMU,
+        /// no kprobe_events)`).
+        reason: String,
+        /// The working alternative, when there is one.
+        alternative: Option<Box<Fallback>>,
+    },
+
+    /// A fallback would move a program that reads its context to a place where the
+    /// context is laid out differently ([`crate::FallbackPolicy::IfContextUnused`]).
+    #[error(
+        "{}; not falling back to {} because program `{program}` reads its {context} ({read}), and a tracepoint program's context is the tracepoint record, so it would read wrong values (fix: attach it where it was written for, or write it for the tracepoint)",
+        fallback.reason, fallback.targets_text()
+    )]
+    FallbackRefused {
+        /// The program.
+        program: String,
+        /// The context it was written for (`struct pt_regs`, `fentry arguments`).
+        context: &'static str,
+        /// The first place it reads the context.
+        read: ContextRead,
+        /// The fallback that was refused.
+        fallback: Box<Fallback>,
+    },
+
+    /// Detaching failed (the attachment is gone from oxbpf's side either way).
+    #[error("detaching program `{program}` from {targets}: {reason}")]
+    DetachFailed {
+        /// The program.
+        program: String,
+        /// Its targets.
+        targets: String,
+        /// What failed.
+        reason: String,
+    },
+
     /// aya failed on a map.
     #[error("map `{map}`: {source}")]
     Map {
@@ -156,6 +203,48 @@ impl KernelError {
         }
     }
 
+    /// The short report for people: for a verifier rejection, several lines with the
+    /// failing instruction, its C source line and the kernel's message; for everything
+    /// else the one-line message. (The full verifier log is [`KernelError::verifier_log`],
+    /// for `--verbose`.)
+    pub fn summary(&self) -> String {
+        match self {
+            KernelError::Verifier {
+                program,
+                errno,
+                summary,
+                ..
+            } => {
+                let mut s = format!(
+                    "the kernel verifier rejected program `{program}` ({})",
+                    errno_text(*errno)
+                );
+                if let Some(src) = &summary.source {
+                    s.push_str(&format!("\n  at {src}"));
+                }
+                match (summary.insn, summary.slot, &summary.insn_text) {
+                    (Some(i), _, Some(t)) => s.push_str(&format!("\n  instruction {i}: {t}")),
+                    (None, Some(slot), Some(t)) => {
+                        s.push_str(&format!("\n  instruction slot {slot}: {t}"))
+                    }
+                    (_, Some(slot), None) => s.push_str(&format!("\n  instruction slot {slot}")),
+                    _ => {}
+                }
+                s.push_str(&format!("\n  {}", summary.message));
+                s
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The full verifier log of a rejection.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            KernelError::Verifier { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
     /// The errno behind this error, when there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {
@@ -176,6 +265,24 @@ impl KernelError {
             },
             _ => None,
         }
+    }
+}
+
+fn unsupported_message(target: &str, reason: &str, alt: Option<&Fallback>) -> String {
+    match alt {
+        Some(f) => {
+            let mut s = format!(
+                "cannot attach to {target}: {reason}; the working alternative is {}",
+                f.targets_text()
+            );
+            if !f.derivation.is_empty() {
+                s.push_str(" (");
+                s.push_str(&f.derivation);
+                s.push(')');
+            }
+            s
+        }
+        None => format!("cannot attach to {target}: {reason}"),
     }
 }
 

@@ -70,6 +70,9 @@ impl UpdateMode {
     }
 }
 
+/// A key and its value, as bytes.
+pub type MapEntry = (Vec<u8>, Vec<u8>);
+
 /// A kernel map; closed (and freed once no program uses it) on drop.
 #[derive(Debug)]
 pub struct KernelMap {
@@ -94,6 +97,18 @@ pub fn create_map(spec: &MapSpec) -> Result<KernelMap, KernelError> {
 }
 
 impl KernelMap {
+    /// A second handle on an existing map (duplicating its descriptor).
+    pub fn from_fd(fd: BorrowedFd<'_>, name: &str) -> Result<KernelMap, KernelError> {
+        let owned = fd
+            .try_clone_to_owned()
+            .map_err(|e| KernelError::syscall("dup", format!("map `{name}`"), e))?;
+        let data = aya::maps::MapData::from_fd(owned).map_err(|e| KernelError::Map {
+            map: name.to_string(),
+            source: Box::new(e),
+        })?;
+        Self::from_map_data(data, name.to_string())
+    }
+
     /// Wraps a map aya created or opened (e.g. taken out of an `aya::Ebpf`).
     pub fn from_map_data(data: aya::maps::MapData, name: String) -> Result<KernelMap, KernelError> {
         let raw = sys::RawMap::new(data)
@@ -208,6 +223,90 @@ impl KernelMap {
             }
         }
         Ok(out)
+    }
+
+    /// Every entry (key, value) in the kernel's iteration order, at most `max_entries`.
+    /// Keys deleted while walking are skipped.
+    pub fn entries(&self) -> Result<Vec<MapEntry>, KernelError> {
+        let mut out = Vec::new();
+        for k in self.keys()? {
+            if let Some(v) = self.lookup(&k)? {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_sizes<K, V>(&self, per_cpu: bool) -> Result<(), KernelError> {
+        let (k, v) = (std::mem::size_of::<K>(), std::mem::size_of::<V>());
+        if k != self.key_size() || v != self.value_size() {
+            return Err(KernelError::InvalidInput {
+                what: "map element type",
+                reason: format!(
+                    "map `{}` has {}-byte keys and {}-byte values; the types are {k} and {v} bytes",
+                    self.name,
+                    self.key_size(),
+                    self.value_size()
+                ),
+            });
+        }
+        if per_cpu != self.is_per_cpu() {
+            return Err(KernelError::InvalidInput {
+                what: "map element type",
+                reason: format!(
+                    "map `{}` is {}a per-CPU map; use {}",
+                    self.name,
+                    if per_cpu { "not " } else { "" },
+                    if per_cpu { "get/set" } else { "get_per_cpu" }
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether values are per CPU.
+    pub fn is_per_cpu(&self) -> bool {
+        self.value_buf_size() != self.value_size()
+            || matches!(
+                self.map_type(),
+                Some(MapType::PercpuArray | MapType::PercpuHash | MapType::LruPercpuHash)
+            )
+    }
+
+    /// The value under `key`, typed (sizes are checked against the map's).
+    pub fn get<K: aya::Pod, V: aya::Pod>(&self, key: &K) -> Result<Option<V>, KernelError> {
+        self.check_sizes::<K, V>(false)?;
+        Ok(self
+            .lookup(sys::pod_bytes(key))?
+            .and_then(|b| sys::pod_read::<V>(&b)))
+    }
+
+    /// Stores `value` under `key`, typed.
+    pub fn set<K: aya::Pod, V: aya::Pod>(
+        &self,
+        key: &K,
+        value: &V,
+        mode: UpdateMode,
+    ) -> Result<(), KernelError> {
+        self.check_sizes::<K, V>(false)?;
+        self.update(sys::pod_bytes(key), sys::pod_bytes(value), mode)
+    }
+
+    /// The values of every possible CPU under `key` of a per-CPU map, typed.
+    pub fn get_per_cpu<K: aya::Pod, V: aya::Pod>(
+        &self,
+        key: &K,
+    ) -> Result<Option<Vec<V>>, KernelError> {
+        self.check_sizes::<K, V>(true)?;
+        let Some(buf) = self.lookup(sys::pod_bytes(key))? else {
+            return Ok(None);
+        };
+        let stride = self.value_size().div_ceil(8) * 8;
+        Ok(Some(
+            buf.chunks_exact(stride)
+                .filter_map(|c| sys::pod_read::<V>(&c[..self.value_size()]))
+                .collect(),
+        ))
     }
 
     /// Hands the map to aya (`aya::maps::Map`) for typed access.

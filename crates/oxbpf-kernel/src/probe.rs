@@ -478,7 +478,7 @@ fn dynamic_probes(name: &'static str, kind: &str, config: &str) -> Feature {
             .remedy(format!(
                 "use a kernel built with {config}=y{}",
                 if kind == "kprobe" {
-                    "; meanwhile trace with tracepoints (oxbpf list tracepoints) or raw tracepoints"
+                    "; meanwhile oxbpf falls back to the syscalls:sys_enter_*/sys_exit_* tracepoints for syscall functions, and other kernel functions can be traced with nearby tracepoints (oxbpf list tracepoints)"
                 } else {
                     ""
                 }
@@ -539,7 +539,7 @@ fn btf_tracing(
                 ),
             )
             .remedy(if root {
-                "trace with tracepoints or raw tracepoints instead".to_string()
+                "oxbpf falls back to the syscalls:sys_enter_*/sys_exit_* tracepoints for syscall functions; for others use tp_btf, raw tracepoints or tracepoints".to_string()
             } else {
                 ROOT_REMEDY.to_string()
             });

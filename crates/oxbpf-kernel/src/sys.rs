@@ -632,6 +632,140 @@ pub(crate) fn attach_socket_filter(sock: BorrowedFd<'_>, prog: BorrowedFd<'_>) -
     }
 }
 
+/// `setsockopt(SOL_SOCKET, SO_DETACH_BPF)`: removes the socket's filter.
+pub(crate) fn detach_socket_filter(sock: BorrowedFd<'_>) -> io::Result<()> {
+    let zero: libc::c_int = 0;
+    // SAFETY: the option value is a live `c_int` and we pass its exact size (the kernel
+    // requires an int-sized value and ignores it).
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DETACH_BPF,
+            &zero as *const libc::c_int as *const libc::c_void,
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Network interfaces and packet sockets
+// ---------------------------------------------------------------------------------------
+
+/// `if_nametoindex(3)`.
+pub(crate) fn if_nametoindex(name: &str) -> io::Result<u32> {
+    let c = CString::new(name).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name contains a NUL byte",
+        )
+    })?;
+    // SAFETY: `c` is NUL-terminated and lives for the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if i == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(i)
+    }
+}
+
+/// `if_indextoname(3)`.
+pub(crate) fn if_indextoname(index: u32) -> io::Result<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has IF_NAMESIZE bytes, the most the function writes.
+    let r = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if r.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(c_field(&buf))
+}
+
+/// A raw `AF_PACKET` socket receiving every protocol, bound to interface `ifindex`.
+pub(crate) fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain integer arguments.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::c_int::from(proto),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = owned_fd(libc::c_long::from(fd))?;
+    // SAFETY: `sockaddr_ll` is a C struct of integers and byte arrays; all-zero is valid.
+    let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = i32::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index out of range"))?;
+    // SAFETY: `addr` is a live `sockaddr_ll` and we pass its exact size.
+    let r = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            &addr as *const libc::sockaddr_ll as *const libc::sockaddr,
+            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// `recv(fd, buf, MSG_DONTWAIT)`: `Ok(None)` when nothing is queued. For datagram and
+/// packet sockets the returned length is the whole packet's (`MSG_TRUNC`), which may
+/// exceed `buf`.
+pub(crate) fn recv_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is a live, writable slice and we pass its length, the most the kernel
+    // writes.
+    let r = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return Ok(None);
+        }
+        return Err(e);
+    }
+    Ok(Some(r as usize))
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain-old-data values as bytes
+// ---------------------------------------------------------------------------------------
+
+/// The bytes of a `Pod` value.
+pub(crate) fn pod_bytes<T: aya::Pod>(v: &T) -> &[u8] {
+    // SAFETY: `aya::Pod` is an unsafe trait whose implementors promise a type without
+    // padding or invalid bit patterns, so all `size_of::<T>()` bytes behind a live `&T`
+    // are initialised and may be viewed as `u8`s for the borrow's lifetime.
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, mem::size_of::<T>()) }
+}
+
+/// A `Pod` value from exactly `size_of::<T>()` bytes.
+pub(crate) fn pod_read<T: aya::Pod>(b: &[u8]) -> Option<T> {
+    if b.len() != mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: `b` has exactly `size_of::<T>()` readable bytes (checked); any bit pattern
+    // is a valid `T` (the `aya::Pod` contract); `read_unaligned` needs no alignment.
+    Some(unsafe { std::ptr::read_unaligned(b.as_ptr() as *const T) })
+}
+
 // ---------------------------------------------------------------------------------------
 // Process and system
 // ---------------------------------------------------------------------------------------
@@ -739,18 +873,78 @@ pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result
         events: libc::POLLIN,
         revents: 0,
     };
-    loop {
-        // SAFETY: `p` is one live, writable `pollfd` and we pass a count of 1.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+    // SAFETY: `p` is one live, writable `pollfd` and we pass a count of 1.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Interrupted by a signal: report "not ready" so that the caller can look at what
+        // the signal did (Ctrl-C) before waiting again.
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
         }
-        return Ok(r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0);
+        return Err(e);
     }
+    Ok(r > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+}
+
+/// Set by [`on_interrupt`]; read by `crate::signals`.
+pub(crate) static INTERRUPTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The signal handler: only an atomic store, which is async-signal-safe.
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Installs [`on_interrupt`] for `signals`, once (`SA_RESETHAND`: a second signal gets
+/// the default action, so a second Ctrl-C still kills a stuck process).
+pub(crate) fn install_interrupt_handler(signals: &[libc::c_int]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: `sigaction` is a plain C struct; all-zero is a valid value (empty mask,
+        // no flags) that we then fill in.
+        let mut act: libc::sigaction = unsafe { mem::zeroed() };
+        act.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        act.sa_flags = libc::SA_RESETHAND;
+        // SAFETY: `act.sa_mask` is a live sigset_t owned by `act`.
+        unsafe { libc::sigemptyset(&mut act.sa_mask) };
+        // SAFETY: `act` is a fully initialised `sigaction` whose handler only performs an
+        // atomic store; the old action is not requested (NULL).
+        let r = unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits until one of `fds` is readable or `timeout` passes; returns which are readable
+/// (or hung up). An empty list waits for nothing.
+pub(crate) fn poll_many(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {
+    if fds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` is a live, writable array of `p.len()` `pollfd`s and we pass that count.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // Interrupted by a signal: nothing is ready (see `poll_readable`).
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; p.len()]);
+        }
+        return Err(e);
+    }
+    Ok(p.iter()
+        .map(|x| x.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+        .collect())
 }
 
 #[cfg(test)]

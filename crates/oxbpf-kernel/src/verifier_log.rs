@@ -12,6 +12,8 @@ use std::fmt;
 
 use oxbpf_isa::Program;
 
+use crate::source::{LineTable, SourceLine};
+
 /// The verifier's verdict, parsed from its log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifierSummary {
@@ -27,6 +29,10 @@ pub struct VerifierSummary {
     pub message: String,
     /// The `processed N insns` count, when the log has it.
     pub processed_insns: Option<u64>,
+    /// The C source line of the failing instruction: from the object's BTF line info
+    /// ([`VerifierSummary::with_lines`]) or, failing that, the last `; text @ file:line`
+    /// comment the verifier printed before it.
+    pub source: Option<SourceLine>,
 }
 
 impl fmt::Display for VerifierSummary {
@@ -38,8 +44,11 @@ impl fmt::Display for VerifierSummary {
             (None, None) => {}
         }
         f.write_str(&self.message)?;
-        if let Some(t) = &self.insn_text {
-            write!(f, " (at `{t}`)")?;
+        match (&self.insn_text, &self.source) {
+            (Some(t), Some(s)) => write!(f, " (at `{t}`, {}:{}: `{}`)", s.file, s.line, s.text)?,
+            (Some(t), None) => write!(f, " (at `{t}`)")?,
+            (None, Some(s)) => write!(f, " (at {}:{}: `{}`)", s.file, s.line, s.text)?,
+            (None, None) => {}
         }
         Ok(())
     }
@@ -133,6 +142,20 @@ fn insn_named_in(text: &str) -> Option<usize> {
     None
 }
 
+/// `; return *v; @ reject.c:23` → the source line.
+fn source_comment(line: &str) -> Option<SourceLine> {
+    let rest = line.strip_prefix("; ")?;
+    let (text, place) = rest.rsplit_once(" @ ")?;
+    let (file, num) = place.rsplit_once(':')?;
+    let line = num.trim().parse().ok()?;
+    Some(SourceLine {
+        file: file.to_string(),
+        line,
+        column: 0,
+        text: text.trim().to_string(),
+    })
+}
+
 fn processed_count(line: &str) -> Option<u64> {
     let rest = line.strip_prefix("processed ")?;
     let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -175,6 +198,10 @@ impl VerifierSummary {
         }
         let message = message.join("; ");
 
+        // The kernel prints `; <source text> @ <file>:<line>` when the line changes.
+        let source = last_insn
+            .as_ref()
+            .and_then(|(at, _, _)| lines[..*at].iter().rev().find_map(|l| source_comment(l)));
         let (slot, insn_text) = match last_insn {
             Some((_, n, t)) => (Some(n), Some(t)),
             None => (insn_named_in(&message), None),
@@ -185,7 +212,17 @@ impl VerifierSummary {
             insn_text,
             message,
             processed_insns,
+            source,
         }
+    }
+
+    /// Sets [`VerifierSummary::source`] from a program's line table (more precise than
+    /// the log's comments: it has the column, and works on logs without them).
+    pub fn with_lines(mut self, lines: &LineTable) -> VerifierSummary {
+        if let Some(l) = self.slot.and_then(|s| lines.at(s)) {
+            self.source = Some(l.clone());
+        }
+        self
     }
 
     /// Fills [`VerifierSummary::insn`] from `slot` using the program's slot map.
@@ -254,6 +291,21 @@ mod tests {
         let s = VerifierSummary::parse(log);
         assert_eq!(s.slot, None);
         assert_eq!(s.message, "last insn is not an exit or jmp");
+    }
+
+    #[test]
+    fn source_comments_name_the_line() {
+        let log = "0: R1=ctx() R10=fp0\n; int x = 0; @ a.c:4\n0: (b7) r0 = 0\n; return *p; @ a.c:9\n1: (61) r0 = *(u32 *)(r2 +0)\nR2 !read_ok\nprocessed 2 insns\n";
+        let s = VerifierSummary::parse(log);
+        let src = s.source.clone().unwrap();
+        assert_eq!(
+            (src.file.as_str(), src.line, src.text.as_str()),
+            ("a.c", 9, "return *p;")
+        );
+        assert_eq!(
+            s.to_string(),
+            "instruction slot 1: R2 !read_ok (at `r0 = *(u32 *)(r2 +0)`, a.c:9: `return *p;`)"
+        );
     }
 
     #[test]

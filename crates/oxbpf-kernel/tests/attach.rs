@@ -64,9 +64,9 @@ fn aya_tracepoint_counts_openat_and_reads_the_filename() {
         String::from_utf8_lossy(&seen[..seen.iter().position(|&b| b == 0).unwrap()]).into_owned();
     assert!(seen.starts_with("/tmp/oxbpf-"), "{seen}");
 
-    obj.detach(link).unwrap();
-    let e = obj.detach(link).unwrap_err();
-    assert!(matches!(e, KernelError::NotFound { .. }), "{e}");
+    assert!(link.is_attached());
+    assert_eq!(link.targets(), ["tracepoint:syscalls:sys_enter_openat"]);
+    link.detach().unwrap();
     let stopped = count(&obj);
     File::open(&path).unwrap();
     assert_eq!(count(&obj), stopped, "still counting after detach");
@@ -164,7 +164,7 @@ fn hello_world_in_trace_pipe() {
         .unwrap();
     let aya_id = obj.program_info("hello_tp").unwrap().id;
     expect_hello(&mut pipe, &path);
-    obj.detach(link).unwrap();
+    link.detach().unwrap();
     drop(obj);
     assert!(wait_unloaded(aya_id, UNLOAD_WAIT).unwrap());
 
@@ -210,6 +210,21 @@ fn aya_rejections_come_back_as_verifier_errors() {
     let e = obj
         .attach_tracepoint("unchecked_lookup", "syscalls", "sys_enter_openat")
         .unwrap_err();
+    let short = e.summary();
+    assert!(
+        short.starts_with(
+            "the kernel verifier rejected program `unchecked_lookup` (Permission denied"
+        ),
+        "{short}"
+    );
+    assert!(short.contains("\n  at ./reject.c:17:"), "{short}");
+    assert!(
+        short.contains(
+            ": return *v;\n  instruction slot 7: r0 = *(u64 *)(r0 +0)\n  R0 invalid mem access"
+        ),
+        "{short}"
+    );
+    assert!(e.verifier_log().unwrap().contains("processed "));
     let KernelError::Verifier {
         program,
         errno,
@@ -228,4 +243,20 @@ fn aya_rejections_come_back_as_verifier_errors() {
         summary.message.contains("invalid mem access"),
         "{summary:?}"
     );
+    // The C source line, from the object's BTF line info.
+    let src = summary.source.as_ref().expect("a source line");
+    assert_eq!(src.file, "./reject.c");
+    assert_eq!(src.line, 17);
+    assert_eq!(src.text, "return *v;");
+    assert!(
+        summary
+            .to_string()
+            .ends_with("(at `r0 = *(u64 *)(r0 +0)`, ./reject.c:17: `return *v;`)"),
+        "{summary}"
+    );
+    let table = KernelObject::load_file(fixture("reject.o"))
+        .unwrap()
+        .line_table("unchecked_lookup")
+        .unwrap();
+    assert_eq!(table.at(7), Some(src));
 }

@@ -204,3 +204,26 @@ fn memlock_can_be_raised_when_root() {
         assert_eq!(probe::memlock().status, Status::Supported);
     }
 }
+
+#[test]
+fn doctor_reports_every_check_with_reasons() {
+    let r = oxbpf_kernel::doctor::report();
+    let text = r.render();
+    for f in &r.features {
+        assert!(text.contains(f.name), "{} missing from\n{text}", f.name);
+        assert!(!f.reason.is_empty());
+        if !f.is_supported() {
+            println!("{}: {} ({:?})", f.name, f.reason, f.remedy);
+        }
+    }
+    assert!(r.features.iter().any(|f| f.name == "clang"));
+    let clang = oxbpf_kernel::doctor::clang();
+    let installed = std::process::Command::new(oxbpf_kernel::doctor::clang_command())
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert_eq!(clang.is_supported(), installed, "{clang}");
+    assert!(text.trim_end().ends_with("refused"), "{text}");
+    println!("{text}");
+}

@@ -23,11 +23,14 @@ impl From<SyntaxArg> for Syntax {
     }
 }
 
-/// Disassemble raw bytecode. The output assembles back to the same bytes (`oxbpf asm`).
+/// Disassemble raw bytecode or an ELF object. For raw bytecode the output assembles back
+/// to the same bytes (`oxbpf asm`). For an object (`clang -target bpf`, `oxbpf build`) it
+/// lists the maps and programs, then each program's linked instructions with function
+/// names, map names and, when the object has BTF line info, the C source lines.
 #[derive(clap::Args)]
 #[command(after_help = super::EXIT_CODES)]
 pub struct Args {
-    /// The raw bytecode file (8-byte instruction slots).
+    /// The raw bytecode file (8-byte instruction slots) or ELF object.
     file: PathBuf,
     /// Output syntax.
     #[arg(long, value_enum, default_value = "llvm")]
@@ -41,6 +44,12 @@ pub struct Args {
     /// Show each instruction's bytes.
     #[arg(long)]
     raw_bytes: bool,
+    /// Objects: show only this program.
+    #[arg(long, value_name = "NAME")]
+    program: Option<String>,
+    /// Objects: do not interleave the C source lines.
+    #[arg(long)]
+    no_source: bool,
 }
 
 pub fn run(a: Args) -> CmdResult {
@@ -53,6 +62,9 @@ pub fn run(a: Args) -> CmdResult {
             )))
         }
     };
+    if bytes.starts_with(b"\x7fELF") {
+        return disasm_object(&a, &bytes);
+    }
     let program = input::decode(&a.file, &bytes)?;
     let opts = DisasmOptions {
         syntax: a.syntax.into(),
@@ -61,5 +73,21 @@ pub fn run(a: Args) -> CmdResult {
         raw_bytes: a.raw_bytes,
     };
     print!("{}", disassemble(&program, &opts));
+    Ok(())
+}
+
+/// An ELF object: the listing of `oxbpf_obj::listing` (labels and slots always on).
+fn disasm_object(a: &Args, bytes: &[u8]) -> CmdResult {
+    let obj = oxbpf_obj::Object::parse(bytes)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    let opts = oxbpf_obj::listing::ListingOptions {
+        syntax: a.syntax.into(),
+        source: !a.no_source,
+        raw_bytes: a.raw_bytes,
+        program: a.program.clone(),
+    };
+    let text = oxbpf_obj::listing::render(&obj, &a.file.display().to_string(), &opts)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", a.file.display())))?;
+    print!("{text}");
     Ok(())
 }

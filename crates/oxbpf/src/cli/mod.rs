@@ -8,9 +8,12 @@
 //! Errors go to stderr as `oxbpf: FILE: place: cause`.
 
 mod asm;
+mod build;
 mod disasm;
+mod doctor;
 mod exec;
 mod input;
+mod list;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,8 +34,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Asm(asm::Args),
+    Build(build::Args),
     Disasm(disasm::Args),
+    Doctor(doctor::Args),
     Exec(exec::Args),
+    List(list::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -75,8 +81,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => asm::run(a),
+        Command::Build(a) => build::run(a),
         Command::Disasm(a) => disasm::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::List(a) => list::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,191 @@
+//! [`Link`]: one attachment made through a [`crate::KernelObject`].
+//!
+//! A `Link` owns what keeps the program attached (aya's link objects, bpf_link or perf
+//! event descriptors, netlink filters, a socket's filter). Dropping it (or
+//! [`Link::detach`]) detaches. The object keeps a second handle to every link it made, so
+//! that dropping the object detaches everything still attached, including links the
+//! caller still holds (those become inert: [`Link::is_attached`] turns false).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aya::programs::{
+    cgroup_skb::CgroupSkbLink, fentry::FEntryLink, fexit::FExitLink, kprobe::KProbeLink,
+    perf_event::PerfEventLink, raw_trace_point::RawTracePointLink, tc::SchedClassifierLink,
+    tp_btf::BtfTracePointLink, trace_point::TracePointLink, uprobe::UProbeLink, xdp::XdpLink,
+};
+
+use crate::attach::Attachment;
+use crate::error::KernelError;
+use crate::sys;
+
+/// One piece of an attachment.
+#[derive(Debug)]
+pub(crate) enum LinkPart {
+    TracePoint(TracePointLink),
+    RawTracePoint(RawTracePointLink),
+    BtfTracePoint(BtfTracePointLink),
+    KProbe(KProbeLink),
+    FEntry(FEntryLink),
+    FExit(FExitLink),
+    UProbe(UProbeLink),
+    Xdp(XdpLink),
+    Tc(SchedClassifierLink),
+    PerfEvent(PerfEventLink),
+    CgroupSkb(CgroupSkbLink),
+    /// A program loaded by oxbpf itself (fallbacks), attached with `crate::attach`.
+    Raw(Attachment),
+    /// A socket filter on a socket.
+    Socket(SocketFilterGuard),
+}
+
+/// A socket (a duplicate of the caller's descriptor) whose filter is removed when this
+/// is dropped.
+#[derive(Debug)]
+pub(crate) struct SocketFilterGuard(Option<OwnedFd>);
+
+impl SocketFilterGuard {
+    pub(crate) fn new(sock: OwnedFd) -> Self {
+        SocketFilterGuard(Some(sock))
+    }
+
+    fn detach(mut self) -> Result<(), String> {
+        match self.0.take() {
+            Some(s) => sys::detach_socket_filter(s.as_fd())
+                .map_err(|e| format!("setsockopt(SO_DETACH_BPF): {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SocketFilterGuard {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            if let Err(e) = sys::detach_socket_filter(s.as_fd()) {
+                log::debug!("detaching a socket filter: {e}");
+            }
+        }
+    }
+}
+
+impl LinkPart {
+    /// Detaches, reporting failures (dropping detaches too, silently).
+    fn detach(self) -> Result<(), String> {
+        use aya::programs::Link as _;
+        let r = match self {
+            LinkPart::TracePoint(l) => l.detach(),
+            LinkPart::RawTracePoint(l) => l.detach(),
+            LinkPart::BtfTracePoint(l) => l.detach(),
+            LinkPart::KProbe(l) => l.detach(),
+            LinkPart::FEntry(l) => l.detach(),
+            LinkPart::FExit(l) => l.detach(),
+            LinkPart::UProbe(l) => l.detach(),
+            LinkPart::Xdp(l) => l.detach(),
+            LinkPart::Tc(l) => l.detach(),
+            LinkPart::PerfEvent(l) => l.detach(),
+            LinkPart::CgroupSkb(l) => l.detach(),
+            LinkPart::Raw(a) => {
+                a.detach();
+                Ok(())
+            }
+            LinkPart::Socket(s) => return s.detach(),
+        };
+        r.map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct LinkSlot {
+    program: String,
+    targets: Vec<String>,
+    parts: Mutex<Vec<LinkPart>>,
+}
+
+impl LinkSlot {
+    fn lock(&self) -> MutexGuard<'_, Vec<LinkPart>> {
+        self.parts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Detaches every part; the error lists the parts that failed.
+    pub(crate) fn detach_all(&self) -> Result<(), String> {
+        let parts: Vec<LinkPart> = std::mem::take(&mut *self.lock());
+        let errors: Vec<String> = parts.into_iter().filter_map(|p| p.detach().err()).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    pub(crate) fn is_attached(&self) -> bool {
+        !self.lock().is_empty()
+    }
+}
+
+/// An attachment: detached when dropped, by [`Link::detach`], or when its object is
+/// dropped.
+#[derive(Debug)]
+pub struct Link {
+    slot: Arc<LinkSlot>,
+}
+
+impl Link {
+    pub(crate) fn new(program: &str, targets: Vec<String>, parts: Vec<LinkPart>) -> Link {
+        Link {
+            slot: Arc::new(LinkSlot {
+                program: program.to_string(),
+                targets,
+                parts: Mutex::new(parts),
+            }),
+        }
+    }
+
+    pub(crate) fn slot(&self) -> Arc<LinkSlot> {
+        Arc::clone(&self.slot)
+    }
+
+    /// The program's name.
+    pub fn program(&self) -> &str {
+        &self.slot.program
+    }
+
+    /// What it is attached to, e.g. `["tracepoint:syscalls:sys_enter_openat"]` (several
+    /// for a fallback to several tracepoints or a perf event on every CPU).
+    pub fn targets(&self) -> &[String] {
+        &self.slot.targets
+    }
+
+    /// Whether it is still attached (false after its object was dropped).
+    pub fn is_attached(&self) -> bool {
+        self.slot.is_attached()
+    }
+
+    /// Takes the parts out (the link is then empty and drops without detaching).
+    pub(crate) fn into_parts(self) -> (Vec<String>, Vec<LinkPart>) {
+        let parts = std::mem::take(&mut *self.slot.lock());
+        (self.slot.targets.clone(), parts)
+    }
+
+    /// Detaches now, reporting failures (dropping detaches silently).
+    pub fn detach(self) -> Result<(), KernelError> {
+        self.slot
+            .detach_all()
+            .map_err(|reason| KernelError::DetachFailed {
+                program: self.slot.program.clone(),
+                targets: self.slot.targets.join(", "),
+                reason,
+            })
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Err(e) = self.slot.detach_all() {
+            log::warn!(
+                "detaching program `{}` from {}: {e}",
+                self.slot.program,
+                self.slot.targets.join(", ")
+            );
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The loader and aya-obj agree on program and map names (for the objects aya-obj 0.3
+//! accepts), so a backend that loads through aya finds what the model names.
+
+mod common;
+
+use oxbpf_obj::aya_compat::parse_with_aya;
+use oxbpf_obj::ProgramKind;
+
+#[test]
+fn program_and_map_names_agree_with_aya() {
+    let mut compared = 0;
+    for src in common::sources() {
+        let o = common::load(&src.with_extension("o"));
+        let aya = match o.aya_object() {
+            Ok(a) => a,
+            Err(e) => {
+                // Known aya-obj 0.3 gaps: `tc`/`tcx` sections and prog-array `.values`.
+                let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+                assert!(
+                    ["sections_tc", "maps_in_maps"].contains(&stem.as_str()),
+                    "{}: {e}",
+                    src.display()
+                );
+                continue;
+            }
+        };
+        let mut ours: Vec<&str> = o
+            .programs
+            .iter()
+            .filter(|p| p.kind != ProgramKind::Unspecified) // aya has no .text programs
+            .map(|p| p.name.as_str())
+            .collect();
+        ours.sort();
+        let mut theirs: Vec<&str> = aya.programs.keys().map(String::as_str).collect();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}", src.display());
+        let mut ours: Vec<&str> = o.maps.iter().map(|m| m.name.as_str()).collect();
+        ours.sort();
+        let mut theirs: Vec<&str> = aya.maps.keys().map(String::as_str).collect();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}", src.display());
+        // Map definitions agree too.
+        for m in &o.maps {
+            let a = &aya.maps[&m.name];
+            assert_eq!(a.map_type(), m.map_type, "{}", m.name);
+            assert_eq!(a.key_size(), m.key_size, "{}", m.name);
+            assert_eq!(a.value_size(), m.value_size, "{}", m.name);
+            assert_eq!(a.max_entries(), m.max_entries, "{}", m.name);
+            assert_eq!(a.map_flags(), m.flags, "{}", m.name);
+        }
+        compared += 1;
+    }
+    assert!(compared >= 8, "only {compared} objects compared");
+    assert!(parse_with_aya(b"not elf").is_err());
+}

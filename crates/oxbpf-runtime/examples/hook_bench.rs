@@ -1,0 +1,107 @@
+//! Cost of firing an embedder hook, beyond the program itself.
+//!
+//! `cargo run --release -p oxbpf-runtime --example hook_bench`
+//!
+//! Rows: a direct `Executable::run` with a prepared context (the program alone), then
+//! `Hook::fire` with 0, 1 and 4 programs attached. The "native" engine is a Rust
+//! `Executable` that returns at once, so its rows are the hook's own overhead; the
+//! interpreter runs the empty program `r0 = 0; exit`.
+
+use oxbpf_runtime::hook::{Hook, HookOptions, Policy};
+use oxbpf_runtime::hook_context;
+use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[repr(C)]
+#[derive(Default)]
+struct Ctx {
+    a: u64,
+    b: u64,
+    verdict: u32,
+    pad: u32,
+}
+
+hook_context!(Ctx {
+    a: read,
+    b: read,
+    verdict: write,
+});
+
+/// An empty program in native code: returns 0.
+struct Native;
+
+impl Executable for Native {
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
+        Ok(RunOutcome {
+            r0: black_box(ctx.args[0]).wrapping_sub(ctx.args[0]),
+            insns_executed: None,
+        })
+    }
+    fn engine(&self) -> EngineKind {
+        EngineKind::Jit
+    }
+}
+
+const N: u64 = 20_000_000;
+
+fn time(label: &str, mut f: impl FnMut()) {
+    for _ in 0..N / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..N {
+        f();
+    }
+    let ns = t.elapsed().as_nanos() as f64 / N as f64;
+    println!("| {label} | {ns:.2} |");
+}
+
+fn bench(engine: &str, exec: Arc<dyn Executable>) {
+    let mut ctx = Ctx::default();
+    {
+        let exec = exec.clone();
+        let c = &mut ctx;
+        let _ = c;
+        let mut buf = [0u8; 24];
+        time(
+            &format!("{engine}: `Executable::run`, context prepared per call"),
+            || {
+                let mut rc = RunContext::with_context(&mut buf);
+                black_box(exec.run(&mut rc).unwrap());
+            },
+        );
+        time("`RunContext::new()` alone", || {
+            black_box(RunContext::new());
+        });
+    }
+    for n in [0usize, 1, 4] {
+        let hook: Hook<Ctx> = Hook::with_options(
+            "bench",
+            HookOptions {
+                policy: Policy::Sum,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for _ in 0..n {
+            hook.attach(exec.clone());
+        }
+        let c = &mut ctx;
+        time(&format!("{engine}: `Hook::fire`, {n} program(s)"), || {
+            black_box(hook.fire(c));
+        });
+    }
+}
+
+fn main() {
+    println!("| what | ns/fire |");
+    println!("| --- | ---: |");
+    bench("native", Arc::new(Native));
+    let empty = oxbpf_isa::assemble("r0 = 0\nexit").unwrap();
+    bench(
+        "interpreter",
+        Arc::new(oxbpf_vm::Interpreter::new(&empty, &oxbpf_vm::Helpers::new()).unwrap()),
+    );
+}
