@@ -3,7 +3,7 @@
 # benchmark runs where clang is absent; `cargo test -p oxbpf-bench` checks they match.
 set -euo pipefail
 cd "$(dirname "$0")"
-CLANG=${CLANG:-clang}
+CLANG=${OXBPF_CLANG:-clang}
 for c in *.c; do
 	"$CLANG" -O2 -target bpf -mcpu=v3 -c "$c" -o "${c%.c}.o"
 done

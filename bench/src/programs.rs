@@ -94,29 +94,30 @@ pub static PROGRAMS: &[BenchProgram] = &[
     ),
 ];
 
-/// The bytecode of the program in [`SECTION`] of an object (the only function there).
+/// The bytecode of the program in [`SECTION`] of an object (the only one there), read
+/// with oxbpf-obj.
 ///
-/// Reads the section with the `object` crate. Objects with relocations against the
-/// section are refused: benchmark programs use no maps, globals or calls.
+/// Programs that reference maps or global data, or call other functions, are refused:
+/// benchmark programs must run unchanged on every engine.
 pub fn extract(object: &[u8]) -> Result<Vec<u8>> {
-    use object::{Object, ObjectSection};
-    let file = object::File::parse(object).context("parsing the ELF object")?;
-    let section = file
-        .section_by_name(SECTION)
-        .with_context(|| format!("the object has no `{SECTION}` section"))?;
-    if section.relocations().next().is_some() {
-        bail!("section `{SECTION}` has relocations; benchmark programs must not need any");
-    }
-    let data = section
-        .data()
-        .with_context(|| format!("reading section `{SECTION}`"))?;
-    if data.is_empty() || data.len() % 8 != 0 {
+    let obj = oxbpf_obj::Object::parse(object).context("parsing the ELF object")?;
+    let mut in_section = obj.programs.iter().filter(|p| p.section == SECTION);
+    let (Some(p), None) = (in_section.next(), in_section.next()) else {
+        bail!("expected exactly one program in section `{SECTION}`");
+    };
+    if !p.map_references().is_empty() {
         bail!(
-            "section `{SECTION}` is {} bytes, not a whole number of instructions",
-            data.len()
+            "program `{}` references maps or global data; benchmark programs must not",
+            p.name
         );
     }
-    Ok(data.to_vec())
+    if p.functions.len() > 1 {
+        bail!(
+            "program `{}` calls other functions; benchmark programs must not",
+            p.name
+        );
+    }
+    Ok(p.insns.to_bytes())
 }
 
 fn insn(opcode: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {

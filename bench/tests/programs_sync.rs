@@ -1,24 +1,28 @@
 //! The committed objects in `bench/programs/` match their C sources: each `.c` is
-//! recompiled with the flags of `build.sh` and its instructions compared with the `.o`.
-//! Needs clang; prints `SKIP: <reason>` and passes without it.
+//! recompiled (oxbpf-obj's build module, with the flags of `build.sh`) and its
+//! instructions compared with the `.o`. Needs clang; prints `SKIP: <reason>` and passes
+//! without it.
 
 use oxbpf_bench::programs::{extract, PROGRAMS};
+use oxbpf_obj::build::{compile_c_file, find_clang, BuildOptions, Uapi};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn programs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("programs")
 }
 
-fn clang() -> Option<String> {
-    let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".into());
-    let ok = Command::new(&clang)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok.then_some(clang)
+/// The flags of `build.sh`: `clang -O2 -target bpf -mcpu=v3 -c`, no debug info, no
+/// header.
+fn build_options() -> BuildOptions {
+    BuildOptions {
+        debug_info: false,
+        include_header: false,
+        uapi: Uapi::Exclude,
+        extra_args: vec!["-mcpu=v3".into()],
+        working_dir: Some(programs_dir()),
+        ..BuildOptions::default()
+    }
 }
 
 fn stems(ext: &str) -> BTreeSet<String> {
@@ -43,28 +47,17 @@ fn every_source_has_an_object_and_a_registry_entry() {
 
 #[test]
 fn committed_objects_match_their_sources() {
-    let Some(clang) = clang() else {
-        println!("SKIP: clang is not installed (set CLANG to use another)");
+    let opts = build_options();
+    if let Err(e) = find_clang(&opts) {
+        println!("SKIP: {e}");
         return;
-    };
-    let out_dir = std::env::temp_dir().join(format!("oxbpf-bench-sync-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let dir = programs_dir();
+    }
     let mut checked = 0;
     for p in PROGRAMS {
-        let src = dir.join(format!("{}.c", p.name));
-        let obj = out_dir.join(format!("{}.o", p.name));
-        // The flags of bench/programs/build.sh.
-        let status = Command::new(&clang)
-            .args(["-O2", "-target", "bpf", "-mcpu=v3", "-c"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .current_dir(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "clang failed on {}", src.display());
-        let fresh = extract(&std::fs::read(&obj).unwrap()).unwrap();
+        let file = format!("{}.c", p.name);
+        let object = compile_c_file(Path::new(&file), &opts)
+            .unwrap_or_else(|e| panic!("bench/programs/{file}: {e}"));
+        let fresh = extract(&object).unwrap();
         let committed = extract(p.object).unwrap();
         if fresh != committed {
             let first = fresh
@@ -82,6 +75,5 @@ fn committed_objects_match_their_sources() {
         }
         checked += 1;
     }
-    std::fs::remove_dir_all(&out_dir).ok();
     assert_eq!(checked, PROGRAMS.len());
 }
