@@ -464,7 +464,10 @@ pub fn render(r: &Results, machine: &Machine, command: &str, markdown: bool) -> 
     }
 
     if !r.compile.is_empty() {
-        h(&mut s, "Prepare time: decode / compile / load (median)");
+        h(
+            &mut s,
+            "Prepare time: decode / compile / load (median, thread CPU time incl. the kernel's)",
+        );
         let mut t = Table::new(vec![
             "engine".into(),
             "program".into(),

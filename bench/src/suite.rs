@@ -1,6 +1,7 @@
 //! One benchmark run: every workload on every engine, checked against the native result,
 //! then timed; the empty program; compile throughput; memory.
 
+use crate::cputime::thread_cpu_time;
 use crate::engines::{self, Class, Engine, Footprint, Origin};
 use crate::engines::{FreshContext, Prepared};
 use crate::gen::generated_program;
@@ -8,7 +9,7 @@ use crate::measure::{measure_interleaved, Measurement, Settings};
 use crate::programs::{Workload, PROGRAMS};
 use crate::Input;
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -246,6 +247,30 @@ fn compile_rows(
     opts: &Options,
 ) -> Vec<CompileRow> {
     let mut out = Vec::new();
+    // Decoding alone, which every oxbpf engine's prepare time includes.
+    let mut times = Vec::new();
+    let mut decoded = Ok(());
+    for _ in 0..opts.compile_repeats.max(1) {
+        let start = thread_cpu_time();
+        match oxbpf_isa::Program::decode(&w.code) {
+            Ok(p) => {
+                times.push(thread_cpu_time().saturating_sub(start));
+                drop(p);
+            }
+            Err(e) => {
+                decoded = Err(e.to_string());
+                break;
+            }
+        }
+    }
+    times.sort();
+    out.push(CompileRow {
+        engine: "(oxbpf decode only)",
+        workload: w.name.clone(),
+        slots: w.slots(),
+        time: decoded.map(|()| times[times.len() / 2]),
+        r0: None,
+    });
     for engine in engines.iter().filter(|e| e.class() != Class::Native) {
         if opts.progress {
             eprint!("  compile {:<10} {:<16}\r", w.name, engine.name());
@@ -254,14 +279,14 @@ fn compile_rows(
         let mut error = None;
         let mut r0 = None;
         for i in 0..opts.compile_repeats.max(1) {
-            let start = Instant::now();
+            let start = thread_cpu_time();
             match engine.prepare(w) {
                 Err(e) => {
                     error = Some(format!("{e:#}"));
                     break;
                 }
                 Ok(mut p) => {
-                    times.push(start.elapsed());
+                    times.push(thread_cpu_time().saturating_sub(start));
                     if i == 0 {
                         r0 = Some(p.run(&mut input.0).map_err(|e| format!("{e:#}")));
                     }

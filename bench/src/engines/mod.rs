@@ -109,6 +109,8 @@ pub fn all() -> (Vec<Box<dyn Engine>>, Unavailable) {
     let mut engines: Vec<Box<dyn Engine>> = vec![
         Box::new(native::Native),
         Box::new(oxbpf::OxbpfInterp),
+        Box::new(oxbpf::OxbpfJit { verified: false }),
+        Box::new(oxbpf::OxbpfJit { verified: true }),
         Box::new(rbpf::RbpfInterp),
         Box::new(rbpf::RbpfJit),
     ];
