@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 
 fn objects() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut dirs = vec![root.join("examples"), root.join("tests/fixtures")];
+    let mut dirs = vec![
+        root.join("examples"),
+        root.join("tests/fixtures"),
+        root.join("bench/programs"),
+    ];
     if let Ok(rd) = std::fs::read_dir(root.join("crates")) {
         for e in rd.flatten() {
             dirs.push(e.path().join("tests/fixtures"));
+            dirs.push(e.path().join("tests/programs"));
         }
     }
     let mut out = Vec::new();

@@ -1,7 +1,35 @@
 //! Helper functions: Rust closures called by programs with the five-argument eBPF calling
 //! convention (`r1`..`r5` in, `r0` out).
+//!
+//! # Re-entering the program: callbacks and tail calls
+//!
+//! Some Linux helpers run code of the calling program: `bpf_loop` and
+//! `bpf_for_each_map_elem` call a *callback* (a function of the program whose address the
+//! program loaded with `lddw` src 4, [`oxbpf_isa::LoadImm64::CodeAddr`]), and `bpf_tail_call`
+//! replaces the running program by another one. Engines offer both to helpers through
+//! [`HelperCtx`]:
+//!
+//! - **Callbacks.** An engine that supports them gives each helper call a
+//!   [`ProgramCalls`] object ([`HelperCtx::with_program_calls`]); the helper calls
+//!   [`HelperCtx::call_function`] with the code address and `r1`..`r5`. The engine runs that
+//!   function as a bpf-to-bpf call made by the calling instruction (see
+//!   [`ProgramCalls::call_function`] for the precise contract) and returns its `r0`. A
+//!   failure inside the callback comes back as [`HelperError::Program`], which the helper
+//!   propagates with `?` and the engine turns back into the original [`VmError`].
+//! - **Tail calls.** The helper records the target with [`HelperCtx::tail_call`] and returns
+//!   `Ok(_)` (the value is ignored). After the helper returns, the engine takes the request
+//!   ([`HelperCtx::take_tail_call`]) and, instead of continuing with the next instruction,
+//!   makes the *current function* return (as if it executed `exit`) the `r0` of running the
+//!   target [`Executable`] with `r1` = [`TailCall::ctx`], `r2`..`r5` = 0, the run's regions
+//!   (without this run's stack), the same embedder data and the remaining instruction
+//!   budget. From the program's own frame this ends the run with the target's result, as in
+//!   Linux; from a bpf-to-bpf callee it returns to that callee's caller (Linux's x86-64 JIT
+//!   behaves the same way). Instructions the target executes count toward the run. Limits
+//!   (Linux's 33 tail calls per run) are the helper's business, not the engine's.
 
+use crate::error::VmError;
 use crate::memory::{AccessFault, MemoryRegion, Regions};
+use crate::Executable;
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -16,6 +44,10 @@ pub enum HelperError {
     Abort(String),
     /// A pointer argument was refused.
     Fault(AccessFault),
+    /// The program failed inside a function the helper called back
+    /// ([`HelperCtx::call_function`]). Engines end the run with this error itself, not
+    /// with [`VmError::HelperFailed`].
+    Program(Box<VmError>),
 }
 
 impl fmt::Display for HelperError {
@@ -23,7 +55,63 @@ impl fmt::Display for HelperError {
         match self {
             HelperError::Abort(m) => f.write_str(m),
             HelperError::Fault(a) => write!(f, "{a}"),
+            HelperError::Program(e) => write!(f, "in a callback: {e}"),
         }
+    }
+}
+
+impl From<VmError> for HelperError {
+    fn from(e: VmError) -> Self {
+        HelperError::Program(Box::new(e))
+    }
+}
+
+/// Calls into the running program, offered by an engine to the helpers it calls.
+pub trait ProgramCalls {
+    /// Runs the program's function at `code_addr` with `args` in `r1`..`r5` and returns its
+    /// `r0`.
+    ///
+    /// Contract for engines:
+    /// - `code_addr` is a value the program obtained from `lddw` src 4
+    ///   ([`oxbpf_isa::LoadImm64::CodeAddr`]) in this engine's representation. Any other
+    ///   value is refused with `VmError::Unsupported { pc, what: "callback to an address
+    ///   that is not a function of this program" }`, `pc` being the calling instruction.
+    /// - The function runs as a bpf-to-bpf call made by the helper's calling instruction: a
+    ///   new zeroed stack frame below the caller's (the caller's frames stay accessible),
+    ///   counting toward [`crate::MAX_CALL_DEPTH`] ([`VmError::CallDepthExceeded`]), with
+    ///   `r6`..`r9` of the caller untouched when the call returns.
+    /// - `regions` are the run's regions as the helper sees them (the live stack included);
+    ///   `env` is the run's embedder data, so helpers called by the callback work as usual.
+    /// - Executed instructions count toward the run and its budget; `may_goto` keeps its
+    ///   per-run counter.
+    /// - A tail call requested from inside the callback returns from the callback function
+    ///   (the rule of the module documentation).
+    fn call_function(
+        &mut self,
+        regions: &mut Regions,
+        env: Option<&mut dyn Any>,
+        code_addr: u64,
+        args: [u64; 5],
+    ) -> Result<u64, VmError>;
+}
+
+/// A tail call requested by a helper (see the module documentation).
+#[derive(Clone)]
+pub struct TailCall {
+    /// The program that replaces the current function.
+    pub target: Arc<dyn Executable>,
+    /// Its `r1` (the context pointer the program passed to `bpf_tail_call`).
+    pub ctx: u64,
+}
+
+impl fmt::Debug for TailCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TailCall({:?} engine, ctx 0x{:x})",
+            self.target.engine(),
+            self.ctx
+        )
     }
 }
 
@@ -40,12 +128,59 @@ pub struct HelperCtx<'a> {
     pub regions: &'a mut Regions,
     env: Option<&'a mut dyn Any>,
     pc: usize,
+    calls: Option<&'a mut dyn ProgramCalls>,
+    tail_call: Option<TailCall>,
 }
 
 impl<'a> HelperCtx<'a> {
     /// Made by engines for each helper call.
     pub fn new(regions: &'a mut Regions, env: Option<&'a mut dyn Any>, pc: usize) -> Self {
-        HelperCtx { regions, env, pc }
+        HelperCtx {
+            regions,
+            env,
+            pc,
+            calls: None,
+            tail_call: None,
+        }
+    }
+
+    /// Lets the helper call functions of the running program (engines that support
+    /// callbacks set this for every helper call).
+    pub fn with_program_calls(mut self, calls: &'a mut dyn ProgramCalls) -> Self {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// True when the engine supports [`HelperCtx::call_function`].
+    pub fn can_call_functions(&self) -> bool {
+        self.calls.is_some()
+    }
+
+    /// Runs the program's function at `code_addr` (a callback) with `args` in `r1`..`r5`
+    /// and returns its `r0`. Errors: the callback's own failure ([`HelperError::Program`]),
+    /// or [`HelperError::Abort`] when the engine cannot call back into programs.
+    pub fn call_function(&mut self, code_addr: u64, args: [u64; 5]) -> Result<u64, HelperError> {
+        let Some(calls) = self.calls.as_deref_mut() else {
+            return Err(HelperError::Abort(
+                "this engine cannot call back into the program (callbacks are not supported)"
+                    .into(),
+            ));
+        };
+        calls
+            .call_function(self.regions, self.env.as_deref_mut(), code_addr, args)
+            .map_err(HelperError::from)
+    }
+
+    /// Requests a tail call to `target` with `r1 = ctx` (see the module documentation). The
+    /// helper then returns `Ok(_)`; a later request in the same call replaces an earlier one.
+    pub fn tail_call(&mut self, target: Arc<dyn Executable>, ctx: u64) {
+        self.tail_call = Some(TailCall { target, ctx });
+    }
+
+    /// The tail call the helper requested, if any (engines call this after the helper
+    /// returned `Ok`).
+    pub fn take_tail_call(&mut self) -> Option<TailCall> {
+        self.tail_call.take()
     }
 
     /// The slot of the calling instruction.
@@ -56,6 +191,15 @@ impl<'a> HelperCtx<'a> {
     /// The run's embedder data, if it is a `T`.
     pub fn env<T: Any>(&mut self) -> Option<&mut T> {
         self.env.as_deref_mut()?.downcast_mut::<T>()
+    }
+
+    /// The regions and the embedder data (if it is a `T`) at once, for helpers that check
+    /// pointers while they use their data.
+    pub fn regions_and_env<T: Any>(&mut self) -> (&mut Regions, Option<&mut T>) {
+        (
+            &mut *self.regions,
+            self.env.as_deref_mut().and_then(|e| e.downcast_mut::<T>()),
+        )
     }
 
     /// Checked borrow of `len` readable bytes at `addr`.

@@ -17,7 +17,7 @@ pub mod memory;
 pub mod raw_mem;
 
 pub use error::{LoadError, VmError};
-pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers};
+pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers, ProgramCalls, TailCall};
 pub use interp::Interpreter;
 pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions};
 

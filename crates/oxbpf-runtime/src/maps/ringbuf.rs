@@ -173,6 +173,11 @@ impl RingBuf {
         Ok(())
     }
 
+    /// True when `addr` lies in this ring's data area (where reserved samples live).
+    pub fn contains(&self, addr: u64) -> bool {
+        addr.wrapping_sub(self.data.addr()) < self.data.len() as u64
+    }
+
     /// `bpf_ringbuf_submit(sample, flags)`. Errors only for a pointer that is not a
     /// reserved record of this ring (the verifier rules that out for verified programs).
     pub fn submit(&self, sample: NonNull<u8>, flags: u64) -> Result<(), MapError> {

@@ -102,7 +102,7 @@ fn env<'h>(
     name: &str,
     kind: EnvKind,
 ) -> Result<&'h mut PacketEnv, HelperError> {
-    match hctx.env::<PacketEnv>() {
+    match crate::env::find_mut::<PacketEnv>(hctx) {
         Some(e) if e.kind == kind => Ok(e),
         Some(_) => Err(HelperError::Abort(format!(
             "{name}: not available for this program type"

@@ -78,7 +78,19 @@ pub struct Mem<'a> {
     wr: Window,
     regions: &'a mut Regions,
     initial_regions: usize,
+    /// False for a callback's view ([`Mem::nested`]): regions helpers add during a
+    /// callback stay for the rest of the run.
+    truncate_on_drop: bool,
     _stack: PhantomData<&'a mut StackBuf>,
+}
+
+/// The live stack of a run at a helper call, for running a callback below it
+/// ([`Mem::stack_bounds`], [`Mem::nested`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StackBounds {
+    lo: u64,
+    span: u64,
+    top: u64,
 }
 
 impl<'a> Mem<'a> {
@@ -96,10 +108,45 @@ impl<'a> Mem<'a> {
             wr: Window::EMPTY,
             regions,
             initial_regions,
+            truncate_on_drop: true,
             _stack: PhantomData,
         };
         m.zero_frame();
         m
+    }
+
+    /// The current live stack, for [`Mem::nested`].
+    pub fn stack_bounds(&self) -> StackBounds {
+        StackBounds {
+            lo: self.lo,
+            span: self.span,
+            top: self.top,
+        }
+    }
+
+    /// A view of the same run's memory for a callback made from a helper call: the live
+    /// stack `bounds` (the caller's frames) and the regions the helper sees. The callback's
+    /// frame is entered with [`Mem::enter_frame`]. Regions added while the view is used
+    /// are kept when it is dropped.
+    ///
+    /// # Safety
+    /// `bounds` must come from [`Mem::stack_bounds`] of the `Mem` of this run, taken for the
+    /// helper call during which the view is used, and fewer than `MAX_CALL_DEPTH` frames
+    /// may be live in it (the caller checks the depth limit before entering a frame). That
+    /// `Mem` must not be used while the view exists (it is inside `call_helper`).
+    pub unsafe fn nested(bounds: StackBounds, regions: &'a mut Regions) -> Mem<'a> {
+        let initial_regions = regions.len();
+        Mem {
+            lo: bounds.lo,
+            span: bounds.span,
+            top: bounds.top,
+            rd: Window::EMPTY,
+            wr: Window::EMPTY,
+            regions,
+            initial_regions,
+            truncate_on_drop: false,
+            _stack: PhantomData,
+        }
     }
 
     /// Frame 0's `r10` (the initial frame pointer).
@@ -114,9 +161,10 @@ impl<'a> Mem<'a> {
 
     fn zero_frame(&self) {
         // SAFETY: `[lo, lo + 512)` is one frame of the `StackBuf` this `Mem` borrows
-        // mutably for its whole life (`lo` stays within the buffer: `enter_frame` is only
-        // called while fewer than MAX_CALL_DEPTH frames are live), and nothing else holds a
-        // reference into it.
+        // mutably for its whole life, or, for a callback's view (`Mem::nested`), of the
+        // `StackBuf` of the run's `Mem`, unused while the view exists (`lo` stays within the
+        // buffer: `enter_frame` is only called while fewer than MAX_CALL_DEPTH frames are
+        // live), and nothing else holds a reference into it.
         unsafe { raw_mem::zero(self.lo, STACK_SIZE) };
     }
 
@@ -315,6 +363,8 @@ impl<'a> Mem<'a> {
 
 impl Drop for Mem<'_> {
     fn drop(&mut self) {
-        self.regions.truncate(self.initial_regions);
+        if self.truncate_on_drop {
+            self.regions.truncate(self.initial_regions);
+        }
     }
 }

@@ -69,6 +69,18 @@
 //! adds last until the run ends. After any call `r1`..`r5` are unspecified (this
 //! interpreter leaves them as they are; other engines may clobber them).
 //!
+//! **Callbacks and tail calls** (see [`crate::helper`]). Every helper call gets a
+//! [`ProgramCalls`] capability: `HelperCtx::call_function(code_addr, args)` runs the
+//! program's function at a code address (as `lddw` src 4 produced it) as a bpf-to-bpf call
+//! made by the calling instruction: a zeroed frame below the caller's, `r1`..`r5` = `args`,
+//! counting toward [`MAX_CALL_DEPTH`], sharing the run's instruction count, budget and
+//! `may_goto` counter; its `exit` returns `r0` to the helper. A failure inside comes back to
+//! the helper as [`HelperError::Program`] and ends the run with the callback's own error. A
+//! tail call requested by a helper (`HelperCtx::tail_call`) replaces the current function:
+//! the target runs with `r1` = the given context, the run's regions and embedder data and the
+//! rest of the budget, and its `r0` is returned as if the current function had executed
+//! `exit` (from frame 0 this ends the run).
+//!
 //! **Legacy packet loads** (`ldabs`/`ldind`): the packet is the most recently added region of
 //! kind [`RegionKind::Packet`](crate::RegionKind::Packet), else of kind [`RegionKind::Input`](crate::RegionKind::Input). The offset is `imm`
 //! (`ldabs`) or `src + imm` truncated to a signed 32-bit value (`ldind`), as Linux computes
@@ -97,16 +109,18 @@ pub mod fuzz;
 pub mod mem;
 mod ops;
 #[cfg(test)]
+mod reentry_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ops::CODE_ADDR_BASE;
 
 use crate::error::{LoadError, VmError};
-use crate::helper::{HelperCtx, HelperError, Helpers};
+use crate::helper::{HelperCtx, HelperError, Helpers, ProgramCalls, TailCall};
 use crate::memory::{AccessFault, Regions};
 use crate::raw_mem::Rmw;
 use crate::{EngineKind, Executable, RunContext, RunOutcome, MAX_CALL_DEPTH};
-use mem::{AtomicFault, Mem, StackBuf};
+use mem::{AtomicFault, Mem, StackBounds, StackBuf};
 use ops::{AtomicKind, Code, Compiled, Op, ResolvedCall, CODE_ADDR_MASK};
 use oxbpf_isa::Program;
 use std::any::Any;
@@ -291,8 +305,10 @@ impl Interpreter {
         Ok(())
     }
 
-    /// Calls a helper with `r1`..`r5`.
+    /// Calls a helper with `r1`..`r5`. `executed` counts the instructions run so far,
+    /// the call included; the helper may call back into the program (see [`Reentry`]).
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn call(
         &self,
         pc: usize,
@@ -300,14 +316,75 @@ impl Interpreter {
         r: &[u64; 11],
         mem: &mut Mem<'_>,
         env: &mut Option<&mut dyn Any>,
-    ) -> Result<u64, VmError> {
+        executed: u64,
+        limit: u64,
+        depth: usize,
+        may_goto_left: &mut u64,
+    ) -> Result<CallOut, VmError> {
         let slot = self.slot(pc);
         let args = [r[1], r[2], r[3], r[4], r[5]];
-        mem.call_helper(|regions: &mut Regions| {
-            let mut hctx = HelperCtx::new(regions, env.as_deref_mut(), slot);
-            (call.func)(&mut hctx, args)
+        let mut re = Reentry {
+            interp: self,
+            slot,
+            bounds: mem.stack_bounds(),
+            depth,
+            executed,
+            limit,
+            may_goto_left,
+            end: None,
+        };
+        let (res, tail) = mem.call_helper(|regions: &mut Regions| {
+            let mut hctx =
+                HelperCtx::new(regions, env.as_deref_mut(), slot).with_program_calls(&mut re);
+            let res = (call.func)(&mut hctx, args);
+            (res, hctx.take_tail_call())
+        });
+        let r0 = res.map_err(|e| match e {
+            HelperError::Program(e) => *e,
+            e => self.helper_failed(pc, call.id, e),
+        })?;
+        Ok(CallOut {
+            r0,
+            end: re.end,
+            tail,
         })
-        .map_err(|e| self.helper_failed(pc, call.id, e))
+    }
+
+    /// Runs a tail-call target in place of the current function: `r1` = the context the
+    /// program passed, the run's regions (without this run's stack), the same embedder data
+    /// and the rest of the budget. Returns its `r0` and the run's instruction count after it.
+    #[inline(never)]
+    fn tail_call(
+        &self,
+        tc: TailCall,
+        mem: &Mem<'_>,
+        env: &mut Option<&mut dyn Any>,
+        done: u64,
+        limit: u64,
+    ) -> Result<(u64, u64), VmError> {
+        let mut ctx = RunContext::new();
+        ctx.args[0] = tc.ctx;
+        ctx.regions = mem.regions().clone();
+        ctx.budget = (limit != u64::MAX).then(|| limit.saturating_sub(done));
+        let mut ctx = match env.as_deref_mut() {
+            Some(e) => ctx.with_env(e),
+            None => ctx,
+        };
+        let out = tc.target.run(&mut ctx)?;
+        Ok((out.r0, done.saturating_add(out.insns_executed.unwrap_or(0))))
+    }
+
+    /// Runs `st` from `st.pc` to the `exit` of its outermost frame (`st.base_depth`): the
+    /// fast loop, then the checked loop if the budget gets tight.
+    fn drive(&self, st: &mut State<'_>) -> Result<u64, VmError> {
+        let need =
+            (self.seg_end.get(st.pc).copied().unwrap_or(0) as u64).wrapping_sub(st.pc as u64);
+        if st.count.checked_add(need).is_some_and(|n| n <= st.limit) {
+            if let Some(r0) = self.exec_loop::<false>(st)? {
+                return Ok(r0);
+            }
+        }
+        Ok(self.exec_loop::<true>(st)?.unwrap_or(0))
     }
 
     /// Runs the program: the fast loop, then the checked loop if the budget gets tight.
@@ -323,6 +400,7 @@ impl Interpreter {
             count: 0,
             frames: [Frame::default(); MAX_CALL_DEPTH - 1],
             depth: 0,
+            base_depth: 0,
             may_goto_left: MAY_GOTO_LOOPS,
             limit,
             mem,
@@ -330,14 +408,7 @@ impl Interpreter {
         };
         st.r[1..6].copy_from_slice(&args);
         st.r[10] = st.mem.top();
-        let first = self.seg_end.first().copied().unwrap_or(0) as u64;
-        let r0 = match first <= limit {
-            true => match self.exec_loop::<false>(&mut st)? {
-                Some(r0) => r0,
-                None => self.exec_loop::<true>(&mut st)?.unwrap_or(0),
-            },
-            false => self.exec_loop::<true>(&mut st)?.unwrap_or(0),
-        };
+        let r0 = self.drive(&mut st)?;
         Ok(RunOutcome {
             r0,
             insns_executed: Some(st.count),
@@ -410,6 +481,46 @@ impl Interpreter {
                 }
                 pc = to;
                 continue;
+            }};
+        }
+
+        // Sets the count of executed instructions (the current one included) to `$n`.
+        macro_rules! set_executed {
+            ($n:expr) => {{
+                let n: u64 = $n;
+                base = if CHECKED {
+                    n
+                } else {
+                    n.wrapping_sub(pc as u64 + 1)
+                };
+            }};
+        }
+        // After a helper call: its result, the instructions its callbacks ran, and a
+        // requested tail call, which replaces the current function (as if it exited with
+        // the target's `r0`).
+        macro_rules! after_helper {
+            ($out:expr) => {{
+                let out: CallOut = $out;
+                r[0] = out.r0;
+                if let Some(tc) = out.tail {
+                    let done = out.end.unwrap_or(executed!());
+                    let (r0, total) = self.tail_call(tc, mem, &mut st.env, done, limit)?;
+                    r[0] = r0;
+                    set_executed!(total);
+                    if st.depth == st.base_depth {
+                        st.count = total;
+                        return Ok(Some(r0));
+                    }
+                    st.depth -= 1;
+                    let f = st.frames[st.depth];
+                    r[6..10].copy_from_slice(&f.saved);
+                    r[10] = mem.leave_frame();
+                    transfer!(f.ret as usize);
+                }
+                if let Some(end) = out.end {
+                    set_executed!(end);
+                    transfer!(pc + 1);
+                }
             }};
         }
 
@@ -607,7 +718,18 @@ impl Interpreter {
                 // ---- calls
                 Code::Call => {
                     let call = &self.calls[target];
-                    r[0] = self.call(pc, call, &r, mem, &mut st.env)?;
+                    let out = self.call(
+                        pc,
+                        call,
+                        &r,
+                        mem,
+                        &mut st.env,
+                        executed!(),
+                        limit,
+                        st.depth,
+                        &mut st.may_goto_left,
+                    )?;
+                    after_helper!(out);
                 }
                 Code::CallMissing => return Err(self.missing_call(pc, op)),
                 Code::CallLocal => {
@@ -622,7 +744,18 @@ impl Interpreter {
                             transfer!(callee);
                         }
                         None => {
-                            r[0] = self.call_dynamic(pc, v, &r, mem, &mut st.env)?;
+                            let out = self.call_dynamic(
+                                pc,
+                                v,
+                                &r,
+                                mem,
+                                &mut st.env,
+                                executed!(),
+                                limit,
+                                st.depth,
+                                &mut st.may_goto_left,
+                            )?;
+                            after_helper!(out);
                             // Counted as a transfer to the next instruction, so that the
                             // seg_end-line bound never spans a `callx`.
                             transfer!(pc + 1);
@@ -630,7 +763,7 @@ impl Interpreter {
                     }
                 }
                 Code::Exit => {
-                    if st.depth == 0 {
+                    if st.depth == st.base_depth {
                         st.count = executed!();
                         return Ok(Some(r[0]));
                     }
@@ -671,6 +804,7 @@ impl Interpreter {
 
     /// `callx` on a value that is not a code address: the helper with that id.
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn call_dynamic(
         &self,
         pc: usize,
@@ -678,7 +812,11 @@ impl Interpreter {
         r: &[u64; 11],
         mem: &mut Mem<'_>,
         env: &mut Option<&mut dyn Any>,
-    ) -> Result<u64, VmError> {
+        executed: u64,
+        limit: u64,
+        depth: usize,
+        may_goto_left: &mut u64,
+    ) -> Result<CallOut, VmError> {
         let Some(h) = self.helpers.get(id) else {
             return Err(VmError::UnknownHelper {
                 pc: self.slot(pc),
@@ -689,7 +827,17 @@ impl Interpreter {
             func: h.func.clone(),
             id,
         };
-        self.call(pc, &call, r, mem, env)
+        self.call(
+            pc,
+            &call,
+            r,
+            mem,
+            env,
+            executed,
+            limit,
+            depth,
+            may_goto_left,
+        )
     }
 
     #[cold]
@@ -714,11 +862,85 @@ struct State<'a> {
     /// Instructions executed before `pc` (kept up to date when a loop returns).
     count: u64,
     frames: [Frame; MAX_CALL_DEPTH - 1],
+    /// Frames live below frame 0 of the run (callbacks start deeper).
     depth: usize,
+    /// The depth whose `exit` ends this loop: 0 for a run, the callback's frame for a
+    /// callback ([`Reentry`]).
+    base_depth: usize,
     may_goto_left: u64,
     limit: u64,
     mem: Mem<'a>,
     env: Option<&'a mut dyn Any>,
+}
+
+/// What a helper call produced.
+struct CallOut {
+    r0: u64,
+    /// The run's instruction count after callbacks the helper made, if it made any.
+    end: Option<u64>,
+    /// A tail call the helper requested.
+    tail: Option<TailCall>,
+}
+
+/// Re-entry into a running program for one helper call: callbacks run as bpf-to-bpf calls
+/// made by the calling instruction, in a frame below the caller's, with the run's budget,
+/// `may_goto` counter and depth limit.
+struct Reentry<'i> {
+    interp: &'i Interpreter,
+    /// Slot of the calling instruction.
+    slot: usize,
+    bounds: StackBounds,
+    depth: usize,
+    executed: u64,
+    limit: u64,
+    may_goto_left: &'i mut u64,
+    end: Option<u64>,
+}
+
+impl ProgramCalls for Reentry<'_> {
+    fn call_function(
+        &mut self,
+        regions: &mut Regions,
+        env: Option<&mut dyn Any>,
+        code_addr: u64,
+        args: [u64; 5],
+    ) -> Result<u64, VmError> {
+        let Some(target) = self.interp.code_target(code_addr) else {
+            return Err(VmError::Unsupported {
+                pc: self.slot,
+                what: "callback to an address that is not a function of this program",
+            });
+        };
+        if self.depth + 1 >= MAX_CALL_DEPTH {
+            return Err(VmError::CallDepthExceeded {
+                pc: self.slot,
+                max: MAX_CALL_DEPTH,
+            });
+        }
+        // SAFETY: `bounds` was taken from this run's `Mem` for the helper call we are in
+        // (`Interpreter::call`), which is inside `Mem::call_helper` and does not touch its
+        // `Mem` until the helper returns; the depth check above leaves room for one frame.
+        let mut mem = unsafe { Mem::nested(self.bounds, regions) };
+        let fp = mem.enter_frame();
+        let mut st = State {
+            r: [0; 11],
+            pc: target,
+            count: self.end.unwrap_or(self.executed),
+            frames: [Frame::default(); MAX_CALL_DEPTH - 1],
+            depth: self.depth + 1,
+            base_depth: self.depth + 1,
+            may_goto_left: *self.may_goto_left,
+            limit: self.limit,
+            mem,
+            env,
+        };
+        st.r[1..6].copy_from_slice(&args);
+        st.r[10] = fp;
+        let res = self.interp.drive(&mut st);
+        *self.may_goto_left = st.may_goto_left;
+        self.end = Some(st.count);
+        res
+    }
 }
 
 #[inline(always)]

@@ -12,8 +12,10 @@ mod build;
 mod disasm;
 mod doctor;
 mod exec;
+mod exec_obj;
 mod input;
 mod list;
+mod map;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,7 @@ enum Command {
     Doctor(doctor::Args),
     Exec(exec::Args),
     List(list::Args),
+    Map(map::Args),
     Verify(verify::Args),
 }
 
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
+        Command::Map(a) => map::run(a),
         Command::Verify(a) => verify::run(a),
     };
     match result {
