@@ -64,8 +64,9 @@ impl Cfg {
     }
 }
 
-/// Helpers that call a callback function of the program (bpf_loop).
-pub const CALLBACK_HELPERS: &[i32] = &[181];
+/// Helpers that call a callback function of the program (bpf_for_each_map_elem,
+/// bpf_loop).
+pub const CALLBACK_HELPERS: &[i32] = &[164, 181];
 
 const R0: u16 = 1;
 const ARGS: u16 = 0b11_1110; // r1..r5

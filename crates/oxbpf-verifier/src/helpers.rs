@@ -191,6 +191,10 @@ const PERCPU: &[MapType] = &[
     MapType::PercpuArray,
     MapType::LruPercpuHash,
 ];
+const LONG_OUT: Arg = FixedMem {
+    size: 8,
+    write: true,
+};
 const MTU_LEN: Arg = FixedMem {
     size: 4,
     write: true,
@@ -475,6 +479,20 @@ pub static BUILTIN: &[HelperProto] = &[
         PRIV | TRACE,
     ),
     p(117, "bpf_send_signal_thread", &[Anything], Integer, TRACE),
+    p(
+        105,
+        "bpf_strtol",
+        &[RD, SZ, Anything, LONG_OUT],
+        Integer,
+        ALL,
+    ),
+    p(
+        106,
+        "bpf_strtoul",
+        &[RD, SZ, Anything, LONG_OUT],
+        Integer,
+        ALL,
+    ),
     p(118, "bpf_jiffies64", &[], Integer, ALL),
     p(
         120,

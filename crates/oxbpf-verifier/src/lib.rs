@@ -31,6 +31,7 @@ pub mod insnfmt;
 pub mod maps;
 pub mod object;
 pub mod progtype;
+pub mod relevance;
 pub mod state;
 
 mod analysis;

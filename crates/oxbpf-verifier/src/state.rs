@@ -468,6 +468,15 @@ impl IdMap {
     }
 }
 
+/// [`reg_covers`] for a register whose scalar value cannot influence any decision: a
+/// scalar covers a scalar whatever the values.
+fn reg_covers_irrelevant(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    if old.is_scalar() && cur.is_scalar() {
+        return true;
+    }
+    reg_covers(old, cur, ids)
+}
+
 /// True when every concrete value `cur` stands for is also one `old` stands for, with
 /// consistent ids.
 pub fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
@@ -502,8 +511,21 @@ pub fn reg_covers(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
-/// What a slot looks like to a reader, for comparing stacks.
-fn slot_covers(old: &Slot, cur: &Slot, ids: &mut IdMap) -> bool {
+/// What a slot looks like to a reader, for comparing stacks. `relevant`: whether the
+/// slot's scalar contents may influence a decision.
+fn slot_covers(old: &Slot, cur: &Slot, ids: &mut IdMap, relevant: bool) -> bool {
+    if !relevant {
+        // Only what is initialized and which pointers are spilled matter.
+        let data = |s: &Slot, i: usize| match s.bytes[i] {
+            StackByte::Misc | StackByte::Zero => true,
+            StackByte::Spill => s.spilled.is_scalar(),
+            StackByte::Invalid => false,
+        };
+        if old.spilled.is_pointer() && old.bytes.contains(&StackByte::Spill) {
+            return cur.is_full_spill() && reg_covers(&old.spilled, &cur.spilled, ids);
+        }
+        return (0..8).all(|i| old.bytes[i] == StackByte::Invalid || data(cur, i));
+    }
     if old.is_full_spill() {
         if cur.is_full_spill() {
             return reg_covers(&old.spilled, &cur.spilled, ids);
@@ -553,10 +575,30 @@ fn slot_covers(old: &Slot, cur: &Slot, ids: &mut IdMap) -> bool {
 /// Which registers of a frame matter when comparing (bit `r` set: compare `r`).
 pub type RegMask = u16;
 
+/// What matters in one frame when comparing states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameMask {
+    /// Registers that may still be read (the others are ignored entirely).
+    pub live: RegMask,
+    /// Registers whose scalar values may influence a decision (the others are compared by
+    /// type only).
+    pub relevant: RegMask,
+    /// Stack slots whose scalar contents may influence a decision.
+    pub slots: u64,
+}
+
+impl FrameMask {
+    /// Everything matters.
+    pub const ALL: FrameMask = FrameMask {
+        live: u16::MAX,
+        relevant: u16::MAX,
+        slots: u64::MAX,
+    };
+}
+
 /// True when `cur` is covered by `old`: every path from `cur` behaves like one from
-/// `old`, which was verified. `live[i]` says which registers of frame `i` can still be
-/// read.
-pub fn state_covers(old: &State, cur: &State, live: &[RegMask]) -> bool {
+/// `old`, which was verified. `masks[i]` says what matters in frame `i`.
+pub fn state_covers(old: &State, cur: &State, masks: &[FrameMask]) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -565,18 +607,24 @@ pub fn state_covers(old: &State, cur: &State, live: &[RegMask]) -> bool {
         if fo.callsite != fc.callsite || fo.subprog != fc.subprog || fo.callback != fc.callback {
             return false;
         }
-        let mask = live.get(i).copied().unwrap_or(u16::MAX);
+        let mask = masks.get(i).copied().unwrap_or(FrameMask::ALL);
         for r in 0..NUM_REGS {
-            if mask & (1 << r) == 0 {
+            if mask.live & (1 << r) == 0 {
                 continue;
             }
-            if !reg_covers(&fo.regs[r], &fc.regs[r], &mut ids) {
+            let ok = if mask.relevant & (1 << r) == 0 {
+                reg_covers_irrelevant(&fo.regs[r], &fc.regs[r], &mut ids)
+            } else {
+                reg_covers(&fo.regs[r], &fc.regs[r], &mut ids)
+            };
+            if !ok {
                 return false;
             }
         }
         for (k, so) in fo.stack.iter().enumerate() {
             let sc = fc.stack.get(k).unwrap_or(&Slot::EMPTY);
-            if !slot_covers(so, sc, &mut ids) {
+            let relevant = k >= 64 || mask.slots & (1 << k) != 0;
+            if !slot_covers(so, sc, &mut ids, relevant) {
                 return false;
             }
         }
@@ -657,18 +705,21 @@ mod tests {
         assert!(state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         assert!(!state_covers(
             &st(vec![cur.clone()]),
             &st(vec![old.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         // A dead register does not matter.
         assert!(state_covers(
             &st(vec![cur.clone()]),
             &st(vec![old.clone()]),
-            &[!(1 << 1)]
+            &[FrameMask {
+                live: !(1 << 1),
+                ..FrameMask::ALL
+            }]
         ));
         // Linked registers in the old state must be linked in the new one.
         old.regs[2] = old.regs[1];
@@ -678,18 +729,22 @@ mod tests {
         assert!(!state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         cur.regs[1].id = 3;
         cur.regs[2].id = 3;
         assert!(state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         // ...consistently (one old id cannot stand for two new ones).
         cur.regs[2].id = 4;
-        assert!(!state_covers(&st(vec![old]), &st(vec![cur]), &[u16::MAX]));
+        assert!(!state_covers(
+            &st(vec![old]),
+            &st(vec![cur]),
+            &[FrameMask::ALL]
+        ));
     }
 
     #[test]
@@ -706,12 +761,12 @@ mod tests {
         assert!(state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         assert!(!state_covers(
             &st(vec![cur.clone()]),
             &st(vec![old.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         // Initialized stack covers uninitialized bytes of the old state, not the reverse.
         let (s, _) = cur.slot_mut(-8);
@@ -719,12 +774,12 @@ mod tests {
         assert!(state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         assert!(!state_covers(
             &st(vec![cur.clone()]),
             &st(vec![old.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         // A spilled pointer is not plain data.
         let (s, _) = old.slot_mut(-16);
@@ -735,7 +790,7 @@ mod tests {
         assert!(!state_covers(
             &st(vec![old.clone()]),
             &st(vec![cur.clone()]),
-            &[u16::MAX]
+            &[FrameMask::ALL]
         ));
         // A NULL-able pointer does not cover a checked one with another id scheme.
         let mut a = RegState::pointer(RegType::MapValue { map: 0 }, 0);

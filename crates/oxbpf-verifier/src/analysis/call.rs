@@ -264,7 +264,7 @@ impl Env<'_> {
                     if external || !crate::cfg::CALLBACK_HELPERS.contains(&id) {
                         return fail(
                             ErrorKind::Unsupported,
-                            format!("{name} takes a callback function; the oxbpf verifier supports callbacks of bpf_loop only"),
+                            format!("{name} takes a callback function; the oxbpf verifier supports the callbacks of bpf_loop and bpf_for_each_map_elem only"),
                         )
                         .hint("write the loop directly (with a constant bound or bpf_loop)");
                     }
@@ -303,7 +303,7 @@ impl Env<'_> {
         // Effects.
         let call = self.insn as u32;
         if let Some(k) = callback {
-            self.queue_callback(st, k, &name)?;
+            self.queue_callback(st, k, &name, id, map)?;
         }
         // Invalidated pointers become numbers where pointers may leak (as in Linux for
         // privileged loaders), else unreadable.
@@ -403,7 +403,14 @@ impl Env<'_> {
 
     /// Queues a path through one call of the callback `k` of the helper being called: a new
     /// frame with the loop index in r1 and the helper's context argument (r3) in r2.
-    fn queue_callback(&mut self, st: &State, k: u32, helper: &str) -> R<()> {
+    fn queue_callback(
+        &mut self,
+        st: &State,
+        k: u32,
+        helper: &str,
+        id: i32,
+        map: Option<u32>,
+    ) -> R<()> {
         let pc = self.insn;
         if st.frames.len() >= super::MAX_CALL_FRAMES {
             return fail(
@@ -431,8 +438,29 @@ impl Env<'_> {
         // `visit` just checkpointed this call (it is a prune point) unless it was inside
         // a loop's quiet period; either way st.parent is the state before this call.
         f.callback_head = st.parent;
-        f.regs[1] = RegState::unknown().at(pc);
-        f.regs[2] = *st.reg(3);
+        if id == 164 {
+            // bpf_for_each_map_elem: callback(map, key, value, ctx).
+            let Some(m) = map else {
+                return fail(ErrorKind::HelperArgument, format!("{helper} needs a map"));
+            };
+            let key_size = self.conf.maps[m as usize].key_size;
+            f.regs[1] = RegState::pointer(RegType::Map { map: m }, 0).at(pc);
+            f.regs[2] = RegState::pointer(
+                RegType::Mem {
+                    size: key_size,
+                    rdonly: true,
+                    ringbuf: false,
+                },
+                0,
+            )
+            .at(pc);
+            f.regs[3] = RegState::pointer(RegType::MapValue { map: m }, 0).at(pc);
+            f.regs[4] = *st.reg(3);
+        } else {
+            // bpf_loop: callback(index, ctx).
+            f.regs[1] = RegState::unknown().at(pc);
+            f.regs[2] = *st.reg(3);
+        }
         cb.push_path(pc, crate::state::PathEvent::Call);
         cb.frames.push(f);
         // One more iteration of a loop bounded at run time (see may_goto).

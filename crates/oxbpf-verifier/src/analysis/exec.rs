@@ -390,7 +390,7 @@ impl Env<'_> {
             return fail(
                 ErrorKind::ReturnValue,
                 format!(
-                    "a bpf_loop callback must return 0 (continue) or 1 (stop), but r0 is {}",
+                    "a callback must return 0 (continue) or 1 (stop), but r0 is {}",
                     self.describe_reg(&r0)
                 ),
             )

@@ -22,7 +22,7 @@ use crate::diag::{
     ErrorKind, PathStep, RegSnapshot, SourceLine, StackSnapshot, StateSnapshot, VerifyError,
 };
 use crate::progtype::PacketAccess;
-use crate::state::{state_covers, Frame, PathEvent, RegMask, RegState, RegType, State, NUM_REGS};
+use crate::state::{state_covers, Frame, FrameMask, PathEvent, RegState, RegType, State, NUM_REGS};
 use crate::{FunctionStats, Stats, VerifierConfig};
 use oxbpf_isa::{CallTarget, Insn, Program};
 use std::fmt::Write as _;
@@ -106,6 +106,8 @@ pub(crate) struct Env<'a> {
     pub stack_depth: Vec<u32>,
     /// Functions containing a tail call.
     pub tail_calls: Vec<bool>,
+    /// What may influence decisions, per instruction (see [`crate::relevance`]).
+    relevance: Vec<crate::relevance::Relevance>,
     pub log: Option<String>,
     log_truncated: bool,
     jumps: u64,
@@ -123,6 +125,20 @@ impl<'a> Env<'a> {
         };
         let ptype = &conf.prog_type;
         let nsub = cfg.subprogs.len();
+        // Helper arguments whose values matter: everything but plain numbers.
+        let helper_args = |id: i32| -> u16 {
+            match conf.helper_proto(id) {
+                Some(h) => h
+                    .args
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| !matches!(a, crate::helpers::Arg::Anything))
+                    .fold(0u16, |m, (i, _)| m | (1 << (i + 1))),
+                None => 0b11_1110,
+            }
+        };
+        let relevance =
+            crate::relevance::analyze(prog, &cfg, &helper_args, ptype.return_range().is_some());
         Ok(Env {
             prog,
             ctx: conf
@@ -142,6 +158,7 @@ impl<'a> Env<'a> {
             stats: Stats::default(),
             stack_depth: vec![0; nsub],
             tail_calls: vec![false; nsub],
+            relevance,
             log: conf.log.then(String::new),
             log_truncated: false,
             jumps: 0,
@@ -297,31 +314,43 @@ impl<'a> Env<'a> {
 
     /// Liveness masks for comparing `st` at instruction `pc`: the current frame's live
     /// registers, and the callee-saved registers of callers live after their calls.
-    fn live_masks(&self, st: &State, pc: usize) -> Vec<RegMask> {
+    fn frame_masks(&self, st: &State, pc: usize) -> Vec<FrameMask> {
         let n = st.frames.len();
         let mut v = Vec::with_capacity(n);
         for i in 0..n {
             if i + 1 == n {
-                v.push(self.cfg.live_in[pc] | (1 << 10));
+                let rel = self.relevance[pc];
+                v.push(FrameMask {
+                    live: self.cfg.live_in[pc] | (1 << 10),
+                    relevant: rel.regs,
+                    slots: rel.slots,
+                });
                 continue;
             }
             let callee = &st.frames[i + 1];
             let site = callee.callsite.map_or(0, |c| c as usize);
-            let m = if callee.callback {
-                // A callback returns to the helper call, which reads its arguments again.
-                self.cfg.live_in.get(site).copied().unwrap_or(u16::MAX)
+            // A callback returns to the helper call, which reads its arguments again; a
+            // call returns to the next instruction with r0 set and r1-r5 clobbered. The
+            // callee may read this frame's stack through pointers: all of it matters.
+            let (at, keep) = if callee.callback {
+                (site, u16::MAX)
             } else {
-                // A call returns to the next instruction with r0 set and r1-r5 clobbered.
-                self.cfg.live_in.get(site + 1).copied().unwrap_or(u16::MAX) & 0b011_1100_0000
+                (site + 1, 0b011_1100_0000)
             };
-            v.push(m | (1 << 10));
+            let live = self.cfg.live_in.get(at).copied().unwrap_or(u16::MAX) & keep;
+            let rel = self.relevance.get(at).map_or(u16::MAX, |r| r.regs) & keep;
+            v.push(FrameMask {
+                live: live | (1 << 10),
+                relevant: rel | (1 << 10),
+                slots: u64::MAX,
+            });
         }
         v
     }
 
     /// Compares `st` with the checkpoints at `pc`. Returns true when the path can stop.
     fn visit(&mut self, st: &mut State, pc: usize) -> R<bool> {
-        let live = self.live_masks(st, pc);
+        let live = self.frame_masks(st, pc);
         let is_may_goto = matches!(self.prog.insns()[pc], Insn::MayGoto { .. });
         // Loops bounded at run time: `may_goto`, and helpers calling a callback.
         let runtime_bounded = is_may_goto
