@@ -53,7 +53,7 @@ fn bit(r: Reg) -> u16 {
 }
 
 fn slot_of(off: i16) -> Option<u64> {
-    if off < 0 && off >= -512 {
+    if (-512..0).contains(&off) {
         Some(1u64 << ((-(off as i32) - 1) / 8))
     } else {
         None
