@@ -140,7 +140,7 @@ fn main() {
         "examples",
         "tests/fixtures",
         "crates/oxbpf-kernel/tests/fixtures",
-        "bench/programs",
+        "crates/oxbpf-runtime/tests/programs",
     ] {
         if let Ok(rd) = std::fs::read_dir(root.join(d)) {
             files.extend(
