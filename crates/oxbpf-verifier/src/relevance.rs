@@ -11,7 +11,11 @@
 //!
 //! The analysis is a backward data-flow fixpoint per instruction, conservative where it
 //! cannot see: a load through a pointer other than `r10` may read any stack slot; a store
-//! through one may write any; a bpf-to-bpf call may read every stack slot of its caller.
+//! through one may write any; a bpf-to-bpf call may read every stack slot of its caller;
+//! both operands of a 64-bit register addition or subtraction matter when one of them may
+//! be a pointer (pointer arithmetic checks the other's bounds), which a forward analysis of
+//! where pointers can be (registers, spilled slots, loads from the context and the stack)
+//! decides.
 
 use crate::cfg::Cfg;
 use oxbpf_isa::{CallTarget, Insn, Operand, PacketMode, Program, Reg};
@@ -60,17 +64,231 @@ fn slot_of(off: i16) -> Option<u64> {
     }
 }
 
+/// What kinds of pointer a register or stack slot may hold (bit set).
+const CTX: u8 = 1;
+const STACK: u8 = 2;
+const OTHER: u8 = 4;
+const ANY: u8 = CTX | STACK | OTHER;
+
+/// May-hold-a-pointer facts at one instruction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Kinds {
+    regs: [u8; 11],
+    slots: [u8; 64],
+}
+
+impl Kinds {
+    const NONE: Kinds = Kinds {
+        regs: [0; 11],
+        slots: [0; 64],
+    };
+
+    fn join(&mut self, o: &Kinds) -> bool {
+        let mut changed = false;
+        for (a, b) in self.regs.iter_mut().zip(o.regs.iter()) {
+            if *a | b != *a {
+                *a |= b;
+                changed = true;
+            }
+        }
+        for (a, b) in self.slots.iter_mut().zip(o.slots.iter()) {
+            if *a | b != *a {
+                *a |= b;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn any_slot(&self) -> u8 {
+        self.slots.iter().fold(0, |m, s| m | s)
+    }
+}
+
+fn slot_index(off: i16) -> Option<usize> {
+    (-512..0)
+        .contains(&off)
+        .then(|| ((-(off as i32) - 1) / 8) as usize)
+}
+
+/// Forward analysis: which registers and slots may hold a pointer before each instruction
+/// (reached instructions only). `ret_ptr(id)` tells whether a helper may return one;
+/// `r1_kind` is what `r1` holds at the program's entry.
+fn pointer_kinds(
+    prog: &Program,
+    cfg: &Cfg,
+    ret_ptr: &dyn Fn(i32) -> bool,
+    r1_kind: u8,
+) -> Vec<Kinds> {
+    let n = prog.len();
+    let insns = prog.insns();
+    let mut at = vec![Kinds::NONE; n];
+    let mut seen = vec![false; n];
+    let mut work = Vec::new();
+    for (k, s) in cfg.subprogs.iter().enumerate() {
+        let mut e = Kinds::NONE;
+        e.regs[10] = STACK;
+        if k == 0 {
+            e.regs[1] = r1_kind;
+        } else {
+            // Called from anywhere (or as a callback): its arguments may be anything.
+            for r in 1..=5 {
+                e.regs[r] = ANY;
+            }
+        }
+        at[s.start] = e;
+        seen[s.start] = true;
+        work.push(s.start);
+    }
+    while let Some(i) = work.pop() {
+        let mut k = at[i];
+        let b = |r: Reg| r.index();
+        match insns[i] {
+            Insn::Alu {
+                op,
+                dst,
+                src,
+                width,
+            } => {
+                use oxbpf_isa::AluOp::*;
+                let s = match src {
+                    Operand::Reg(s) => k.regs[b(s)],
+                    Operand::Imm(_) => 0,
+                };
+                k.regs[b(dst)] = match (op, width) {
+                    (Mov, oxbpf_isa::Width::W64) => s,
+                    (Add | Sub, oxbpf_isa::Width::W64) => k.regs[b(dst)] | s,
+                    _ => 0,
+                };
+            }
+            Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => k.regs[b(dst)] = 0,
+            Insn::AddrSpaceCast { dst, .. } => k.regs[b(dst)] = 0,
+            Insn::Load { dst, src, off, .. } => {
+                let base = k.regs[b(src)];
+                let mut v = 0;
+                if base & CTX != 0 {
+                    v |= OTHER; // packet pointers
+                }
+                if base & STACK != 0 {
+                    v |= match (src == Reg::R10, slot_index(off)) {
+                        (true, Some(s)) => k.slots[s],
+                        // In a callee a stack pointer may point into a caller's frame,
+                        // whose slots this analysis does not follow.
+                        _ if cfg.subprog_of[i] != 0 => ANY,
+                        _ => k.any_slot(),
+                    };
+                }
+                k.regs[b(dst)] = v;
+            }
+            Insn::Store {
+                dst,
+                off,
+                src,
+                size,
+            } => {
+                let v = match src {
+                    Operand::Reg(s) => k.regs[b(s)],
+                    Operand::Imm(_) => 0,
+                };
+                if k.regs[b(dst)] & STACK != 0 {
+                    match (dst == Reg::R10, slot_index(off)) {
+                        (true, Some(s)) if size == oxbpf_isa::Size::DW => k.slots[s] = v,
+                        (true, Some(s)) => k.slots[s] |= v,
+                        _ => {
+                            for x in &mut k.slots {
+                                *x |= v;
+                            }
+                        }
+                    }
+                }
+            }
+            Insn::Atomic { op, src, dst, .. } => {
+                if op.writes_register() {
+                    let out = match op {
+                        oxbpf_isa::AtomicOp::CmpXchg => 0,
+                        oxbpf_isa::AtomicOp::LoadAcquire => b(dst),
+                        _ => b(src),
+                    };
+                    // Reading a slot back may give what was spilled there.
+                    k.regs[out] =
+                        if k.regs[b(dst)] & STACK != 0 || op == oxbpf_isa::AtomicOp::LoadAcquire {
+                            k.any_slot() | if k.regs[b(src)] & CTX != 0 { OTHER } else { 0 }
+                        } else {
+                            0
+                        };
+                }
+            }
+            Insn::LoadImm64 { dst, value } => {
+                k.regs[b(dst)] = match value {
+                    oxbpf_isa::LoadImm64::Imm(_) => 0,
+                    _ => OTHER,
+                };
+            }
+            Insn::LoadPacket { .. } => {
+                for r in 0..=5 {
+                    k.regs[r] = 0;
+                }
+            }
+            Insn::Call(CallTarget::Helper(id)) => {
+                let cb = crate::cfg::CALLBACK_HELPERS.contains(&id);
+                for r in 1..=5 {
+                    k.regs[r] = 0;
+                }
+                k.regs[0] = if ret_ptr(id) { OTHER } else { 0 };
+                if cb {
+                    // The callback may store pointers through its context argument.
+                    for x in &mut k.slots {
+                        *x |= CTX | OTHER;
+                    }
+                }
+            }
+            Insn::Call(_) | Insn::CallX { .. } => {
+                for r in 1..=5 {
+                    k.regs[r] = 0;
+                }
+                k.regs[0] = ANY;
+                for x in &mut k.slots {
+                    *x |= CTX | OTHER;
+                }
+            }
+            Insn::Ja { .. } | Insn::Jump { .. } | Insn::MayGoto { .. } | Insn::Exit => {}
+        }
+        let next = (i + 1 < n).then_some(i + 1);
+        let (a, c) = match insns[i] {
+            Insn::Exit => (None, None),
+            Insn::Ja { .. } => (prog.branch_target(i), None),
+            Insn::Jump { .. } | Insn::MayGoto { .. } => (next, prog.branch_target(i)),
+            _ => (next, None),
+        };
+        for t in [a, c].into_iter().flatten() {
+            if !seen[t] {
+                seen[t] = true;
+                at[t] = k;
+                work.push(t);
+            } else if at[t].join(&k) {
+                work.push(t);
+            }
+        }
+    }
+    at
+}
+
 /// Relevance at entry of every instruction. `helper_args(id)` gives the mask of argument
 /// registers a helper's safety checks depend on (pointers, sizes, maps; not plain
-/// numbers); `exit_r0_main` says whether the program's return value is checked.
+/// numbers); `ret_ptr(id)` whether a helper may return a pointer; `r1_kind_ctx` whether
+/// `r1` holds the context at entry (else plain memory); `exit_r0_main` says whether the
+/// program's return value is checked.
 pub fn analyze(
     prog: &Program,
     cfg: &Cfg,
     helper_args: &dyn Fn(i32) -> u16,
+    ret_ptr: &dyn Fn(i32) -> bool,
+    r1_is_ctx: bool,
     exit_r0_main: bool,
 ) -> Vec<Relevance> {
     let n = prog.len();
     let insns = prog.insns();
+    let kinds = pointer_kinds(prog, cfg, ret_ptr, if r1_is_ctx { CTX } else { OTHER });
     let succ = |i: usize| -> (Option<usize>, Option<usize>) {
         let next = (i + 1 < n).then_some(i + 1);
         match insns[i] {
@@ -90,7 +308,14 @@ pub fn analyze(
                 .map_or(Relevance::default(), |t| rel[t])
                 .union(b.map_or(Relevance::default(), |t| rel[t]));
             let main = cfg.subprog_of[i] == 0;
-            let v = transfer(&insns[i], out, helper_args, main && exit_r0_main, main);
+            let v = transfer(
+                &insns[i],
+                &kinds[i],
+                out,
+                helper_args,
+                main && exit_r0_main,
+                main,
+            );
             if v != rel[i] {
                 rel[i] = v;
                 changed = true;
@@ -102,6 +327,7 @@ pub fn analyze(
 
 fn transfer(
     insn: &Insn,
+    kinds: &Kinds,
     out: Relevance,
     helper_args: &dyn Fn(i32) -> u16,
     exit_r0: bool,
@@ -113,6 +339,18 @@ fn transfer(
         Operand::Imm(_) => 0,
     };
     match *insn {
+        Insn::Alu {
+            op,
+            dst,
+            src: Operand::Reg(src),
+            width: oxbpf_isa::Width::W64,
+        } if matches!(op, oxbpf_isa::AluOp::Add | oxbpf_isa::AluOp::Sub)
+            && (kinds.regs[dst.index()] | kinds.regs[src.index()]) != 0 =>
+        {
+            // An operand may be a pointer, and pointer arithmetic checks the bounds of the
+            // number added (even when the result is never used).
+            r.regs |= bit(dst) | bit(src);
+        }
         Insn::Alu { op, dst, src, .. } => {
             let is_mov = matches!(
                 op,
@@ -271,7 +509,7 @@ mod tests {
     fn rel(src: &str) -> Vec<Relevance> {
         let p = assemble(src).expect("asm");
         let cfg = crate::cfg::analyze(&p, &|_| 5).expect("cfg");
-        analyze(&p, &cfg, &|_| 0b11_1110, false)
+        analyze(&p, &cfg, &|_| 0b11_1110, &|_| false, true, false)
     }
 
     #[test]

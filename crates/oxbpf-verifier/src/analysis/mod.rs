@@ -137,8 +137,23 @@ impl<'a> Env<'a> {
                 None => 0b11_1110,
             }
         };
-        let relevance =
-            crate::relevance::analyze(prog, &cfg, &helper_args, ptype.return_range().is_some());
+        let ret_ptr = |id: i32| {
+            conf.helper_proto(id).is_none_or(|h| {
+                !matches!(
+                    h.ret,
+                    crate::helpers::Ret::Integer | crate::helpers::Ret::Void
+                )
+            })
+        };
+        let r1_is_ctx = !matches!(ptype, crate::ProgramType::Hook(h) if h.plain_memory);
+        let relevance = crate::relevance::analyze(
+            prog,
+            &cfg,
+            &helper_args,
+            &ret_ptr,
+            r1_is_ctx,
+            ptype.return_range().is_some(),
+        );
         Ok(Env {
             prog,
             ctx: conf
