@@ -113,7 +113,7 @@ impl ContextField {
     }
 
     pub fn end(&self) -> u32 {
-        self.offset + self.size
+        self.offset.saturating_add(self.size)
     }
 }
 

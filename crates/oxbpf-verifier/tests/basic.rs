@@ -171,3 +171,32 @@ fn ringbuf_reference() {
     );
     assert_eq!(e.kind, ErrorKind::OutOfBounds);
 }
+
+#[test]
+fn bad_configurations_are_errors() {
+    let prog = assemble("r0 = 0\nexit").expect("asm");
+    let mut conf = VerifierConfig::new(ProgramType::Kprobe);
+    conf.helpers.push(HelperProto::new(
+        9000,
+        "too_many",
+        vec![Arg::Anything; 6],
+        Ret::Integer,
+    ));
+    let e = verify(&prog, &conf).expect_err("six arguments");
+    assert!(e.message.contains("at most 5"), "{}", e.message);
+    let mut conf = VerifierConfig::new(ProgramType::Kprobe);
+    let mut m = MapSpec::new("outer", MapType::HashOfMaps, 4, 4, 4);
+    m.inner = Some(7);
+    conf.maps.push(m);
+    let e = verify(&prog, &conf).expect_err("inner map out of range");
+    assert!(e.message.contains("inner map 7"), "{}", e.message);
+    let mut conf = VerifierConfig::new(ProgramType::Kprobe);
+    conf.context = Some(ContextDescriptor {
+        name: "broken".into(),
+        size: 8,
+        fields: vec![ContextField::scalar("a", 4, u32::MAX)],
+        flat_loads: false,
+    });
+    let e = verify(&prog, &conf).expect_err("field past the end");
+    assert!(e.message.contains("broken"), "{}", e.message);
+}

@@ -333,6 +333,7 @@ impl Env<'_> {
         };
         match ptr.ty {
             RegType::Stack { frame } => {
+                self.live_frame(st, frame, r)?;
                 self.check_aligned(ptr, off, size, r)?;
                 self.stack_read(st, r, frame, ptr, off, size, purpose)
             }
@@ -421,6 +422,7 @@ impl Env<'_> {
         };
         match ptr.ty {
             RegType::Stack { frame } => {
+                self.live_frame(st, frame, r)?;
                 self.check_aligned(ptr, off, size, r)?;
                 self.stack_write(st, r, frame, ptr, off, size, val)
             }
@@ -476,6 +478,20 @@ impl Env<'_> {
                 self.check_packet(r, ptr, off, size, true, purpose)
             }
             _ => self.not_a_pointer(r, ptr, true),
+        }
+    }
+
+    /// A stack pointer must point into a frame that is still on the call stack (the
+    /// rules that keep callee stack pointers from escaping make this always true; the
+    /// check keeps a broken invariant from becoming an out-of-range index).
+    fn live_frame(&self, st: &State, frame: u32, r: usize) -> R<()> {
+        if (frame as usize) < st.frames.len() {
+            Ok(())
+        } else {
+            fail(
+                ErrorKind::InvalidAccess,
+                format!("r{r} points into the stack of a function that has returned"),
+            )
         }
     }
 
@@ -1063,6 +1079,7 @@ impl Env<'_> {
         let purpose = Purpose::Helper(argno);
         match ptr.ty {
             RegType::Stack { frame } => {
+                self.live_frame(st, frame, r)?;
                 let fixed = ptr.has_const_offset();
                 // Stack bounds for the whole range.
                 let (lo, hi) = self.stack_span(r, ptr, 0, size, write)?;

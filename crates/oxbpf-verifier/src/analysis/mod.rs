@@ -118,6 +118,20 @@ pub(crate) struct Env<'a> {
 impl<'a> Env<'a> {
     #[allow(clippy::result_large_err)] // boxed by `crate::verify`
     pub fn new(prog: &'a Program, conf: &'a VerifierConfig) -> Result<Env<'a>, VerifyError> {
+        if let Some(problem) = config_problem(conf) {
+            return Err(VerifyError {
+                pc: 0,
+                index: 0,
+                kind: ErrorKind::InvalidProgram,
+                message: format!("invalid verifier configuration: {problem}"),
+                hint: None,
+                insn: String::new(),
+                source: None,
+                path: Vec::new(),
+                state: StateSnapshot::default(),
+                notes: Vec::new(),
+            });
+        }
         let nargs = |id: i32| conf.helper_proto(id).map_or(5, |h| h.args.len());
         let cfg = match cfg::analyze(prog, &nargs) {
             Ok(c) => c,
@@ -156,10 +170,21 @@ impl<'a> Env<'a> {
         );
         Ok(Env {
             prog,
-            ctx: conf
-                .context
-                .clone()
-                .unwrap_or_else(|| ptype.default_context()),
+            ctx: {
+                // Re-checked (and sorted) by `config_problem` above.
+                let c = conf
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| ptype.default_context());
+                let flat = c.flat_loads;
+                match ContextDescriptor::new(c.name.clone(), c.size, c.fields.clone()) {
+                    Ok(mut d) => {
+                        d.flat_loads = flat;
+                        d
+                    }
+                    Err(_) => c,
+                }
+            },
             ptr_leaks: conf.allow_ptr_leaks && ptype.allows_ptr_leaks(),
             helper_classes: ptype.helper_classes(conf.allow_ptr_leaks),
             packet: ptype.packet_access(),
@@ -693,9 +718,23 @@ impl<'a> Env<'a> {
     }
 
     pub fn insn_text(&self, index: usize) -> String {
-        crate::insnfmt::format_insn(&self.prog.insns()[index], &|id| {
+        let insn = &self.prog.insns()[index];
+        let text = crate::insnfmt::format_insn(insn, &|id| {
             self.conf.helper_proto(id).map(|h| h.name.to_string())
-        })
+        });
+        // Name the map a `lddw` refers to.
+        let map = match insn {
+            Insn::LoadImm64 {
+                value:
+                    oxbpf_isa::LoadImm64::MapIdx(i) | oxbpf_isa::LoadImm64::MapIdxValue { idx: i, .. },
+                ..
+            } => usize::try_from(*i).ok().and_then(|i| self.conf.maps.get(i)),
+            _ => None,
+        };
+        match map {
+            Some(m) => format!("{text} ; {}", m.name),
+            None => text,
+        }
     }
 
     fn make_error(&self, f: Fail, st: &State, index: usize) -> VerifyError {
@@ -858,6 +897,39 @@ fn widen_reg(old: &RegState, cur: &mut RegState) {
     };
     *c = w.synced();
     cur.id = 0;
+}
+
+/// What is wrong with a configuration, if anything (checked before it is trusted).
+fn config_problem(conf: &VerifierConfig) -> Option<String> {
+    for h in conf.helpers.iter().chain(&conf.externals) {
+        if h.args.len() > 5 {
+            return Some(format!(
+                "helper prototype {} (#{}) has {} arguments; at most 5 are passed",
+                h.name,
+                h.id,
+                h.args.len()
+            ));
+        }
+    }
+    let n = conf.maps.len();
+    for m in &conf.maps {
+        if let Some(i) = m.inner {
+            if i as usize >= n {
+                return Some(format!(
+                    "map `{}` names inner map {i}, but there are {n} maps",
+                    m.name
+                ));
+            }
+        }
+    }
+    let ctx = conf
+        .context
+        .clone()
+        .unwrap_or_else(|| conf.prog_type.default_context());
+    if let Err(e) = crate::ContextDescriptor::new(ctx.name.clone(), ctx.size, ctx.fields.clone()) {
+        return Some(e.to_string());
+    }
+    None
 }
 
 /// Ids held by a single scalar carry no relation: dropping them lets more states match.
