@@ -12,6 +12,7 @@
 //! kernel: accept|reject|skip  # why  the Linux verdict when it differs from ours
 //! limit: 100000                     optional instruction budget (Linux's is 1000000)
 //! btf: yes                          the program is taken to carry BTF function info
+//! privileged: no                    pointers may not leak (the loader is unprivileged)
 //! ---
 //! assembly (oxbpf_isa::assemble syntax)
 //! ```
@@ -40,6 +41,8 @@ pub struct Case {
     pub limit: Option<u64>,
     /// `btf: yes`: the program is taken to carry BTF function info.
     pub btf: bool,
+    /// `privileged: no`: pointers may not leak (an unprivileged loader).
+    pub unprivileged: bool,
     pub asm: String,
 }
 
@@ -101,6 +104,7 @@ pub fn parse(path: &Path) -> Case {
         kernel: None,
         limit: None,
         btf: false,
+        unprivileged: false,
         asm: asm.to_string(),
     };
     for line in head.lines() {
@@ -115,6 +119,7 @@ pub fn parse(path: &Path) -> Case {
             "message" => c.message = Some(v.to_string()),
             "limit" => c.limit = Some(v.parse().expect("limit")),
             "btf" => c.btf = v == "yes",
+            "privileged" => c.unprivileged = v == "no",
             "kernel" => c.kernel = Some(v.split('#').next().unwrap_or("").trim().to_string()),
             "map" => {
                 let mut it = v.split_whitespace();
@@ -169,6 +174,7 @@ impl Case {
     pub fn config(&self) -> VerifierConfig {
         let mut conf = VerifierConfig::new(prog_type(&self.prog_type)).with_maps(self.maps.clone());
         conf.btf_func_info = self.btf;
+        conf.allow_ptr_leaks = !self.unprivileged;
         if let Some(l) = self.limit {
             conf.max_insns = l;
         }
