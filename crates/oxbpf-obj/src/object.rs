@@ -3,7 +3,10 @@
 //! The loader reads the ELF structure with `object`'s low-level ELF API (which checks every
 //! offset and size), BTF with [`crate::btf`], and links each program the way libbpf does:
 //! the program's own function first, then every function it calls (directly or through a
-//! code-address `lddw`), each once, with `call` offsets rewritten for the new layout. Map
+//! code-address `lddw`), each once and depth first (a callee, then its own callees, then
+//! the caller's next callee), with `call` offsets rewritten for the new layout. The layout
+//! is aya-obj's too (a test compares them), so slot numbers match the kernel's verifier
+//! log for the same program loaded through aya or libbpf. Map
 //! and global-data references become [`LoadImm64::MapIdx`] / [`LoadImm64::MapIdxValue`]
 //! indexing [`Object::maps`].
 
@@ -1252,20 +1255,30 @@ impl<'a> Loader<'a> {
         kind: ProgramKind,
         lines: &mut LineCtx<'_>,
     ) -> Result<ObjProgram, ObjError> {
+        // Depth first, as libbpf (`bpf_object__reloc_code`) and aya-obj (`FunctionLinker`)
+        // link: a callee is appended where it is first referenced and its own callees
+        // follow it at once, before the caller's next reference. The same layout gives
+        // the same slot numbers as the kernel's verifier log for a program loaded through
+        // those loaders. An explicit stack keeps hostile call chains off the native stack.
         let mut order = vec![entry];
         let mut placed: HashMap<usize, usize> = HashMap::new();
         placed.insert(entry, 0);
-        let mut i = 0;
-        while i < order.len() {
-            for (_, fx) in &funcs[order[i]].fixups {
-                if let Fixup::Call(c) | Fixup::FuncAddr(c) = *fx {
-                    if let std::collections::hash_map::Entry::Vacant(e) = placed.entry(c) {
-                        e.insert(order.len());
-                        order.push(c);
-                    }
+        // (function, index of its next fixup to look at)
+        let mut stack = vec![(entry, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (f, next) = *top;
+            let Some(&(_, fx)) = funcs[f].fixups.get(next) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            if let Fixup::Call(c) | Fixup::FuncAddr(c) = fx {
+                if let std::collections::hash_map::Entry::Vacant(e) = placed.entry(c) {
+                    e.insert(order.len());
+                    order.push(c);
+                    stack.push((c, 0));
                 }
             }
-            i += 1;
         }
         let entry_f = &funcs[entry];
         let sec_name = &self.secs[entry_f.section].name;
