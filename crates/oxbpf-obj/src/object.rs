@@ -434,6 +434,22 @@ struct Loader<'a> {
     relocs: HashMap<usize, BTreeMap<u64, Reloc>>,
 }
 
+/// An object without its programs (see [`Loader::parts`]).
+struct Parts {
+    license: String,
+    kernel_version: Option<u32>,
+    btf: Option<Btf>,
+    btf_ext: Option<BtfExt>,
+    maps: Vec<MapDef>,
+    funcs: Vec<Func>,
+}
+
+/// The structural checks of [`Object::parse`] without program kinds and decoding (see
+/// [`crate::aya_compat::check_for_aya`]).
+pub(crate) fn check_structure(bytes: &[u8]) -> Result<(), ObjError> {
+    Loader::new(bytes)?.parts().map(|_| ())
+}
+
 fn elf_err(e: object::read::Error) -> ObjError {
     ObjError::Elf(e.to_string())
 }
@@ -598,7 +614,8 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn load(self) -> Result<Object, ObjError> {
+    /// Everything but the programs: the checks [`crate::aya_compat::check_for_aya`] runs.
+    fn parts(&self) -> Result<Parts, ObjError> {
         let license = self.license()?;
         let kernel_version = self.kernel_version()?;
         let btf = match self.sec_by_name(".BTF") {
@@ -619,11 +636,29 @@ impl<'a> Loader<'a> {
             }
             (None, _) => None,
         };
-        let (maps, sec_maps, maps_values) = self.maps(btf.as_ref())?;
+        let (mut maps, sec_maps, maps_values) = self.maps(btf.as_ref())?;
         let funcs = self.functions()?;
         let funcs = self.resolve(funcs, &maps, &sec_maps)?;
-        let mut maps = maps;
         self.map_init_slots(&mut maps, &sec_maps, &maps_values)?;
+        Ok(Parts {
+            license,
+            kernel_version,
+            btf,
+            btf_ext,
+            maps,
+            funcs,
+        })
+    }
+
+    fn load(self) -> Result<Object, ObjError> {
+        let Parts {
+            license,
+            kernel_version,
+            btf,
+            btf_ext,
+            maps,
+            funcs,
+        } = self.parts()?;
 
         // Programs: every function of a non-.text code section, and every .text function
         // that nothing calls.

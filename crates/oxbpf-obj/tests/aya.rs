@@ -69,11 +69,21 @@ fn linked_layout_agrees_with_aya() {
         let text: std::collections::HashSet<usize> =
             aya.functions.keys().map(|(s, _)| *s).collect();
         aya.relocate_calls(&text).unwrap();
-        for p in o.programs.iter().filter(|p| p.kind != ProgramKind::Unspecified) {
+        for p in o
+            .programs
+            .iter()
+            .filter(|p| p.kind != ProgramKind::Unspecified)
+        {
             let key = aya.programs[&p.name].function_key();
             let theirs = &aya.functions[&key].instructions;
             let ours = p.insns.to_bytes();
-            assert_eq!(ours.len(), theirs.len() * 8, "{}: {}", src.display(), p.name);
+            assert_eq!(
+                ours.len(),
+                theirs.len() * 8,
+                "{}: {}",
+                src.display(),
+                p.name
+            );
             let mut slot = 0;
             while slot < theirs.len() {
                 let b = &ours[slot * 8..slot * 8 + 8];
