@@ -434,6 +434,26 @@ struct Loader<'a> {
     relocs: HashMap<usize, BTreeMap<u64, Reloc>>,
 }
 
+/// Checks the symbol of a relocation against code, as libbpf and aya-obj read it: a
+/// function symbol (the callee itself; clang puts `fn_imm` in the instruction: -1 for a
+/// call, 0 for a code address) or a section symbol (the immediate locates the callee
+/// inside the section). aya-obj panics on other symbol types (`todo!()`) and ignores the
+/// immediate of a function symbol, so anything else would link differently there.
+fn code_symbol(sym: &SymInfo, sname: &str, imm: i32, fn_imm: i32) -> Result<(), String> {
+    match sym.st_type {
+        elf::STT_SECTION => Ok(()),
+        elf::STT_FUNC if imm == fn_imm => Ok(()),
+        elf::STT_FUNC => Err(format!(
+            "relocation against function `{sname}` with immediate {imm} (expected {fn_imm}: \
+             a function symbol names the function itself)"
+        )),
+        t => Err(format!(
+            "relocation against `{sname}`, a symbol of type {t} in a code section (expected \
+             a function or section symbol)"
+        )),
+    }
+}
+
 /// An object without its programs (see [`Loader::parts`]).
 struct Parts {
     license: String,
@@ -1200,6 +1220,7 @@ impl<'a> Loader<'a> {
                     tsec.name
                 )));
             }
+            code_symbol(sym, &sname, ins.imm, -1).map_err(ierr)?;
             // Symbol values are section offsets; i128 keeps hostile values from
             // overflowing (func_at then finds nothing).
             let target = clamp(sym.value as i128 + (ins.imm as i128 + 1) * 8);
@@ -1243,6 +1264,7 @@ impl<'a> Loader<'a> {
         };
         let addend = ins.imm as i64;
         if tsec.is_code() {
+            code_symbol(sym, &sname, ins.imm, 0).map_err(ierr)?;
             let target = clamp(sym.value as i128 + addend as i128);
             return match Self::func_at(funcs, tsi, target) {
                 Some(c) => Ok(Fixup::FuncAddr(c)),
