@@ -433,11 +433,12 @@ impl TracepointFormat {
         self.fields.iter().filter(|f| !f.is_common())
     }
 
-    /// Bytes from the record start to the end of the last fixed field.
+    /// Bytes from the record start to the end of the last fixed field (saturating: the
+    /// numbers come from text).
     pub fn fixed_size(&self) -> usize {
         self.fields
             .iter()
-            .map(|f| f.offset + f.size)
+            .map(|f| f.offset.saturating_add(f.size))
             .max()
             .unwrap_or(0)
     }
@@ -529,9 +530,13 @@ fn parse_field(line: &str) -> Result<FormatField, String> {
         }
         None => (rest, None),
     };
+    // The name is the trailing run of identifier characters; it starts after the last
+    // other character, which may be more than one byte long.
     let name_start = body
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     let name = &body[name_start..];
     if name.is_empty() {
         return Err(format!("field `{decl}` has no name"));
