@@ -131,15 +131,22 @@ pub(crate) struct ProgLoadOutcome {
 /// BTF module index in the `off` field of kfunc calls) is inside an array of `len` entries,
 /// so that the kernel never reads past the slice.
 fn check_fd_array_refs(insns: &[u8], len: usize) -> io::Result<()> {
-    for (slot, c) in insns.chunks_exact(8).enumerate() {
-        let (opcode, src) = (c[0], c[1] >> 4);
-        let off = i16::from_le_bytes([c[2], c[3]]);
-        let imm = i32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-        let idx = match (opcode, src) {
-            // lddw with BPF_PSEUDO_MAP_IDX / BPF_PSEUDO_MAP_IDX_VALUE
-            (0x18, 5) | (0x18, 6) => i64::from(imm),
-            // call with BPF_PSEUDO_KFUNC_CALL: off > 0 names a module BTF fd
-            (0x85, 2) if off > 0 => i64::from(off),
+    use oxbpf_isa::opcode::{
+        CLS_JMP, JMP_CALL, LDDW, PSEUDO_KFUNC_CALL, PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE,
+    };
+    const CALL: u8 = JMP_CALL | CLS_JMP;
+    let Some(slots) = oxbpf_isa::raw::slots(insns) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("program is {} bytes, not a multiple of 8", insns.len()),
+        ));
+    };
+    // Every slot, the second halves of lddw included: checking too much is harmless.
+    for (slot, r) in slots.iter().enumerate() {
+        let idx = match (r.opcode, r.src) {
+            (LDDW, PSEUDO_MAP_IDX | PSEUDO_MAP_IDX_VALUE) => i64::from(r.imm),
+            // A kfunc call's `off` > 0 names a module BTF fd in the array.
+            (CALL, PSEUDO_KFUNC_CALL) if r.off > 0 => i64::from(r.off),
             _ => continue,
         };
         if idx < 0 || idx as u64 >= len as u64 {

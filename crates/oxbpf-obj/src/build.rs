@@ -550,6 +550,28 @@ mod tests {
         }
     }
 
+    /// The header's helper declarations and oxbpf-isa's helper table (which the
+    /// assembler, disassembler and runtime use) are two copies of the UAPI list: they
+    /// must name the same helpers with the same ids.
+    #[test]
+    fn header_helper_ids_match_the_isa_table() {
+        let mut declared = Vec::new();
+        for line in HELPER_DEFS.lines() {
+            let Some((decl, id)) = line.split_once(" = (void *) ") else {
+                continue;
+            };
+            let name = decl
+                .split_once("(* const ")
+                .and_then(|(_, r)| r.split_once(')'))
+                .map(|(n, _)| n)
+                .unwrap_or_else(|| panic!("unexpected declaration: {line}"));
+            let id: u32 = id.trim_end_matches(';').parse().unwrap();
+            declared.push((id, name));
+        }
+        let table: Vec<(u32, &str)> = oxbpf_isa::helpers::helpers().collect();
+        assert_eq!(declared, table);
+    }
+
     #[test]
     fn temp_fallback_is_private() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -343,13 +343,11 @@ fn clamp(v: i128) -> i64 {
 
 const R_BPF_64_64: u32 = 1;
 const R_BPF_64_32: u32 = 10;
-const OP_LDDW: u8 = 0x18;
-const OP_CALL: u8 = 0x85;
-const PSEUDO_CALL: u8 = 1;
-const PSEUDO_KFUNC_CALL: u8 = 2;
-const PSEUDO_FUNC: u8 = 4;
-const PSEUDO_MAP_IDX: u8 = 5;
-const PSEUDO_MAP_IDX_VALUE: u8 = 6;
+const OP_CALL: u8 = opcode::JMP_CALL | opcode::CLS_JMP;
+use oxbpf_isa::opcode::{
+    self, LDDW as OP_LDDW, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_KFUNC_CALL, PSEUDO_MAP_IDX,
+    PSEUDO_MAP_IDX_VALUE,
+};
 const KERNEL_VERSION_ANY: u32 = 0xffff_fffe;
 /// Largest global-data section accepted (64 MiB). Its bytes are copied into the map
 /// definition, so a hostile `.bss` size must not become an allocation; Linux itself
