@@ -257,7 +257,16 @@ pub(crate) struct TestRunRaw {
     pub ctx_size_out: u32,
 }
 
-/// Runs a loaded program once (or `repeat` times) on the given input.
+/// Whether `BPF_PROG_TEST_RUN` on this kernel copies at most `data_size_out` bytes to
+/// `data_out` (Linux 5.0, "bpf: respect size hint to BPF_PROG_TEST_RUN if present";
+/// before, it copied the whole output packet). An unknown version is taken as new:
+/// `uname` only fails on broken systems.
+pub(crate) fn honours_data_size_out(v: Option<crate::probe::KernelVersion>) -> bool {
+    v.is_none_or(|v| (v.major, v.minor) >= (5, 0))
+}
+
+/// Runs a loaded program once (or `repeat` times) on the given input. Packet output is
+/// refused on kernels that ignore its size ([`honours_data_size_out`]).
 pub(crate) fn prog_test_run(
     prog: BorrowedFd<'_>,
     args: TestRunArgs<'_>,
@@ -274,6 +283,13 @@ pub(crate) fn prog_test_run(
         Ok(s) => s,
         Err(e) => return (Err(e), TestRunRaw::default()),
     };
+    if !args.data_out.is_empty() && !honours_data_size_out(crate::probe::KernelVersion::current()) {
+        let e = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "packet output of BPF_PROG_TEST_RUN before Linux 5.0 ignores the buffer size",
+        );
+        return (Err(e), TestRunRaw::default());
+    }
     let mut attr = zeroed_attr();
     // SAFETY: writing fields of a union member of a zeroed POD union.
     let t = unsafe { &mut attr.test };
@@ -292,7 +308,9 @@ pub(crate) fn prog_test_run(
     t.batch_size = args.batch_size;
     // SAFETY: the four buffers borrow live slices and their lengths are the sizes stored
     // next to them; the kernel copies at most `data_size_out`/`ctx_size_out` bytes out
-    // (it reports ENOSPC rather than overrun a short buffer).
+    // (it reports ENOSPC rather than overrun a short buffer): for `data_out` since Linux
+    // 5.0, checked above; `ctx_out` arrived (5.2) with its size check. An empty slice is
+    // passed as NULL, which the kernel never copies to.
     let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr) };
     // SAFETY: reading integer fields of the union member initialised above.
     let t = unsafe { attr.test };
