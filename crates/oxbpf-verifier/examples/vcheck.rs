@@ -1,5 +1,11 @@
-//! Development aid: verify corpus-format files given on the command line and print the
-//! verdict, time and statistics.
+//! Development aid for the golden corpus: verifies corpus-format files
+//! (`tests/corpus/*.test`) and prints the verdict, the time and the statistics or the full
+//! report. `LOG=1` prints the state trace, `NOPRUNE=1` disables pruning, `UNINIT=1` allows
+//! uninitialized stack reads.
+//!
+//! ```text
+//! cargo run -p oxbpf-verifier --example vcheck -- crates/oxbpf-verifier/tests/corpus/pkt_checked.test
+//! ```
 #[path = "../tests/common/mod.rs"]
 mod common;
 
