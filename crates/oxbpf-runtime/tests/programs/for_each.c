@@ -41,13 +41,16 @@ SEC("raw_tp/sys_enter")
 int for_each(void *ctx)
 {
 	struct walk w = {};
-	u32 k;
-	for (k = 0; k < 5; k++) {
-		u64 v = 10 * (k + 1);
+	/* The loop counters stay in registers (a copy is the key): verifiers track a
+	 * counter they can see, not one that lives in a 4-byte stack slot. */
+	for (u32 i = 0; i < 5; i++) {
+		u32 k = i;
+		u64 v = 10 * (i + 1);
 		bpf_map_update_elem(&arr, &k, &v, BPF_ANY);
 	}
-	for (k = 100; k < 104; k++) {
-		u64 v = k;
+	for (u32 i = 100; i < 104; i++) {
+		u32 k = i;
+		u64 v = i;
 		bpf_map_update_elem(&hsh, &k, &v, BPF_ANY);
 	}
 	results[0] = bpf_for_each_map_elem(&arr, visit, &w, 0); /* 3 */
