@@ -27,6 +27,15 @@ pub enum KernelError {
         summary: Box<VerifierSummary>,
     },
 
+    /// `BPF_BTF_LOAD` failed: the kernel's BTF checker refused the blob.
+    #[error("the kernel rejected the BTF (errno {errno}): {}", last_line(log))]
+    BtfRejected {
+        /// The errno of `BPF_BTF_LOAD`.
+        errno: i32,
+        /// The kernel's BTF log.
+        log: String,
+    },
+
     /// The kernel refused for lack of privilege (`EPERM`) before any verification.
     #[error("{op} was refused: {reason}")]
     PermissionDenied {
@@ -302,4 +311,12 @@ pub fn errno_text(errno: i32) -> String {
         crate::sys::ENOTSUPP => "operation not supported (ENOTSUPP)".to_string(),
         _ => io::Error::from_raw_os_error(errno).to_string(),
     }
+}
+
+/// The last non-empty line of a kernel log (its verdict).
+fn last_line(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no log)")
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya_obj::generated::{
-    bpf_attr, bpf_cmd, bpf_map_info, bpf_map_type, bpf_prog_info, perf_event_attr,
+    bpf_attr, bpf_btf_info, bpf_cmd, bpf_map_info, bpf_map_type, bpf_prog_info, perf_event_attr,
     perf_event_sample_format, perf_type_id, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
     PERF_FLAG_FD_CLOEXEC,
 };
@@ -118,6 +118,37 @@ pub(crate) struct ProgLoadAttr<'a> {
     pub attach_btf_id: u32,
     /// File descriptors for `BPF_PSEUDO_MAP_IDX` references.
     pub fd_array: &'a [RawFd],
+    /// The program's BTF (a `BPF_BTF_LOAD` descriptor), if any.
+    pub prog_btf_fd: Option<RawFd>,
+    /// `struct bpf_func_info` records, `func_info_rec_size` bytes each (needs the BTF).
+    pub func_info: &'a [u8],
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records, `line_info_rec_size` bytes each (needs the BTF).
+    pub line_info: &'a [u8],
+    pub line_info_rec_size: u32,
+}
+
+/// `MIN_BPF_FUNCINFO_SIZE`: `insn_off` and `type_id`.
+pub(crate) const MIN_FUNC_INFO_REC_SIZE: u32 = 8;
+/// `sizeof(struct bpf_line_info)`.
+pub(crate) const MIN_LINE_INFO_REC_SIZE: u32 = 16;
+
+/// The record count of a BTF info array, after checking that `bytes` is a whole number of
+/// records of `rec_size` bytes (at least `min`), so that the kernel reads exactly `bytes`.
+fn info_records(what: &str, bytes: &[u8], rec_size: u32, min: u32) -> io::Result<u32> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    if rec_size < min || !bytes.len().is_multiple_of(rec_size as usize) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what}: {} bytes is not a whole number of {rec_size}-byte records (records are at least {min} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    u32_len(bytes.len() / rec_size as usize, what)
 }
 
 /// Outcome of one `BPF_PROG_LOAD`.
@@ -185,6 +216,40 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
             return fail(e);
         }
     }
+    let func_info_cnt = match info_records(
+        "func_info",
+        a.func_info,
+        a.func_info_rec_size,
+        MIN_FUNC_INFO_REC_SIZE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let line_info_cnt = match info_records(
+        "line_info",
+        a.line_info,
+        a.line_info_rec_size,
+        MIN_LINE_INFO_REC_SIZE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let btf_fd = match a.prog_btf_fd.map(u32::try_from) {
+        None => 0,
+        Some(Ok(fd)) => fd,
+        Some(Err(_)) => {
+            return fail(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "prog_btf_fd is negative",
+            ))
+        }
+    };
+    if btf_fd == 0 && (func_info_cnt > 0 || line_info_cnt > 0) {
+        return fail(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "func_info and line_info need the program's BTF (prog_btf_fd)",
+        ));
+    }
 
     let mut attr = zeroed_attr();
     // SAFETY: writing fields of a union member of a zeroed POD union; no reads of other
@@ -205,6 +270,17 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
     if !a.fd_array.is_empty() {
         u.fd_array = a.fd_array.as_ptr() as u64;
     }
+    u.prog_btf_fd = btf_fd;
+    if func_info_cnt > 0 {
+        u.func_info = a.func_info.as_ptr() as u64;
+        u.func_info_cnt = func_info_cnt;
+        u.func_info_rec_size = a.func_info_rec_size;
+    }
+    if line_info_cnt > 0 {
+        u.line_info = a.line_info.as_ptr() as u64;
+        u.line_info_cnt = line_info_cnt;
+        u.line_info_rec_size = a.line_info_rec_size;
+    }
     if !log.is_empty() {
         u.log_level = log_level;
         u.log_size = log_size;
@@ -217,6 +293,8 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
         // (log_size bytes, the most the kernel writes) borrow live slices for the whole
         // call. The kernel reads `fd_array` only at the indices the program names, and
         // `check_fd_array_refs` verified that each of those is inside the slice.
+        // `func_info`/`line_info` are read as cnt * rec_size bytes, which `info_records`
+        // checked is exactly the length of the borrowed slices.
         let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) };
         match r {
             // The verifier can be interrupted; libbpf retries the same way.
@@ -227,6 +305,53 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
     // SAFETY: reading an integer field of the union member we initialised above.
     let log_true_size = unsafe { attr.__bindgen_anon_3.log_true_size };
     ProgLoadOutcome {
+        result,
+        log_true_size,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// BPF_BTF_LOAD
+// ---------------------------------------------------------------------------------------
+
+/// Outcome of one `BPF_BTF_LOAD`.
+pub(crate) struct BtfLoadOutcome {
+    pub result: io::Result<OwnedFd>,
+    /// `btf_log_true_size` (6.4+): the log size the kernel needed.
+    pub log_true_size: u32,
+}
+
+/// Loads a BTF blob (header, types, strings). With a non-empty `log`, the kernel's BTF
+/// checker writes its log there at `log_level`.
+pub(crate) fn btf_load(blob: &[u8], log_level: u32, log: &mut [u8]) -> BtfLoadOutcome {
+    let fail = |e| BtfLoadOutcome {
+        result: Err(e),
+        log_true_size: 0,
+    };
+    let size = match u32_len(blob.len(), "BTF size") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let log_size = match u32_len(log.len(), "BTF log buffer") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let u = unsafe { &mut attr.__bindgen_anon_7 };
+    u.btf = blob.as_ptr() as u64;
+    u.btf_size = size;
+    if !log.is_empty() {
+        u.btf_log_buf = log.as_mut_ptr() as u64;
+        u.btf_log_size = log_size;
+        u.btf_log_level = log_level;
+    }
+    // SAFETY: `blob` (btf_size bytes) and `log` (btf_log_size bytes, the most the kernel
+    // writes) borrow live slices for the whole call.
+    let result = unsafe { sys_bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr) }.and_then(owned_fd);
+    // SAFETY: reading an integer field of the union member we initialised above.
+    let log_true_size = unsafe { attr.__bindgen_anon_7.btf_log_true_size };
+    BtfLoadOutcome {
         result,
         log_true_size,
     }
@@ -344,6 +469,23 @@ pub(crate) fn prog_info(fd: BorrowedFd<'_>) -> io::Result<bpf_prog_info> {
     // fields are zero, so the kernel writes nothing outside it.
     unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
     Ok(info)
+}
+
+/// The id of a BTF object (`BPF_OBJ_GET_INFO_BY_FD`, no data requested).
+pub(crate) fn btf_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: `bpf_btf_info` is a plain C struct of integers; all-zero is valid (its
+    // pointer fields stay 0, so the kernel copies no BTF or name out).
+    let mut info: bpf_btf_info = unsafe { mem::zeroed() };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let i = unsafe { &mut attr.info };
+    i.bpf_fd = fd.as_raw_fd() as u32;
+    i.info_len = mem::size_of::<bpf_btf_info>() as u32;
+    i.info = &mut info as *mut bpf_btf_info as u64;
+    // SAFETY: `info` is a live `bpf_btf_info` of `info_len` bytes whose pointer fields are
+    // 0 (nothing is written through them).
+    unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
+    Ok(info.id)
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` for a map.
@@ -1023,6 +1165,11 @@ mod tests {
             prog_flags: 0,
             attach_btf_id: 0,
             fd_array: &[],
+            prog_btf_fd: None,
+            func_info: &[],
+            func_info_rec_size: 0,
+            line_info: &[],
+            line_info_rec_size: 0,
         };
         let out = prog_load(&a, 0, &mut []);
         assert_eq!(out.result.unwrap_err().kind(), io::ErrorKind::InvalidInput);
