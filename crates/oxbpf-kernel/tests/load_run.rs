@@ -558,7 +558,12 @@ fn programs_with_callbacks_load_with_their_btf() {
     assert_eq!(out.retval, 51);
     // The BTF stays with the program after our descriptor is closed.
     drop(btf);
-    assert_eq!(test_run(&prog, &TestRunInput::packet(&packet())).unwrap().retval, 51);
+    assert_eq!(
+        test_run(&prog, &TestRunInput::packet(&packet()))
+            .unwrap()
+            .retval,
+        51
+    );
 }
 
 #[test]
