@@ -262,7 +262,8 @@ pub static BUILTIN: &[HelperProto] = &[
         Integer,
         TC,
     )),
-    p(14, "bpf_get_current_pid_tgid", &[], Integer, TRACE),
+    // Every program type since Linux 6.10 (bpf_base_func_proto).
+    p(14, "bpf_get_current_pid_tgid", &[], Integer, ALL),
     p(15, "bpf_get_current_uid_gid", &[], Integer, TRACE),
     p(16, "bpf_get_current_comm", &[WR, SZ], Integer, TRACE),
     p(17, "bpf_get_cgroup_classid", &[Ctx], Integer, TC),
@@ -555,7 +556,8 @@ pub static BUILTIN: &[HelperProto] = &[
         TC,
     ),
     p(155, "bpf_redirect_peer", &[Anything, Anything], Integer, TC),
-    p(160, "bpf_ktime_get_coarse_ns", &[], Integer, ALL),
+    // Not NMI-safe: Linux keeps it from tracing programs (bpf_sk_base_func_proto).
+    p(160, "bpf_ktime_get_coarse_ns", &[], Integer, NET),
     p(
         163,
         "bpf_check_mtu",
