@@ -471,6 +471,15 @@ pub(crate) fn prog_info(fd: BorrowedFd<'_>) -> io::Result<bpf_prog_info> {
     Ok(info)
 }
 
+/// `BPF_MAP_FREEZE`: no more writes from user space (programs are unaffected).
+pub(crate) fn map_freeze(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr = zeroed_attr();
+    attr.__bindgen_anon_2.map_fd = fd.as_raw_fd() as u32;
+    // SAFETY: BPF_MAP_FREEZE reads only `map_fd`; no pointers are passed.
+    unsafe { sys_bpf(bpf_cmd::BPF_MAP_FREEZE, &mut attr) }?;
+    Ok(())
+}
+
 /// The id of a BTF object (`BPF_OBJ_GET_INFO_BY_FD`, no data requested).
 pub(crate) fn btf_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
     // SAFETY: `bpf_btf_info` is a plain C struct of integers; all-zero is valid (its

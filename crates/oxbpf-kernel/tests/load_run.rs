@@ -609,3 +609,20 @@ fn btf_and_info_records_are_checked() {
     ));
     assert!(load_raw(&p.insns, &o).is_ok());
 }
+
+#[test]
+fn frozen_maps_refuse_user_writes() {
+    require_bpf!();
+    let m = create_map(&MapSpec::new(MapType::Array, 4, 8, 1, "frozen")).unwrap();
+    m.update(&0u32.to_ne_bytes(), &7u64.to_ne_bytes(), UpdateMode::Any)
+        .unwrap();
+    m.freeze().unwrap();
+    let e = m
+        .update(&0u32.to_ne_bytes(), &8u64.to_ne_bytes(), UpdateMode::Any)
+        .unwrap_err();
+    assert!(e.to_string().contains("BPF_MAP_UPDATE_ELEM"), "{e}");
+    assert_eq!(
+        m.lookup(&0u32.to_ne_bytes()).unwrap(),
+        Some(7u64.to_ne_bytes().to_vec())
+    );
+}

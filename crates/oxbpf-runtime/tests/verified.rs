@@ -544,10 +544,7 @@ fn entries_into_verified_programs_keep_the_context_contract() {
         let t = load(e, &target);
         let runner = t.program("regs").unwrap().runner().clone();
         // r1 unchanged: the caller's context, 168 bytes from run(): the contract holds.
-        let ok = Runtime::new()
-            .with_verify(false)
-            .load(&caller(""))
-            .unwrap();
+        let ok = Runtime::new().with_verify(false).load(&caller("")).unwrap();
         ok.map("jmp")
             .unwrap()
             .as_prog_array()

@@ -83,7 +83,17 @@ fn objects_verify_and_agree() {
                             &m.name,
                         );
                         s.flags = m.flags;
-                        create_map(&s).ok()
+                        let km = create_map(&s).ok()?;
+                        // Global data as libbpf leaves it: initialised, `.rodata` frozen
+                        // (its contents are then constants for both verifiers).
+                        if let Some(init) = &m.initial_data {
+                            km.update(&0u32.to_ne_bytes(), init, oxbpf_kernel::UpdateMode::Any)
+                                .ok()?;
+                        }
+                        if m.kind == oxbpf_obj::MapKind::Rodata {
+                            km.freeze().ok()?;
+                        }
+                        Some(km)
                     })
                     .collect()
             })
@@ -145,14 +155,9 @@ fn objects_verify_and_agree() {
             let Some(pt) = conf.prog_type.linux_id().and_then(ProgType::from_id) else {
                 continue;
             };
-            // The kernel's maps are not frozen: compare with what oxbpf says without
-            // constant read-only data (and without BTF function information when the
-            // kernel did not get the BTF).
+            // Without BTF function information when the kernel did not get the BTF.
             let mut raw_conf = conf.clone();
             raw_conf.btf_func_info &= btf.is_some();
-            for m in &mut raw_conf.maps {
-                m.frozen = None;
-            }
             let verdict = verify(&p.insns, &raw_conf);
             let mut opts = LoadOptions::new(pt).name("objtest");
             if let Some(btf) = &btf {
