@@ -69,10 +69,7 @@ fn bench_hook() -> ProgramType {
 }
 
 fn exe_ns(exe: &dyn Executable, buf: &mut [u8], runs: u32) -> (f64, u64) {
-    let r0 = exe
-        .run(&mut RunContext::with_memory(buf))
-        .expect("run")
-        .r0;
+    let r0 = exe.run(&mut RunContext::with_memory(buf)).expect("run").r0;
     let ns = best(|| {
         let start = Instant::now();
         for _ in 0..runs {
@@ -104,7 +101,9 @@ fn main() {
     for path in objects(&crate_dir.join("tests/programs")) {
         let bytes = std::fs::read(&path).expect("read");
         let file = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let interp = rt(EngineKind::Interpreter, false).load_elf(&bytes).expect("load");
+        let interp = rt(EngineKind::Interpreter, false)
+            .load_elf(&bytes)
+            .expect("load");
         let checked = rt(EngineKind::Jit, false).load_elf(&bytes).expect("load");
         let verified = rt(EngineKind::Jit, true).load_elf(&bytes).expect("load");
         for p in verified.programs() {
@@ -115,10 +114,7 @@ fn main() {
             };
             let c = corpus_ns(checked.program(p.name()).unwrap(), runs).unwrap();
             let i = corpus_ns(interp.program(p.name()).unwrap(), runs).unwrap();
-            println!(
-                "{name:<28} {i:>10.1} {c:>12.1} {v:>13.1} {:>7.2}x",
-                c / v
-            );
+            println!("{name:<28} {i:>10.1} {c:>12.1} {v:>13.1} {:>7.2}x", c / v);
         }
     }
 

@@ -1013,7 +1013,7 @@ impl LoadedProgram {
         }
         let elapsed = start.elapsed();
         // A zero-extended context goes back to the caller's buffer.
-        if let (Some(p), Some(c)) = (&padded, ctx.as_deref_mut()) {
+        if let (Some(p), Some(c)) = (&padded, ctx) {
             let n = c.len();
             c.copy_from_slice(&p[..n]);
         }

@@ -154,8 +154,11 @@ fn run_one(p: &LoadedProgram, ctx_size: usize) -> Outcome {
     }
 }
 
+/// A map's name and its `(key, value)` entries.
+type MapContents = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Every map's entries, sorted (per-CPU values as all CPUs' values).
-fn maps_of(o: &LoadedObject) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn maps_of(o: &LoadedObject) -> Vec<MapContents> {
     o.maps()
         .maps()
         .iter()
