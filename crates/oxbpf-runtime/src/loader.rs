@@ -587,7 +587,7 @@ impl Runtime {
 
     /// The verifier configuration of `p` as this runtime will run it (see
     /// [`crate::verified`]).
-    pub fn verifier_config(
+    fn verifier_config(
         &self,
         p: &ProgramSpec,
         object: &ObjectSpec,

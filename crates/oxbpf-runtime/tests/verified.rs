@@ -109,6 +109,20 @@ fn xdp_programs_get_the_packet_runners_xdp_md() {
         assert!(matches!(e, RunError::Input { .. }), "{e}");
         assert!(e.to_string().contains("run_packet"), "{e}");
     }
+    // So do tc programs' (which the packet runner does not run): verified, they load but
+    // do not run in userspace; unverified they run checked.
+    let tc = one(prog(
+        "tc",
+        ProgType::SchedCls,
+        "r2 = *(u32 *)(r1 + 76)\nr3 = *(u32 *)(r1 + 80)\nr0 = r3\nr0 -= r2\nexit",
+    ));
+    let o = Runtime::new().load(&tc).unwrap();
+    let p = o.program("tc").unwrap();
+    assert_eq!(p.verified().unwrap().context.name, "__sk_buff");
+    let mut skb = [0u8; 192];
+    assert!(matches!(p.run_ctx(&mut skb), Err(RunError::Input { .. })));
+    let o = Runtime::new().with_verify(false).load(&tc).unwrap();
+    assert_eq!(o.program("tc").unwrap().run_ctx(&mut skb).unwrap(), 0);
 }
 
 #[test]
