@@ -102,7 +102,9 @@ fn env<'h>(
     name: &str,
     kind: EnvKind,
 ) -> Result<&'h mut PacketEnv, HelperError> {
-    match hctx.env::<PacketEnv>() {
+    // The run's environment itself, or the extension data of the runtime's run record
+    // (packet programs loaded with maps).
+    match crate::env::find_mut::<PacketEnv>(hctx) {
         Some(e) if e.kind == kind => Ok(e),
         Some(_) => Err(HelperError::Abort(format!(
             "{name}: not available for this program type"

@@ -14,6 +14,7 @@ mod doctor;
 mod exec;
 mod input;
 mod list;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,12 +40,14 @@ enum Command {
     Doctor(doctor::Args),
     Exec(exec::Args),
     List(list::Args),
+    Run(run::Args),
 }
 
 /// A failed command: the message and the exit status class.
 pub struct Failure {
     code: u8,
-    error: anyhow::Error,
+    /// `None`: exit with `code` silently (the status of a command `oxbpf run` ran).
+    error: Option<anyhow::Error>,
 }
 
 impl Failure {
@@ -52,7 +55,7 @@ impl Failure {
     pub fn input(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: 2,
-            error: error.into(),
+            error: Some(error.into()),
         }
     }
 
@@ -60,8 +63,13 @@ impl Failure {
     pub fn program(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: 1,
-            error: error.into(),
+            error: Some(error.into()),
         }
+    }
+
+    /// Exit with `code` and no message.
+    pub fn exit(code: u8) -> Failure {
+        Failure { code, error: None }
     }
 }
 
@@ -86,11 +94,14 @@ pub fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
+        Command::Run(a) => run::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("oxbpf: {:#}", f.error);
+            if let Some(e) = &f.error {
+                eprintln!("oxbpf: {e:#}");
+            }
             ExitCode::from(f.code)
         }
     }
