@@ -190,6 +190,14 @@ impl Sinks {
     /// callback when there is one; never waits. Returns how many were delivered.
     pub fn pump(&mut self) -> usize {
         let mut n = 0;
+        if self.trace_cb.is_some() {
+            for ev in self.take_trace(Duration::ZERO) {
+                if let Some(cb) = &mut self.trace_cb {
+                    cb(&ev);
+                }
+                n += 1;
+            }
+        }
         for r in &mut self.rings {
             let cb = &mut r.cb;
             let got = match &mut r.src {
@@ -236,14 +244,6 @@ impl Sinks {
                         }
                     });
                 }
-            }
-        }
-        if self.trace_cb.is_some() {
-            for ev in self.take_trace(Duration::ZERO) {
-                if let Some(cb) = &mut self.trace_cb {
-                    cb(&ev);
-                }
-                n += 1;
             }
         }
         n

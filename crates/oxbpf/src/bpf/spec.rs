@@ -13,12 +13,19 @@ fn map_spec(def: &MapDef) -> Result<MapSpec, BpfError> {
         map: def.name.clone(),
         reason: format!("unknown map type {}", def.map_type),
     })?;
+    // A perf event array without max_entries gets one slot per CPU, as libbpf and aya
+    // create it.
+    let max_entries = if map_type == MapType::PerfEventArray && def.max_entries == 0 {
+        oxbpf_runtime::maps::cpu::num_cpus() as u32
+    } else {
+        def.max_entries
+    };
     let mut spec = MapSpec::new(
         def.name.clone(),
         map_type,
         def.key_size,
         def.value_size,
-        def.max_entries,
+        max_entries,
     )
     .with_flags(def.flags);
     spec.map_extra = def.map_extra;

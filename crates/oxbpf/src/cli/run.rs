@@ -87,6 +87,14 @@ Exit status:
   1  a program was rejected (verifier) or failed to attach
   2  usage error, or input that could not be read, compiled or parsed";
 
+/// Writes a line to stdout, ignoring a closed pipe (`oxbpf run ... | head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 fn parse_fallback(s: &str) -> Result<FallbackPolicy, String> {
     match s {
         "if-unused" | "auto" | "yes" | "on" => Ok(FallbackPolicy::IfContextUnused),
@@ -216,7 +224,7 @@ pub fn run(a: Args) -> CmdResult {
     );
 
     // Output.
-    b.on_trace(|ev| println!("{}", ev.line()));
+    b.on_trace(|ev| out!("{}", ev.line()));
     if let Some(obj) = b.object() {
         let maps: Vec<(String, u32)> = obj
             .maps
@@ -232,13 +240,13 @@ pub fn run(a: Args) -> CmdResult {
             };
             match t {
                 oxbpf_obj::map_type::RINGBUF => {
-                    b.open_ring_buffer(&name, move |d| println!("{}", show(d)))
+                    b.open_ring_buffer(&name, move |d| out!("{}", show(d)))
                         .map_err(|e| failure(e, verbose))?;
                 }
                 oxbpf_obj::map_type::PERF_EVENT_ARRAY => {
                     let lost_label = name.clone();
                     b.open_perf_buffer(&name, 64, move |ev| match ev {
-                        PerfEvent::Sample { data, .. } => println!("{}", show(data)),
+                        PerfEvent::Sample { data, .. } => out!("{}", show(data)),
                         PerfEvent::Lost { cpu, count } => {
                             eprintln!("oxbpf: {lost_label}: lost {count} samples on CPU {cpu}")
                         }
@@ -287,8 +295,7 @@ pub fn run(a: Args) -> CmdResult {
     if !a.no_maps {
         let report = b.maps_report().map_err(|e| failure(e, verbose))?;
         if !report.is_empty() {
-            println!();
-            print!("{report}");
+            out!("\n{}", report.trim_end());
         }
     }
     drop(b);
