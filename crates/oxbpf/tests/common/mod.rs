@@ -129,3 +129,21 @@ pub fn assert_trace_shape(line: &str, comm: &str, pid: u32, msg: &str) {
     let (s, us) = ts.split_once('.').unwrap();
     assert!(s.trim().parse::<u64>().is_ok() && us.len() == 6, "{line:?}");
 }
+
+/// The syscall workload under another file name, so that its task name (`comm`) is
+/// `name` and tests running at the same time do not see each other's processes.
+pub fn workload_named(name: &str) -> PathBuf {
+    assert!(name.len() <= 15);
+    let p = scratch_dir().join(name);
+    if !p.exists() {
+        std::fs::copy(workload(), &p).unwrap();
+    }
+    p
+}
+
+/// Build options defining `COMM` for `tests/programs/diff.c`.
+pub fn comm_define(comm: &str) -> oxbpf_obj::build::BuildOptions {
+    let mut o = oxbpf_obj::build::BuildOptions::default();
+    o.defines.push(("COMM".into(), Some(format!("\"{comm}\""))));
+    o
+}
