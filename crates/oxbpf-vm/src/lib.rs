@@ -11,6 +11,8 @@
 pub mod error;
 pub mod helper;
 pub mod interp;
+#[cfg(target_arch = "x86_64")]
+pub mod jit;
 pub mod memory;
 pub mod raw_mem;
 

@@ -33,6 +33,13 @@ pub use oxbpf_vm::{
 };
 
 /// Engines this build can run, by the name the command-line tools use (`--engine NAME`).
+#[cfg(target_arch = "x86_64")]
+pub const ENGINES: &[(&str, EngineKind)] = &[
+    ("interp", EngineKind::Interpreter),
+    ("jit", EngineKind::Jit),
+];
+/// Engines this build can run, by the name the command-line tools use (`--engine NAME`).
+#[cfg(not(target_arch = "x86_64"))]
 pub const ENGINES: &[(&str, EngineKind)] = &[("interp", EngineKind::Interpreter)];
 
 /// The engine called `name` in [`ENGINES`].
@@ -48,7 +55,9 @@ pub fn engine_name(engine: EngineKind) -> &'static str {
     }
 }
 
-/// Prepares a decoded program for `engine`, with `helpers` resolved at load time.
+/// Prepares a decoded program for `engine`, with `helpers` resolved at load time. The JIT
+/// compiles in checked mode with budget checks (the program is not known to be verified);
+/// use [`vm::jit::JitProgram::compile`] for other options.
 pub fn prepare(
     program: &Program,
     helpers: &Helpers,
@@ -56,9 +65,16 @@ pub fn prepare(
 ) -> Result<Box<dyn Executable>, LoadError> {
     match engine {
         EngineKind::Interpreter => Ok(Box::new(Interpreter::new(program, helpers)?)),
+        #[cfg(target_arch = "x86_64")]
+        EngineKind::Jit => Ok(Box::new(oxbpf_vm::jit::JitProgram::compile(
+            program,
+            helpers,
+            &oxbpf_vm::jit::JitOptions::checked(),
+        )?)),
+        #[cfg(not(target_arch = "x86_64"))]
         EngineKind::Jit => Err(LoadError::Unsupported {
             pc: 0,
-            what: "the JIT engine (not part of this build)",
+            what: "the JIT engine (x86-64 only)",
         }),
     }
 }

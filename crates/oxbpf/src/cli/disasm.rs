@@ -44,12 +44,27 @@ pub struct Args {
     /// Show each instruction's bytes.
     #[arg(long)]
     raw_bytes: bool,
+    /// Show the x86-64 code the JIT generates under each instruction.
+    #[arg(long)]
+    jit: bool,
+    /// JIT mode for --jit.
+    #[arg(long, value_enum, default_value = "checked", requires = "jit")]
+    jit_mode: JitModeArg,
     /// Objects: show only this program.
     #[arg(long, value_name = "NAME")]
     program: Option<String>,
     /// Objects: do not interleave the C source lines.
     #[arg(long)]
     no_source: bool,
+}
+
+/// JIT mode for `--jit`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum JitModeArg {
+    /// Every memory access checked (programs nobody verified).
+    Checked,
+    /// No run-time memory checks (programs a verifier accepted).
+    Verified,
 }
 
 pub fn run(a: Args) -> CmdResult {
@@ -72,8 +87,42 @@ pub fn run(a: Args) -> CmdResult {
         slots: a.slots,
         raw_bytes: a.raw_bytes,
     };
-    print!("{}", disassemble(&program, &opts));
+    if a.jit {
+        print!("{}", jit_listing(&a, &program, a.jit_mode)?);
+    } else {
+        print!("{}", disassemble(&program, &opts));
+    }
     Ok(())
+}
+
+#[cfg(target_arch = "x86_64")]
+fn jit_listing(a: &Args, program: &oxbpf::Program, mode: JitModeArg) -> Result<String, Failure> {
+    use oxbpf::isa::format_insn;
+    use oxbpf::vm::jit::{JitOptions, JitProgram};
+    let opts = match mode {
+        JitModeArg::Checked => JitOptions::checked(),
+        JitModeArg::Verified => JitOptions::verified(),
+    };
+    let jit = JitProgram::compile(program, &oxbpf::conformance_helpers(), &opts)
+        .map_err(|e| Failure::program(anyhow!("{}: {e}", a.file.display())))?;
+    let syntax: Syntax = a.syntax.into();
+    let mut out = format!(
+        "; {} eBPF instructions -> {} bytes of x86-64 ({} mode{})\n",
+        program.len(),
+        jit.code().len(),
+        match mode {
+            JitModeArg::Checked => "checked",
+            JitModeArg::Verified => "verified",
+        },
+        if opts.cpu.bmi2 { ", BMI2" } else { "" }
+    );
+    out.push_str(&jit.listing(program, |_, _, insn| format_insn(insn, syntax)));
+    Ok(out)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn jit_listing(_: &Args, _: &oxbpf::Program, _: JitModeArg) -> Result<String, Failure> {
+    Err(Failure::input(anyhow!("--jit: the JIT is x86-64 only")))
 }
 
 /// An ELF object: the listing of `oxbpf_obj::listing` (labels and slots always on).

@@ -1,0 +1,444 @@
+//! Whole-program facts the code generator needs: which instructions can run at all and in
+//! which kind of frame (outermost or callee), where basic blocks start (for the instruction
+//! budget), which callee-saved eBPF registers each function writes, how deep calls nest,
+//! and what the program uses (stack, helpers, packet loads...).
+
+use oxbpf_isa::{CallTarget, Insn, LoadImm64, Operand, Program, Reg};
+
+/// Reached as part of the outermost frame.
+pub const IN_MAIN: u8 = 1;
+/// Reached as part of a callee frame.
+pub const IN_SUB: u8 = 2;
+
+pub struct Analysis {
+    /// `IN_MAIN | IN_SUB` bits per instruction (0: unreachable).
+    pub ctx: Vec<u8>,
+    /// Instructions something jumps or calls to.
+    pub target: Vec<bool>,
+    /// Basic-block leaders; `block_len[i]` is the block's instruction count.
+    pub leader: Vec<bool>,
+    pub block_len: Vec<u32>,
+    /// Targets of backward jumps.
+    pub loop_head: Vec<bool>,
+    /// Per function entry (indexed like `ctx`, meaningful for call targets): bit `k` set when
+    /// the function (not counting its own callees) may write `r6 + k`.
+    pub clobbers: Vec<u8>,
+    /// Functions `callx` may enter (code-address targets).
+    pub code_addr_targets: Vec<usize>,
+    /// Frames the stack area needs (1 for the outermost frame).
+    pub frames: usize,
+    /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
+    pub dynamic_depth: bool,
+    pub uses_r10: bool,
+    pub has_local_calls: bool,
+    pub has_helper_calls: bool,
+    pub has_packet_loads: bool,
+    pub has_may_goto: bool,
+    /// Memory accesses other than constant-offset accesses to the current stack frame.
+    pub has_mem: bool,
+    /// The last instruction can fall through past the end of the program.
+    pub falls_off_end: bool,
+    /// Registers r0..r9 read or written anywhere reachable (bit per register).
+    pub regs_used: u16,
+}
+
+fn reads(insn: &Insn) -> u16 {
+    let b = |r: Reg| 1u16 << r.num();
+    let op = |o: &Operand| match o {
+        Operand::Reg(r) => b(*r),
+        Operand::Imm(_) => 0,
+    };
+    match insn {
+        Insn::Alu {
+            dst, src, op: aop, ..
+        } => {
+            (if *aop == oxbpf_isa::AluOp::Mov
+                || matches!(
+                    aop,
+                    oxbpf_isa::AluOp::MovSx8
+                        | oxbpf_isa::AluOp::MovSx16
+                        | oxbpf_isa::AluOp::MovSx32
+                )
+            {
+                0
+            } else {
+                b(*dst)
+            }) | op(src)
+        }
+        Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => b(*dst),
+        Insn::AddrSpaceCast { src, .. } => b(*src),
+        Insn::Load { src, .. } => b(*src),
+        Insn::Store { dst, src, .. } => b(*dst) | op(src),
+        Insn::Atomic { dst, src, op, .. } => {
+            b(*dst)
+                | b(*src)
+                | if *op == oxbpf_isa::AtomicOp::CmpXchg {
+                    1
+                } else {
+                    0
+                }
+        }
+        Insn::LoadImm64 { .. } => 0,
+        Insn::LoadPacket { mode, .. } => match mode {
+            oxbpf_isa::PacketMode::Abs => 0,
+            oxbpf_isa::PacketMode::Ind(r) => b(*r),
+        },
+        Insn::Ja { .. } | Insn::MayGoto { .. } => 0,
+        Insn::Jump { dst, src, .. } => b(*dst) | op(src),
+        Insn::Call(_) => 0b11_1110,
+        Insn::CallX { reg } => 0b11_1110 | b(*reg),
+        Insn::Exit => 1,
+    }
+}
+
+impl Analysis {
+    pub fn new(prog: &Program) -> Analysis {
+        let insns = prog.insns();
+        let n = insns.len();
+        // One pass for the local facts: targets, block ends, registers, what is used.
+        let mut target = vec![false; n];
+        let mut leader = vec![false; n];
+        let mut loop_head = vec![false; n];
+        let mut code_addr_targets = Vec::new();
+        let mut call_targets = Vec::new();
+        let mut has_callx = false;
+        let mut uses_r10 = false;
+        let mut has_local_calls = false;
+        let mut has_helper_calls = false;
+        let mut has_packet_loads = false;
+        let mut has_may_goto = false;
+        let mut has_mem = false;
+        let mut regs_used = 0u16;
+        if n > 0 {
+            leader[0] = true;
+        }
+        for (i, insn) in insns.iter().enumerate() {
+            let r = reads(insn);
+            regs_used |= r;
+            if let Some(w) = insn.written_reg() {
+                regs_used |= 1 << w.num();
+            }
+            uses_r10 |= r & (1 << 10) != 0;
+            let mut ends = false;
+            match insn {
+                Insn::Jump { .. } | Insn::MayGoto { .. } | Insn::Ja { .. } | Insn::Exit => {
+                    ends = true;
+                    has_may_goto |= matches!(insn, Insn::MayGoto { .. });
+                }
+                Insn::Call(CallTarget::Local(_)) => {
+                    ends = true;
+                    has_local_calls = true;
+                }
+                Insn::Call(_) => has_helper_calls = true,
+                Insn::CallX { .. } => {
+                    ends = true;
+                    has_callx = true;
+                    has_helper_calls = true;
+                }
+                Insn::LoadPacket { .. } => {
+                    // An out-of-bounds packet load ends the run successfully: its block ends
+                    // here so the instruction count stays exact.
+                    has_packet_loads = true;
+                    ends = true;
+                }
+                Insn::Load {
+                    src: base,
+                    off,
+                    size,
+                    ..
+                }
+                | Insn::Store {
+                    dst: base,
+                    off,
+                    size,
+                    ..
+                } => has_mem |= !(*base == Reg::R10 && in_frame(*off, *size)),
+                Insn::Atomic { .. } => has_mem = true,
+                _ => {}
+            }
+            if ends && i + 1 < n {
+                leader[i + 1] = true;
+            }
+            if insn.branch_offset().is_some() {
+                if let Some(t) = prog.branch_target(i) {
+                    match insn {
+                        Insn::Call(CallTarget::Local(_)) => call_targets.push(t),
+                        Insn::LoadImm64 {
+                            value: LoadImm64::CodeAddr(_),
+                            ..
+                        } => code_addr_targets.push(t),
+                        _ => {
+                            target[t] = true;
+                            leader[t] = true;
+                            if t <= i {
+                                loop_head[t] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        call_targets.sort_unstable();
+        call_targets.dedup();
+        code_addr_targets.sort_unstable();
+        code_addr_targets.dedup();
+        if !has_callx {
+            code_addr_targets.clear();
+        }
+        for &t in call_targets.iter().chain(&code_addr_targets) {
+            target[t] = true;
+            leader[t] = true;
+        }
+        if has_callx && !code_addr_targets.is_empty() {
+            has_local_calls = true;
+        }
+        let mut roots: Vec<usize> = call_targets.clone();
+        roots.extend(&code_addr_targets);
+        roots.sort_unstable();
+        roots.dedup();
+
+        let mut block_len = vec![0u32; n];
+        let mut start = 0;
+        for (i, &l) in leader.iter().enumerate().skip(1) {
+            if l {
+                block_len[start] = (i - start) as u32;
+                start = i;
+            }
+        }
+        if n > 0 {
+            block_len[start] = (n - start) as u32;
+        }
+
+        let can_fall = |insn: &Insn| !matches!(insn, Insn::Exit | Insn::Ja { .. });
+        let mut clobbers = vec![0u8; n];
+        let (ctx, falls_off_end, frames, dynamic_depth) = if roots.is_empty() {
+            // A single function: every instruction counts as part of the outermost frame
+            // (unreachable code is compiled but never runs).
+            let falls = insns.last().is_some_and(can_fall);
+            (vec![IN_MAIN; n], falls, 1, false)
+        } else {
+            Self::functions(prog, &roots, &code_addr_targets, &mut clobbers)
+        };
+        let dynamic_depth = dynamic_depth || (has_callx && !code_addr_targets.is_empty());
+        let frames = if dynamic_depth {
+            crate::MAX_CALL_DEPTH
+        } else {
+            frames
+        };
+        Analysis {
+            ctx,
+            target,
+            leader,
+            block_len,
+            loop_head,
+            clobbers,
+            code_addr_targets,
+            frames,
+            dynamic_depth,
+            uses_r10,
+            has_local_calls,
+            has_helper_calls,
+            has_packet_loads,
+            has_may_goto,
+            has_mem,
+            falls_off_end,
+            regs_used: regs_used & 0x3ff,
+        }
+    }
+
+    /// Reachability per function (which instructions run in the outermost frame, which in
+    /// callees), callee-saved registers each function writes, and call depth.
+    fn functions(
+        prog: &Program,
+        roots: &[usize],
+        code_addr_targets: &[usize],
+        clobbers: &mut [u8],
+    ) -> (Vec<u8>, bool, usize, bool) {
+        let insns = prog.insns();
+        let n = insns.len();
+        let mut ctx = vec![0u8; n];
+        let mut callees: Vec<Vec<usize>> = Vec::new();
+        let mut fn_index = vec![usize::MAX; n];
+        // Index 0 is the outermost frame; the others are callee entries (instruction 0
+        // may be both).
+        let mut all_roots = vec![0usize];
+        all_roots.extend(roots.iter().copied());
+        for (k, &r) in all_roots.iter().enumerate().skip(1) {
+            fn_index[r] = k;
+        }
+        let mut seen = vec![u32::MAX; n];
+        let mut stack = Vec::new();
+        let mut falls_off_end = false;
+        let budget_work = 8 * n + 10_000;
+        let mut work = 0usize;
+        let mut exhausted = false;
+        for (k, &root) in all_roots.iter().enumerate() {
+            let bit = if k == 0 { IN_MAIN } else { IN_SUB };
+            let mut mask = 0u8;
+            let mut calls = Vec::new();
+            stack.clear();
+            stack.push(root);
+            seen[root] = k as u32;
+            while let Some(i) = stack.pop() {
+                work += 1;
+                ctx[i] |= bit;
+                let insn = &insns[i];
+                if let Some(r) = insn.written_reg() {
+                    if (6..=9).contains(&r.num()) {
+                        mask |= 1 << (r.num() - 6);
+                    }
+                }
+                let mut push = |j: usize, stack: &mut Vec<usize>| {
+                    if j >= n {
+                        falls_off_end = true;
+                    } else if seen[j] != k as u32 {
+                        seen[j] = k as u32;
+                        stack.push(j);
+                    }
+                };
+                match insn {
+                    Insn::Exit => {}
+                    Insn::Ja { .. } => {
+                        if let Some(t) = prog.branch_target(i) {
+                            push(t, &mut stack);
+                        }
+                    }
+                    Insn::Jump { .. } | Insn::MayGoto { .. } => {
+                        if let Some(t) = prog.branch_target(i) {
+                            push(t, &mut stack);
+                        }
+                        push(i + 1, &mut stack);
+                    }
+                    Insn::Call(CallTarget::Local(_)) => {
+                        if let Some(t) = prog.branch_target(i) {
+                            calls.push(t);
+                        }
+                        push(i + 1, &mut stack);
+                    }
+                    Insn::CallX { .. } => {
+                        calls.extend(code_addr_targets.iter().copied());
+                        push(i + 1, &mut stack);
+                    }
+                    _ => push(i + 1, &mut stack),
+                }
+            }
+            if work > budget_work {
+                exhausted = true;
+            }
+            if k > 0 {
+                clobbers[root] = if exhausted { 0xf } else { mask };
+            }
+            calls.sort_unstable();
+            calls.dedup();
+            callees.push(calls);
+        }
+        if exhausted {
+            for &r in &all_roots[1..] {
+                clobbers[r] = 0xf;
+            }
+        }
+
+        // Call depth: longest call chain in frames; cycles force a run-time check.
+        let nf = all_roots.len();
+        let mut depth = vec![0usize; nf];
+        let mut state = vec![0u8; nf]; // 0 new, 1 on the DFS stack, 2 done
+        let mut cyclic = false;
+        let mut dfs: Vec<(usize, usize)> = vec![(0, 0)];
+        state[0] = 1;
+        while let Some(&mut (f, ref mut next)) = dfs.last_mut() {
+            if let Some(&c) = callees[f].get(*next) {
+                *next += 1;
+                let ci = fn_index[c];
+                if ci == usize::MAX {
+                    continue;
+                }
+                match state[ci] {
+                    0 => {
+                        state[ci] = 1;
+                        dfs.push((ci, 0));
+                    }
+                    1 => cyclic = true,
+                    _ => {}
+                }
+            } else {
+                let d = 1 + callees[f]
+                    .iter()
+                    .filter_map(|&c| fn_index.get(c).copied())
+                    .filter(|&ci| ci != usize::MAX)
+                    .map(|ci| depth[ci])
+                    .max()
+                    .unwrap_or(0);
+                depth[f] = d;
+                state[f] = 2;
+                dfs.pop();
+            }
+        }
+        let static_depth = depth[0].max(1);
+        let dynamic = cyclic || static_depth > crate::MAX_CALL_DEPTH;
+        (ctx, falls_off_end, static_depth, dynamic)
+    }
+}
+
+/// True when an access of `size` at `r10 + off` stays inside the current frame.
+pub fn in_frame(off: i16, size: oxbpf_isa::Size) -> bool {
+    let off = off as i32;
+    off >= -(crate::STACK_SIZE as i32) && off + size.bytes() as i32 <= 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxbpf_isa::{AluOp, Width};
+
+    fn mov(dst: Reg, imm: i32) -> Insn {
+        Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Imm(imm),
+        }
+    }
+
+    #[test]
+    fn functions_depth_and_clobbers() {
+        // 0: call +2 (-> 3); 1: exit; 2: (dead) ; 3: r6 = 1; 4: call +1 (-> 6); 5: exit;
+        // 6: r7 = 2; 7: exit
+        let p = Program::from_insns(vec![
+            Insn::Call(CallTarget::Local(2)),
+            Insn::Exit,
+            mov(Reg::R0, 0),
+            mov(Reg::R6, 1),
+            Insn::Call(CallTarget::Local(1)),
+            Insn::Exit,
+            mov(Reg::R7, 2),
+            Insn::Exit,
+        ])
+        .unwrap();
+        let a = Analysis::new(&p);
+        assert_eq!(a.ctx, vec![1, 1, 0, 2, 2, 2, 2, 2]);
+        let _ = IN_SUB;
+        assert_eq!(a.clobbers[3], 0b01);
+        assert_eq!(a.clobbers[6], 0b10);
+        assert_eq!(a.frames, 3);
+        assert!(!a.dynamic_depth);
+        assert!(a.has_local_calls);
+        assert!(!a.falls_off_end);
+        assert!(a.leader[0] && a.leader[1] && a.leader[3] && a.leader[5] && a.leader[6]);
+        assert_eq!(a.block_len[3], 2);
+    }
+
+    #[test]
+    fn recursion_is_dynamic() {
+        let p = Program::from_insns(vec![Insn::Call(CallTarget::Local(-1)), Insn::Exit]).unwrap();
+        let a = Analysis::new(&p);
+        assert!(a.dynamic_depth);
+        assert_eq!(a.frames, crate::MAX_CALL_DEPTH);
+        assert_eq!(a.ctx, vec![IN_MAIN | IN_SUB, IN_MAIN | IN_SUB]);
+    }
+
+    #[test]
+    fn fall_off_end_detected() {
+        let p = Program::from_insns(vec![mov(Reg::R0, 1)]).unwrap();
+        assert!(Analysis::new(&p).falls_off_end);
+    }
+}

@@ -1,0 +1,1843 @@
+//! eBPF to x86-64.
+//!
+//! Register mapping (eBPF → x86): r0 → rax, r1..r5 → rdi, rsi, rdx, rcx, r8 (the System V
+//! argument registers, so helper calls need no shuffling), r6..r9 → rbx, r13, r14, r15
+//! (callee-saved), r10 → rbp. `r12` holds the run's [`RunState`]; r9, r10 and r11 are
+//! scratch and never hold eBPF values across instructions.
+//!
+//! Frames: the stack area (`frames` × 512 bytes) is reserved on the native stack by the
+//! entry prologue; frame `k` spans `[top - 512(k+1), top - 512k)`. A bpf-to-bpf call saves
+//! the callee-saved registers the callee writes, moves `rbp` down by 512 and does a native
+//! `call`, so `exit` in a callee is a plain `ret`. Every function body runs with `rsp`
+//! 16-byte aligned, so helper calls need no alignment fix-up.
+//!
+//! Layout of the output: entry prologue, the body in program order, out-of-line stubs
+//! (slow paths of memory checks, budget exhaustion, errors), the shared exits, the
+//! constant pool.
+
+use super::analysis::{Analysis, IN_MAIN, IN_SUB};
+use super::runtime::*;
+use super::x86::{Alu, Asm, Cond, Label, Mem, Shift, Unary, Width as W, X};
+use super::{JitMode, JitOptions};
+use crate::error::LoadError;
+use crate::helper::Helpers;
+use crate::STACK_SIZE;
+use oxbpf_isa::{
+    AluOp, AtomicOp, ByteOrder, CallTarget, Insn, JmpOp, LoadImm64, Operand, PacketMode, Program,
+    Reg, Size, Width,
+};
+
+/// x86 register of each eBPF register.
+pub const MAP: [X; 11] = [
+    X::Rax,
+    X::Rdi,
+    X::Rsi,
+    X::Rdx,
+    X::Rcx,
+    X::R8,
+    X::Rbx,
+    X::R13,
+    X::R14,
+    X::R15,
+    X::Rbp,
+];
+const S0: X = X::R9;
+const S1: X = X::R10;
+const S2: X = X::R11;
+const ST: X = X::R12;
+
+/// `insn_offsets` entry of the second instruction of a fused pair (its code is the first's).
+pub const FUSED: u32 = u32::MAX - 1;
+
+/// `may_goto` iterations per run (Linux's `BPF_MAX_LOOPS`).
+pub const MAY_GOTO_LIMIT: u64 = 8 * 1024 * 1024;
+
+#[inline]
+fn xr(r: Reg) -> X {
+    MAP[r.index()]
+}
+
+fn st(off: i32) -> Mem {
+    Mem::b(ST, off)
+}
+
+fn width_of(s: Size) -> W {
+    match s {
+        Size::B => W::B8,
+        Size::H => W::B16,
+        Size::W => W::B32,
+        Size::DW => W::B64,
+    }
+}
+
+fn log2_size(s: Size) -> i32 {
+    match s {
+        Size::B => 0,
+        Size::H => 1,
+        Size::W => 2,
+        Size::DW => 3,
+    }
+}
+
+/// A second operand after immediates have been resolved (and blinded).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Src {
+    R(X),
+    I(i32),
+}
+
+enum Stub {
+    MemSlow {
+        label: Label,
+        back: Label,
+        base: X,
+        off: i32,
+        site: u32,
+    },
+    Misaligned {
+        label: Label,
+        site: u32,
+    },
+    Budget {
+        label: Label,
+        start: u32,
+        n: u32,
+    },
+    CallDepth {
+        label: Label,
+        index: u32,
+    },
+}
+
+/// The result of compilation.
+pub struct Output {
+    pub code: Vec<u8>,
+    /// Native offset of each instruction's code (`u32::MAX` for unreachable ones,
+    /// [`FUSED`] for the second of a fused pair).
+    pub insn_offsets: Vec<u32>,
+    /// Offset where out-of-line code starts.
+    pub body_end: usize,
+    /// Offset where the constant pool (data, not code) starts.
+    pub pool_start: usize,
+    pub shared: Shared,
+    pub uses_packet: bool,
+    pub uses_may_goto: bool,
+    pub uses_caches: bool,
+    /// The code never touches the run state (no `r12`): runs may pass a null state.
+    pub stateless: bool,
+}
+
+struct Gen<'a> {
+    prog: &'a Program,
+    insns: &'a [Insn],
+    an: &'a Analysis,
+    opts: &'a JitOptions,
+    helpers: &'a Helpers,
+    a: Asm,
+    labels: Vec<Option<Label>>,
+    stubs: Vec<Stub>,
+    sites: Vec<Site>,
+    l_error: Label,
+    l_main_exit: Label,
+    l_mem_common: Label,
+    l_pkt_oob: Label,
+    l_budget_common: Label,
+    l_uncache: Label,
+    l_pool_tramp: Label,
+    l_pool_memcheck: Label,
+    checked: bool,
+    area: usize,
+    /// Bytes subtracted from rsp by the entry prologue (area + alignment pad).
+    sub_rsp: usize,
+    saves: Vec<X>,
+    rng: u64,
+    /// Bit per eBPF register: upper 32 bits known zero (reset at block boundaries).
+    zext: u16,
+    /// The flags hold the result of the last instruction, an ALU op on this x86 register
+    /// of this width (ZF/SF valid): a following compare with 0 needs no `test`.
+    flags: Option<(X, bool)>,
+    /// Flags set by the instruction being compiled (becomes `flags` after it).
+    flags_next: Option<(X, bool)>,
+    uses_caches: bool,
+    insn_offsets: Vec<u32>,
+    pool_start: usize,
+}
+
+type R<T> = Result<T, LoadError>;
+
+impl<'a> Gen<'a> {
+    fn pc(&self, i: usize) -> usize {
+        self.prog.slot(i)
+    }
+
+    fn label(&mut self, i: usize) -> Label {
+        if let Some(l) = self.labels[i] {
+            return l;
+        }
+        let l = self.a.new_label();
+        self.labels[i] = Some(l);
+        l
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Resolves an eBPF operand. With constant blinding, immediates are materialised in
+    /// `S0` as `(imm ^ key) ^ key` so no program-chosen 32-bit pattern appears in the code.
+    fn src(&mut self, o: Operand, w: bool) -> Src {
+        match o {
+            Operand::Reg(r) => Src::R(xr(r)),
+            Operand::Imm(i) if self.opts.constant_blinding => {
+                let v = if w { i as i64 as u64 } else { i as u32 as u64 };
+                self.blind_into(S0, v);
+                Src::R(S0)
+            }
+            Operand::Imm(i) => Src::I(i),
+        }
+    }
+
+    /// Loads the constant `v` into `dst`, blinded when the option is on.
+    fn blind_into(&mut self, dst: X, v: u64) {
+        if !self.opts.constant_blinding {
+            self.a.mov_ri(dst, v);
+            return;
+        }
+        let key = self.next_rand();
+        if dst != S2 {
+            self.a.mov_ri(S2, key);
+            self.a.mov_ri(dst, v ^ key);
+            self.a.alu_rr(true, Alu::Xor, dst, S2);
+        } else {
+            self.a.mov_ri(S1, key);
+            self.a.mov_ri(dst, v ^ key);
+            self.a.alu_rr(true, Alu::Xor, dst, S1);
+        }
+    }
+
+    fn mov_imm(&mut self, d: X, v: u64) {
+        if self.opts.constant_blinding && v > 0xff && v < u64::MAX - 0xff {
+            self.blind_into(d, v);
+        } else if v == 0 {
+            self.a.zero(d);
+        } else {
+            self.a.mov_ri(d, v);
+        }
+    }
+
+    // ------------------------------------------------------------------ prologue
+
+    fn prologue(&mut self) {
+        for &r in &self.saves.clone() {
+            self.a.push(r);
+        }
+        let need_state = self.saves.contains(&ST);
+        if need_state {
+            self.a.mov_rr(true, ST, X::R9);
+        }
+        // Reserve the area in steps of at most a page, touching each step so a guard page
+        // is never skipped.
+        let mut left = self.sub_rsp;
+        while left > 0 {
+            let step = left.min(4096);
+            self.a.alu_ri(true, Alu::Sub, X::Rsp, step as i32);
+            if left > step || self.sub_rsp > 4096 {
+                self.a.alu_mi(true, Alu::Or, Mem::b(X::Rsp, 0), 0);
+            }
+            left -= step;
+        }
+        if self.area > 0 {
+            self.a.lea(X::Rbp, Mem::b(X::Rsp, self.area as i32));
+            if need_state {
+                self.a.store(st(OFF_STACK_TOP), X::Rbp, W::B64);
+                self.a.store(st(OFF_STACK_LO), X::Rsp, W::B64);
+            }
+        }
+        if need_state {
+            self.a.store(st(OFF_MAIN_RSP), X::Rsp, W::B64);
+            if self.an.dynamic_depth {
+                self.a.lea(S2, Mem::b(X::Rsp, 2 * STACK_SIZE as i32));
+                self.a.store(st(OFF_MIN_CALL_FP), S2, W::B64);
+            }
+        }
+        if self.checked {
+            // Checked programs may read what they never wrote: start from zeros, as the
+            // interpreter does.
+            if self.an.uses_r10 && self.area > 0 {
+                // xmm0 = 0; store 32 bytes per iteration from the bottom of the area up.
+                self.a.buf.extend_from_slice(&[0x66, 0x0f, 0xef, 0xc0]); // pxor xmm0, xmm0
+                self.a.mov_ri(S2, (-(self.area as i64)) as u64);
+                let top = self.a.new_label();
+                self.a.bind(top);
+                // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
+                self.a
+                    .buf
+                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x00]);
+                self.a
+                    .buf
+                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x10]);
+                self.a.alu_ri(true, Alu::Add, S2, 32);
+                self.a.jcc(Cond::Ne, top);
+            }
+            let used = self.an.regs_used;
+            for r in [0u8, 6, 7, 8, 9] {
+                if used & (1 << r) != 0 {
+                    self.a.zero(MAP[r as usize]);
+                }
+            }
+        }
+    }
+
+    /// Zero-fills `[rbp - bytes, rbp)` (16-byte aligned), clobbering xmm0 and r11.
+    fn zero_frame(&mut self, bytes: usize) {
+        self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
+        self.a.mov_ri(S2, (-(bytes as i64)) as u64);
+        let top = self.a.new_label();
+        self.a.bind(top);
+        // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
+        self.a
+            .buf
+            .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x00]);
+        self.a
+            .buf
+            .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x10]);
+        self.a.alu_ri(true, Alu::Add, S2, 32);
+        self.a.jcc(Cond::Ne, top);
+    }
+
+    fn epilogue(&mut self) {
+        if self.sub_rsp > 0 {
+            self.a.lea(X::Rsp, Mem::b(X::Rsp, self.sub_rsp as i32));
+        }
+        for &r in self.saves.clone().iter().rev() {
+            self.a.pop(r);
+        }
+        self.a.ret();
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    /// Emits the checks for an access of `size` at `base + off` and returns the operand.
+    fn mem(&mut self, i: usize, base: Reg, off: i16, size: Size, write: bool) -> Mem {
+        let b = xr(base);
+        let off = off as i32;
+        let m = Mem::b(b, off);
+        if !self.checked {
+            return m;
+        }
+        let bytes = size.bytes() as i32;
+        if base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0 {
+            return m;
+        }
+        let site = self.sites.len() as u32;
+        self.sites.push(Site::Mem {
+            pc: self.pc(i) as u32,
+            size: bytes as u8,
+            write,
+        });
+        let slow = self.a.new_label();
+        let back = self.a.new_label();
+        self.a.lea(S2, m);
+        self.uses_caches = true;
+        let (start, lim) = if write {
+            (OFF_WC_START, OFF_WC_LIM)
+        } else {
+            (OFF_RC_START, OFF_RC_LIM)
+        };
+        self.a.alu_rm(true, Alu::Sub, S2, st(start));
+        self.a
+            .alu_rm(true, Alu::Cmp, S2, st(lim + 8 * log2_size(size)));
+        self.a.jcc(Cond::Ae, slow);
+        self.a.bind(back);
+        self.stubs.push(Stub::MemSlow {
+            label: slow,
+            back,
+            base: b,
+            off,
+            site,
+        });
+        m
+    }
+
+    /// Alignment check of an atomic access (checked mode), after `mem`.
+    fn align_check(&mut self, i: usize, base: Reg, off: i16, size: Size) {
+        if !self.checked || size == Size::B {
+            return;
+        }
+        let site = self.sites.len() as u32;
+        self.sites.push(Site::Mem {
+            pc: self.pc(i) as u32,
+            size: size.bytes() as u8,
+            write: true,
+        });
+        let l = self.a.new_label();
+        self.a.lea(S2, Mem::b(xr(base), off as i32));
+        self.a.test_ri(false, S2, size.bytes() as i32 - 1);
+        self.a.jcc(Cond::Ne, l);
+        self.stubs.push(Stub::Misaligned { label: l, site });
+    }
+
+    // ------------------------------------------------------------------ ALU
+
+    /// `d *= imm` with `lea`/`shl` for 2, 3, 4, 5, 8, 9 (one cycle instead of three).
+    fn mul_imm(&mut self, w: bool, d: X, imm: i32) {
+        let m = |d: X, scale: u8| Mem::bi(d, d, scale, 0);
+        let lea = |a: &mut Asm, mem: Mem| {
+            if w {
+                a.lea(d, mem)
+            } else {
+                a.lea32(d, mem)
+            }
+        };
+        match imm {
+            2 => lea(&mut self.a, m(d, 1)),
+            3 => lea(&mut self.a, m(d, 2)),
+            5 => lea(&mut self.a, m(d, 4)),
+            9 => lea(&mut self.a, m(d, 8)),
+            4 => self.a.shift_ri(w, Shift::Shl, d, 2),
+            8 => self.a.shift_ri(w, Shift::Shl, d, 3),
+            _ => self.a.imul_rri(w, d, d, imm),
+        }
+    }
+
+    fn zext32(&mut self, d: X) {
+        self.a.mov_rr(false, d, d);
+    }
+
+    fn alu(&mut self, w: bool, op: AluOp, dst: Reg, src: Operand) {
+        let d = xr(dst);
+        match op {
+            AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod => {
+                return self.divmod(w, op, d, src);
+            }
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => return self.shift(w, op, d, src),
+            AluOp::Mov => {
+                match src {
+                    Operand::Reg(s) => {
+                        if w {
+                            if s != dst {
+                                self.a.mov_rr(true, d, xr(s));
+                            }
+                        } else if s != dst || self.zext & (1 << dst.num()) == 0 {
+                            self.a.mov_rr(false, d, xr(s));
+                        }
+                    }
+                    Operand::Imm(i) => {
+                        let v = if w { i as i64 as u64 } else { i as u32 as u64 };
+                        self.mov_imm(d, v);
+                    }
+                }
+                return;
+            }
+            AluOp::MovSx8 | AluOp::MovSx16 | AluOp::MovSx32 => {
+                let wd = match op {
+                    AluOp::MovSx8 => W::B8,
+                    AluOp::MovSx16 => W::B16,
+                    _ => W::B32,
+                };
+                match src {
+                    Operand::Reg(s) => {
+                        if wd == W::B32 && !w {
+                            self.a.mov_rr(false, d, xr(s));
+                        } else {
+                            self.a.movsx_rr(w, d, xr(s), wd)
+                        }
+                    }
+                    Operand::Imm(i) => {
+                        let v = match wd {
+                            W::B8 => i as i8 as i64,
+                            W::B16 => i as i16 as i64,
+                            _ => i as i64,
+                        };
+                        let v = if w { v as u64 } else { v as u32 as u64 };
+                        self.mov_imm(d, v);
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let s = self.src(src, w);
+        let x = match op {
+            AluOp::Add => Alu::Add,
+            AluOp::Sub => Alu::Sub,
+            AluOp::Or => Alu::Or,
+            AluOp::And => Alu::And,
+            AluOp::Xor => Alu::Xor,
+            _ => {
+                // Mul
+                match s {
+                    Src::R(r) => self.a.imul_rr(w, d, r),
+                    Src::I(i) => self.mul_imm(w, d, i),
+                }
+                return;
+            }
+        };
+        match s {
+            Src::R(r) => {
+                if x == Alu::Xor && r == d {
+                    self.a.zero(d);
+                } else {
+                    self.a.alu_rr(w, x, d, r);
+                    self.flags_next = Some((d, w));
+                }
+            }
+            Src::I(0) if matches!(x, Alu::Add | Alu::Sub | Alu::Or | Alu::Xor) => {
+                if !w {
+                    self.zext32(d);
+                }
+            }
+            Src::I(0) if x == Alu::And => self.a.zero(d),
+            Src::I(-1) if x == Alu::And => {
+                if !w {
+                    self.zext32(d);
+                }
+            }
+            Src::I(i) => {
+                self.a.alu_ri(w, x, d, i);
+                self.flags_next = Some((d, w));
+            }
+        }
+    }
+
+    fn shift(&mut self, w: bool, op: AluOp, d: X, src: Operand) {
+        let sh = match op {
+            AluOp::Lsh => Shift::Shl,
+            AluOp::Rsh => Shift::Shr,
+            _ => Shift::Sar,
+        };
+        let mask = if w { 63 } else { 31 };
+        match src {
+            Operand::Imm(i) => {
+                let k = (i as u32 & mask) as u8;
+                if k == 0 {
+                    if !w {
+                        self.zext32(d);
+                    }
+                } else {
+                    self.a.shift_ri(w, sh, d, k);
+                }
+            }
+            Operand::Reg(s) => {
+                let c = xr(s);
+                if self.opts.cpu.bmi2 {
+                    self.a.shiftx(w, sh, d, d, c);
+                } else if c == X::Rcx {
+                    self.a.shift_rcl(w, sh, d);
+                } else {
+                    // rcx is eBPF r4: park it in r11, shift, restore (when d is rcx the
+                    // shifted value is r11's, which the final move puts in place).
+                    self.a.mov_rr(true, S2, X::Rcx);
+                    self.a.mov_rr(true, X::Rcx, c);
+                    let t = if d == X::Rcx { S2 } else { d };
+                    self.a.shift_rcl(w, sh, t);
+                    self.a.mov_rr(true, X::Rcx, S2);
+                }
+            }
+        }
+    }
+
+    fn divmod(&mut self, w: bool, op: AluOp, d: X, src: Operand) {
+        let signed = matches!(op, AluOp::SDiv | AluOp::SMod);
+        let is_mod = matches!(op, AluOp::Mod | AluOp::SMod);
+        let mut known_nonzero = false;
+        let mut known_not_m1 = false;
+        let v: X = match src {
+            Operand::Imm(i) => {
+                let val = if w { i as i64 as u64 } else { i as u32 as u64 };
+                let m1 = if w { u64::MAX } else { u32::MAX as u64 };
+                if val == 0 {
+                    // Division by zero gives 0; modulo by zero leaves dst (zero-extended
+                    // for 32 bits).
+                    if !is_mod {
+                        self.a.zero(d);
+                    } else if !w {
+                        self.zext32(d);
+                    }
+                    return;
+                }
+                if signed && val == m1 {
+                    if is_mod {
+                        self.a.zero(d);
+                    } else {
+                        self.a.unary(w, Unary::Neg, d);
+                    }
+                    return;
+                }
+                if !signed && val.is_power_of_two() && !self.opts.constant_blinding {
+                    let k = val.trailing_zeros() as u8;
+                    if is_mod {
+                        self.a.alu_ri(w, Alu::And, d, (val - 1) as i32);
+                    } else if k > 0 {
+                        self.a.shift_ri(w, Shift::Shr, d, k);
+                    } else if !w {
+                        self.zext32(d);
+                    }
+                    return;
+                }
+                if !signed && !is_mod && !self.opts.constant_blinding {
+                    if let Some(()) = self.udiv_magic(w, d, val) {
+                        return;
+                    }
+                }
+                self.blind_into(S0, val);
+                known_nonzero = true;
+                known_not_m1 = true;
+                S0
+            }
+            Operand::Reg(s) => {
+                let s = xr(s);
+                if s == X::Rax || s == X::Rdx {
+                    self.a.mov_rr(true, S0, s);
+                    S0
+                } else {
+                    s
+                }
+            }
+        };
+        let done = self.a.new_label();
+        let zero_case = self.a.new_label();
+        let m1_case = self.a.new_label();
+        if !known_nonzero {
+            self.a.test_rr(w, v, v);
+            self.a.jcc_short(Cond::E, zero_case);
+        }
+        if signed && !known_not_m1 {
+            self.a.alu_ri(w, Alu::Cmp, v, -1);
+            self.a.jcc_short(Cond::E, m1_case);
+        }
+        if d != X::Rax {
+            self.a.mov_rr(true, S1, X::Rax);
+        }
+        if d != X::Rdx {
+            self.a.mov_rr(true, S2, X::Rdx);
+        }
+        if d != X::Rax {
+            self.a.mov_rr(true, X::Rax, d);
+        }
+        if signed {
+            self.a.cdq(w);
+        } else {
+            self.a.zero(X::Rdx);
+        }
+        self.a
+            .unary(w, if signed { Unary::Idiv } else { Unary::Div }, v);
+        let res = if is_mod { X::Rdx } else { X::Rax };
+        if d != res {
+            self.a.mov_rr(true, d, res);
+        }
+        if d != X::Rax {
+            self.a.mov_rr(true, X::Rax, S1);
+        }
+        if d != X::Rdx {
+            self.a.mov_rr(true, X::Rdx, S2);
+        }
+        if known_nonzero && (!signed || known_not_m1) {
+            return;
+        }
+        self.a.jmp_short(done);
+        if !known_nonzero {
+            self.a.bind(zero_case);
+            if !is_mod {
+                self.a.zero(d);
+            } else if !w {
+                self.zext32(d);
+            }
+            if signed && !known_not_m1 {
+                self.a.jmp_short(done);
+            }
+        }
+        if signed && !known_not_m1 {
+            self.a.bind(m1_case);
+            if is_mod {
+                self.a.zero(d);
+            } else {
+                self.a.unary(w, Unary::Neg, d);
+            }
+        }
+        self.a.bind(done);
+    }
+
+    /// Unsigned division by a constant that is not a power of two, as a multiplication by
+    /// a fixed-point reciprocal (Granlund–Montgomery). `None` when the constant needs the
+    /// slow form.
+    fn udiv_magic(&mut self, w: bool, d: X, val: u64) -> Option<()> {
+        if !w {
+            // 32-bit: q = (x * m) >> (32 + s) with a 33-bit m, computed in 64 bits.
+            let dv = val as u32 as u64;
+            let l = 64 - (dv - 1).leading_zeros() as u64; // ceil(log2 d)
+                                                          // m = floor(2^(32+l) / d) + 1, fits in 33 bits.
+                                                          // For d not a power of two, 2^32 < m < 2^33: with m = 2^32 + m',
+                                                          // q = (x + ((x * m') >> 32)) >> l, all in 64 bits (x < 2^32: no overflow).
+            let m = ((1u128 << (32 + l)) / dv as u128 + 1) as u64;
+            let mp = m - (1u64 << 32);
+            self.a.mov_rr(false, d, d);
+            self.a.mov_ri(S0, mp);
+            self.a.imul_rr(true, S0, d);
+            self.a.shift_ri(true, Shift::Shr, S0, 32);
+            self.a.alu_rr(true, Alu::Add, d, S0);
+            self.a.shift_ri(true, Shift::Shr, d, l as u8);
+            return Some(());
+        }
+        // 64-bit: needs the high half of a 64x64 multiplication (mul uses rax:rdx).
+        let dv = val;
+        if dv > (1u64 << 63) {
+            // q is 0 or 1: q = x >= d.
+            self.a.mov_ri(S0, dv);
+            self.a.alu_rr(true, Alu::Cmp, d, S0);
+            // setae would need a byte register; use sbb trick: q = !(x < d) = 1 - borrow.
+            self.a.alu_rr(true, Alu::Sbb, d, d); // d = x < dv ? -1 : 0
+            self.a.alu_ri(true, Alu::Add, d, 1); // 0 or 1
+            return Some(());
+        }
+        let l = 64 - (dv - 1).leading_zeros() as u64; // ceil(log2 d), 2..=63
+                                                      // m = floor(2^(64+l) / d) + 1 has 65 bits; m' is its low 64.
+        let mp = ((1u128 << (64 + l)) / dv as u128 + 1 - (1u128 << 64)) as u64;
+        // t = mulhi(x, m'); q = (t + ((x - t) >> 1)) >> (l - 1)
+        if d != X::Rax {
+            self.a.mov_rr(true, S1, X::Rax);
+        }
+        if d != X::Rdx {
+            self.a.mov_rr(true, S2, X::Rdx);
+        }
+        self.a.mov_rr(true, S0, d);
+        self.a.mov_ri(X::Rax, mp);
+        self.a.unary(true, Unary::Mul, S0); // rdx = t
+        self.a.alu_rr(true, Alu::Sub, S0, X::Rdx);
+        self.a.shift_ri(true, Shift::Shr, S0, 1);
+        self.a.alu_rr(true, Alu::Add, S0, X::Rdx);
+        self.a.shift_ri(true, Shift::Shr, S0, (l - 1) as u8);
+        self.a.mov_rr(true, d, S0);
+        if d != X::Rax {
+            self.a.mov_rr(true, X::Rax, S1);
+        }
+        if d != X::Rdx {
+            self.a.mov_rr(true, X::Rdx, S2);
+        }
+        Some(())
+    }
+
+    // ------------------------------------------------------------------ memory insns
+
+    fn load(&mut self, i: usize, size: Size, sx: bool, dst: Reg, src: Reg, off: i16) {
+        let m = self.mem(i, src, off, size, false);
+        let d = xr(dst);
+        if sx {
+            self.a.load_sx(d, m, width_of(size));
+        } else {
+            self.a.load(d, m, width_of(size));
+        }
+    }
+
+    fn store(&mut self, i: usize, size: Size, dst: Reg, off: i16, src: Operand) {
+        // Resolve (and blind) the immediate before the check: both use scratch registers
+        // the other does not touch (S0 vs S2).
+        let s = match src {
+            Operand::Reg(r) => Src::R(xr(r)),
+            Operand::Imm(v) if self.opts.constant_blinding => {
+                self.blind_into(S0, v as i64 as u64);
+                Src::R(S0)
+            }
+            Operand::Imm(v) => Src::I(v),
+        };
+        let m = self.mem(i, dst, off, size, true);
+        match s {
+            Src::R(r) => self.a.store(m, r, width_of(size)),
+            Src::I(v) => self.a.store_imm(m, v, width_of(size)),
+        }
+    }
+
+    fn atomic(&mut self, i: usize, size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16) {
+        let w = size == Size::DW;
+        match op {
+            AtomicOp::LoadAcquire => {
+                // x86 loads are acquire loads (TSO).
+                let m = self.mem(i, src, off, size, false);
+                self.align_check(i, src, off, size);
+                self.a.load(xr(dst), m, width_of(size));
+                return;
+            }
+            AtomicOp::StoreRelease => {
+                // x86 stores are release stores (TSO).
+                let m = self.mem(i, dst, off, size, true);
+                self.align_check(i, dst, off, size);
+                self.a.store(m, xr(src), width_of(size));
+                return;
+            }
+            _ => {}
+        }
+        let m = self.mem(i, dst, off, size, true);
+        self.align_check(i, dst, off, size);
+        let s = xr(src);
+        // Every lock-prefixed instruction is a full barrier: sequentially consistent, as
+        // Linux requires of BPF atomics.
+        match op {
+            AtomicOp::Add { fetch: false } => self.a.lock_alu_mr(w, Alu::Add, m, s),
+            AtomicOp::Or { fetch: false } => self.a.lock_alu_mr(w, Alu::Or, m, s),
+            AtomicOp::And { fetch: false } => self.a.lock_alu_mr(w, Alu::And, m, s),
+            AtomicOp::Xor { fetch: false } => self.a.lock_alu_mr(w, Alu::Xor, m, s),
+            AtomicOp::Add { fetch: true } => self.a.lock_xadd(w, m, s),
+            AtomicOp::Xchg => self.a.xchg_mr(w, m, s),
+            AtomicOp::CmpXchg => {
+                self.a.lock_cmpxchg(w, m, s);
+                if !w {
+                    // On success the 32-bit cmpxchg leaves rax's upper half alone; the
+                    // result must be zero-extended.
+                    self.zext32(X::Rax);
+                }
+            }
+            AtomicOp::Or { fetch: true }
+            | AtomicOp::And { fetch: true }
+            | AtomicOp::Xor { fetch: true } => {
+                let alu = match op {
+                    AtomicOp::Or { .. } => Alu::Or,
+                    AtomicOp::And { .. } => Alu::And,
+                    _ => Alu::Xor,
+                };
+                // cmpxchg loop on rax: r9 = address, r10 = saved r0 (and the operand when
+                // src is r0), r11 = new value.
+                self.a.lea(S0, m);
+                self.a.mov_rr(true, S1, X::Rax);
+                let operand = if s == X::Rax { S1 } else { s };
+                let am = Mem::b(S0, 0);
+                self.a.load(X::Rax, am, if w { W::B64 } else { W::B32 });
+                let top = self.a.new_label();
+                self.a.bind(top);
+                self.a.mov_rr(true, S2, X::Rax);
+                self.a.alu_rr(w, alu, S2, operand);
+                self.a.lock_cmpxchg(w, am, S2);
+                self.a.jcc(Cond::Ne, top);
+                // src = old value (zero-extended for 32 bits).
+                self.a.mov_rr(w, s, X::Rax);
+                if s != X::Rax {
+                    self.a.mov_rr(true, X::Rax, S1);
+                }
+            }
+            AtomicOp::LoadAcquire | AtomicOp::StoreRelease => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ jumps
+
+    fn cond(op: JmpOp) -> Cond {
+        match op {
+            JmpOp::Eq => Cond::E,
+            JmpOp::Ne | JmpOp::Set => Cond::Ne,
+            JmpOp::Gt => Cond::A,
+            JmpOp::Ge => Cond::Ae,
+            JmpOp::Lt => Cond::B,
+            JmpOp::Le => Cond::Be,
+            JmpOp::Sgt => Cond::G,
+            JmpOp::Sge => Cond::Ge,
+            JmpOp::Slt => Cond::L,
+            JmpOp::Sle => Cond::Le,
+        }
+    }
+
+    /// Emits the comparison of a conditional jump; returns the condition that jumps.
+    fn compare(&mut self, w: bool, op: JmpOp, dst: Reg, src: Operand) -> Cond {
+        let d = xr(dst);
+        let s = self.src(src, w);
+        match (op, s) {
+            (JmpOp::Set, Src::R(r)) => self.a.test_rr(w, d, r),
+            (JmpOp::Set, Src::I(v)) => self.a.test_ri(w, d, v),
+            (JmpOp::Eq | JmpOp::Ne, Src::I(0)) => {
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
+            }
+            // Unsigned x > 0 is x != 0; x <= 0 is x == 0.
+            (JmpOp::Gt, Src::I(0)) => {
+                self.a.test_rr(w, d, d);
+                return Cond::Ne;
+            }
+            (JmpOp::Le, Src::I(0)) => {
+                self.a.test_rr(w, d, d);
+                return Cond::E;
+            }
+            // Signed comparisons with 0 only need the sign flag of `test`.
+            (JmpOp::Slt, Src::I(0)) => {
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
+                return Cond::S;
+            }
+            (JmpOp::Sge, Src::I(0)) => {
+                if self.flags != Some((d, w)) {
+                    self.a.test_rr(w, d, d);
+                }
+                return Cond::Ns;
+            }
+            (_, Src::R(r)) => self.a.alu_rr(w, Alu::Cmp, d, r),
+            (_, Src::I(v)) => self.a.alu_ri(w, Alu::Cmp, d, v),
+        }
+        Self::cond(op)
+    }
+
+    // ------------------------------------------------------------------ calls
+
+    /// A helper, external or `callx` call through the trampoline.
+    fn helper_call(&mut self, site: Site, callx: Option<X>) {
+        let idx = self.sites.len() as i32;
+        self.sites.push(site);
+        let preserve = self.checked;
+        if let Some(r) = callx {
+            self.a.store(st(OFF_CALLX), r, W::B64);
+        }
+        if self.area > 0 {
+            self.a.store(st(OFF_CUR_FP), X::Rbp, W::B64);
+        }
+        if preserve {
+            // Unverified programs may read r1-r5 after a call: keep them as they were.
+            for r in [X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8] {
+                self.a.push(r);
+            }
+            self.a.lea(X::Rsp, Mem::b(X::Rsp, -8));
+        }
+        self.a.store_imm(st(OFF_SITE), idx, W::B32);
+        self.a.mov_rr(true, X::R9, ST);
+        self.a.call_m(Mem::Rip(self.l_pool_tramp));
+        self.a.test_rr(true, X::Rdx, X::Rdx);
+        if preserve {
+            self.a.lea(X::Rsp, Mem::b(X::Rsp, 8));
+            for r in [X::R8, X::Rcx, X::Rdx, X::Rsi, X::Rdi] {
+                self.a.pop(r);
+            }
+        }
+        self.a.jcc(Cond::Ne, self.l_error);
+    }
+
+    /// A bpf-to-bpf call to instruction `t`.
+    fn local_call(&mut self, i: usize, t: usize) {
+        let mask = self.an.clobbers[t];
+        let saved: Vec<X> = (0..4)
+            .filter(|k| mask & (1 << k) != 0)
+            .map(|k| MAP[6 + k])
+            .collect();
+        for &r in &saved {
+            self.a.push(r);
+        }
+        // After the pushes and the return address the callee must see rsp % 16 == 0.
+        let pad = saved.len().is_multiple_of(2);
+        if pad {
+            self.a.lea(X::Rsp, Mem::b(X::Rsp, -8));
+        }
+        if self.an.dynamic_depth {
+            let l = self.a.new_label();
+            self.a.alu_rm(true, Alu::Cmp, X::Rbp, st(OFF_MIN_CALL_FP));
+            self.a.jcc(Cond::B, l);
+            self.stubs.push(Stub::CallDepth {
+                label: l,
+                index: i as u32,
+            });
+        }
+        if self.area > 0 {
+            self.a.lea(X::Rbp, Mem::b(X::Rbp, -(STACK_SIZE as i32)));
+            if self.checked && self.an.uses_r10 {
+                // Each frame starts zeroed, as in the interpreter.
+                self.zero_frame(STACK_SIZE);
+            }
+        }
+        let target = self.label(t);
+        self.a.call(target);
+        if self.area > 0 {
+            self.a.lea(X::Rbp, Mem::b(X::Rbp, STACK_SIZE as i32));
+        }
+        if self.checked {
+            let skip = self.a.new_label();
+            self.a.alu_mi(true, Alu::Cmp, st(OFF_STACK_CACHED), 0);
+            self.a.jcc_short(Cond::E, skip);
+            self.a.call(self.l_uncache);
+            self.a.bind(skip);
+        }
+        if pad {
+            self.a.lea(X::Rsp, Mem::b(X::Rsp, 8));
+        }
+        for &r in saved.iter().rev() {
+            self.a.pop(r);
+        }
+    }
+
+    fn exit(&mut self, i: usize) {
+        let c = self.an.ctx[i];
+        if c == IN_SUB {
+            self.a.ret();
+        } else if c == IN_MAIN {
+            self.epilogue();
+        } else {
+            self.a.alu_rm(true, Alu::Cmp, X::Rsp, st(OFF_MAIN_RSP));
+            self.a.jcc(Cond::E, self.l_main_exit);
+            self.a.ret();
+        }
+    }
+
+    // ------------------------------------------------------------------ packets
+
+    /// Legacy packet load: `r0 = ntoh(*(size *)(pkt + offset))`; an out-of-bounds offset
+    /// ends the program with `r0 = 0`, as in Linux.
+    fn packet(&mut self, mode: PacketMode, size: Size, imm: i32) {
+        let n = size.bytes() as i32;
+        match mode {
+            PacketMode::Abs => self.a.mov_ri(S2, imm as i64 as u64),
+            PacketMode::Ind(r) => {
+                // src + imm as a signed 32-bit value, as Linux computes it.
+                self.a.lea32(S2, Mem::b(xr(r), imm));
+                self.a.movsx_rr(true, S2, S2, W::B32);
+            }
+        }
+        // offset <= len - n (unsigned), with len >= n
+        self.a.load(S1, st(OFF_PKT_LEN), W::B64);
+        self.a.alu_ri(true, Alu::Sub, S1, n);
+        self.a.jcc(Cond::B, self.l_pkt_oob);
+        self.a.alu_rr(true, Alu::Cmp, S2, S1);
+        self.a.jcc(Cond::A, self.l_pkt_oob);
+        self.a.alu_rm(true, Alu::Add, S2, st(OFF_PKT_DATA));
+        let m = Mem::b(S2, 0);
+        match size {
+            Size::B => self.a.load(X::Rax, m, W::B8),
+            Size::H => {
+                self.a.load(X::Rax, m, W::B16);
+                self.a.rol16_8(X::Rax);
+                self.a.movzx_rr(X::Rax, X::Rax, W::B16);
+            }
+            _ => {
+                self.a.load(X::Rax, m, W::B32);
+                self.a.bswap(false, X::Rax);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ one instruction
+
+    /// Updates the known-zero-extended set after instruction `insn`.
+    fn track_zext(&mut self, insn: &Insn) {
+        let bit = |r: Reg| 1u16 << r.num();
+        match *insn {
+            Insn::Alu {
+                width: Width::W32,
+                dst,
+                ..
+            }
+            | Insn::Neg {
+                width: Width::W32,
+                dst,
+            } => self.zext |= bit(dst),
+            Insn::Load {
+                dst,
+                sign_extend: false,
+                size,
+                ..
+            } if size != Size::DW => self.zext |= bit(dst),
+            Insn::Endian { dst, bits, .. } if bits < 64 => self.zext |= bit(dst),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Rsh,
+                dst,
+                src: Operand::Imm(k),
+            } if (k & 63) >= 32 => self.zext |= bit(dst),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::And,
+                dst,
+                src: Operand::Imm(k),
+            } if k >= 0 => self.zext |= bit(dst),
+            _ => {
+                if let Some(r) = insn.written_reg() {
+                    self.zext &= !bit(r);
+                }
+                if matches!(insn, Insn::Call(_) | Insn::CallX { .. }) {
+                    self.zext = 0;
+                }
+                if matches!(insn, Insn::LoadPacket { .. }) {
+                    self.zext |= 1;
+                }
+            }
+        }
+    }
+
+    /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
+    fn fuse(&mut self, i: usize) -> bool {
+        let n = self.insns.len();
+        if i + 1 >= n || self.an.target[i + 1] || self.an.leader[i + 1] {
+            return false;
+        }
+        if self.an.ctx[i + 1] != self.an.ctx[i] {
+            return false;
+        }
+        let (a, b) = (self.insns[i], self.insns[i + 1]);
+        match (a, b) {
+            // mov rA, rB ; add rA, imm/rC  =>  lea rA, [rB + imm/rC]
+            (
+                Insn::Alu {
+                    width: wa,
+                    op: AluOp::Mov,
+                    dst: ra,
+                    src: Operand::Reg(rb),
+                },
+                Insn::Alu {
+                    width: wb,
+                    op: op2 @ (AluOp::Add | AluOp::Sub),
+                    dst: ra2,
+                    src: s2,
+                },
+            ) if wa == wb && ra == ra2 && ra != rb && !self.opts.constant_blinding => {
+                let w = wa == Width::W64;
+                let m = match (op2, s2) {
+                    (AluOp::Add, Operand::Imm(v)) => Mem::b(xr(rb), v),
+                    (AluOp::Sub, Operand::Imm(v)) if v != i32::MIN => Mem::b(xr(rb), -v),
+                    (AluOp::Add, Operand::Reg(rc)) => {
+                        let idx = if rc == ra { rb } else { rc };
+                        Mem::bi(xr(rb), xr(idx), 1, 0)
+                    }
+                    _ => return false,
+                };
+                if w {
+                    self.a.lea(xr(ra), m);
+                } else {
+                    self.a.lea32(xr(ra), m);
+                }
+                true
+            }
+            // r <<= 32 ; r >>= 32  =>  mov r32, r32 (zero-extension)
+            // r <<= 32 ; r s>>= 32  =>  movsxd r, r32
+            (
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Lsh,
+                    dst: ra,
+                    src: Operand::Imm(32),
+                },
+                Insn::Alu {
+                    width: Width::W64,
+                    op: op2 @ (AluOp::Rsh | AluOp::Arsh),
+                    dst: ra2,
+                    src: Operand::Imm(32),
+                },
+            ) if ra == ra2 => {
+                let d = xr(ra);
+                if op2 == AluOp::Rsh {
+                    if self.zext & (1 << ra.num()) == 0 {
+                        self.a.mov_rr(false, d, d);
+                    }
+                } else {
+                    self.a.movsx_rr(true, d, d, W::B32);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn insn(&mut self, i: usize) -> R<bool> {
+        let r = self.insn_inner(i);
+        self.flags = self.flags_next.take();
+        r
+    }
+
+    fn insn_inner(&mut self, i: usize) -> R<bool> {
+        let insn = self.insns[i];
+        if self.fuse(i) {
+            let b = self.insns[i + 1];
+            self.track_zext(&insn);
+            self.track_zext(&b);
+            return Ok(true);
+        }
+        match insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width == Width::W64, op, dst, src),
+            Insn::Neg { width, dst } => self.a.unary(width == Width::W64, Unary::Neg, xr(dst)),
+            Insn::Endian { order, bits, dst } => {
+                let d = xr(dst);
+                match (order, bits) {
+                    (ByteOrder::ToLe, 16) => self.a.movzx_rr(d, d, W::B16),
+                    (ByteOrder::ToLe, 32) => {
+                        if self.zext & (1 << dst.num()) == 0 {
+                            self.zext32(d)
+                        }
+                    }
+                    (ByteOrder::ToLe, _) => {}
+                    (_, 16) => {
+                        self.a.rol16_8(d);
+                        self.a.movzx_rr(d, d, W::B16);
+                    }
+                    (_, 32) => self.a.bswap(false, d),
+                    _ => self.a.bswap(true, d),
+                }
+            }
+            Insn::AddrSpaceCast {
+                dst, src, dst_as, ..
+            } => {
+                // Without arenas both address spaces are the host's: a cast to the user
+                // address space (1) keeps the low 32 bits, the other way is a move.
+                if dst_as == 1 {
+                    self.a.mov_rr(false, xr(dst), xr(src));
+                } else if dst != src {
+                    self.a.mov_rr(true, xr(dst), xr(src));
+                }
+            }
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            } => self.load(i, size, sign_extend, dst, src, off),
+            Insn::Store {
+                size,
+                dst,
+                off,
+                src,
+            } => self.store(i, size, dst, off, src),
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.atomic(i, size, op, dst, src, off),
+            Insn::LoadImm64 { dst, value } => match value {
+                LoadImm64::Imm(v) => self.mov_imm(xr(dst), v),
+                LoadImm64::CodeAddr(_) => {
+                    let t = self.prog.branch_target(i).unwrap_or(0);
+                    self.mov_imm(xr(dst), super::code_addr_value(self.prog.slot(t)));
+                }
+                other => {
+                    let what = match other {
+                        LoadImm64::MapFd(_) => "map file descriptor",
+                        LoadImm64::MapValue { .. } => "map value (by file descriptor)",
+                        LoadImm64::VariableAddr { .. } => "BTF variable",
+                        LoadImm64::MapIdx(_) => "map index",
+                        _ => "map value (by map index)",
+                    };
+                    return Err(LoadError::UnresolvedPseudo {
+                        pc: self.pc(i),
+                        what,
+                    });
+                }
+            },
+            Insn::LoadPacket { mode, size, imm } => self.packet(mode, size, imm),
+            Insn::Ja { .. } => {
+                let t = self.prog.branch_target(i).unwrap_or(i + 1);
+                if t != i + 1 {
+                    let l = self.label(t);
+                    self.a.jmp(l);
+                }
+            }
+            Insn::Jump {
+                width,
+                op,
+                dst,
+                src,
+                ..
+            } => {
+                let t = self.prog.branch_target(i).unwrap_or(i + 1);
+                if t != i + 1 {
+                    let c = self.compare(width == Width::W64, op, dst, src);
+                    let l = self.label(t);
+                    self.a.jcc(c, l);
+                }
+            }
+            Insn::MayGoto { .. } => {
+                let t = self.prog.branch_target(i).unwrap_or(i + 1);
+                let l = self.label(t);
+                self.a.alu_mi(true, Alu::Cmp, st(OFF_MAY_GOTO), 0);
+                self.a.jcc(Cond::E, l);
+                self.a.alu_mi(true, Alu::Sub, st(OFF_MAY_GOTO), 1);
+            }
+            Insn::Call(CallTarget::Local(_)) => {
+                let t = self.prog.branch_target(i).unwrap_or(0);
+                self.local_call(i, t);
+            }
+            Insn::Call(CallTarget::Helper(id)) => {
+                let idu = id as u32 as u64;
+                let func = self.helpers.get(idu).map(|h| h.func.clone());
+                self.helper_call(
+                    Site::Call {
+                        pc: self.pc(i) as u32,
+                        id: idu,
+                        external: false,
+                        func,
+                    },
+                    None,
+                );
+            }
+            Insn::Call(CallTarget::External { id, .. }) => {
+                let func = self.helpers.external(id).map(|h| h.func.clone());
+                self.helper_call(
+                    Site::Call {
+                        pc: self.pc(i) as u32,
+                        id: id as i64 as u64,
+                        external: true,
+                        func,
+                    },
+                    None,
+                );
+            }
+            Insn::CallX { reg } => {
+                if self.an.code_addr_targets.is_empty() {
+                    self.helper_call(
+                        Site::CallX {
+                            pc: self.pc(i) as u32,
+                        },
+                        Some(xr(reg)),
+                    );
+                } else {
+                    self.callx_code(i, reg);
+                }
+            }
+            Insn::Exit => self.exit(i),
+        }
+        self.track_zext(&insn);
+        Ok(false)
+    }
+
+    /// `callx` in a program that has code addresses: a register holding one of them calls
+    /// that function; anything else is a helper id.
+    fn callx_code(&mut self, i: usize, reg: Reg) {
+        let r = xr(reg);
+        let done = self.a.new_label();
+        for t in self.an.code_addr_targets.clone() {
+            let next = self.a.new_label();
+            self.a.mov_ri(S0, super::code_addr_value(self.prog.slot(t)));
+            self.a.alu_rr(true, Alu::Cmp, r, S0);
+            self.a.jcc(Cond::Ne, next);
+            self.local_call(i, t);
+            self.a.jmp(done);
+            self.a.bind(next);
+        }
+        self.helper_call(
+            Site::CallX {
+                pc: self.pc(i) as u32,
+            },
+            Some(r),
+        );
+        self.a.bind(done);
+    }
+
+    // ------------------------------------------------------------------ if-conversion
+
+    /// `if c goto T; <simple ALU ops>; goto T` (both paths meet at T) becomes the ALU ops on
+    /// scratch copies, the compare, and a `cmov` per written register: no branch to
+    /// mispredict. Returns the index of the `goto` when applied.
+    fn if_convert(&mut self, i: usize) -> Option<usize> {
+        if self.opts.constant_blinding || self.opts.budget_checks {
+            return None;
+        }
+        let Insn::Jump {
+            width,
+            op,
+            dst,
+            src,
+            ..
+        } = self.insns[i]
+        else {
+            return None;
+        };
+        let t = self.prog.branch_target(i)?;
+        if t == i + 1 {
+            return None;
+        }
+        // Find the `goto T` ending a short straight-line run.
+        let mut written: Vec<Reg> = Vec::new();
+        let mut j = i + 1;
+        loop {
+            if j >= self.insns.len() || j > i + 7 || self.an.target[j] {
+                return None;
+            }
+            if self.an.ctx[j] != self.an.ctx[i] {
+                return None;
+            }
+            match self.insns[j] {
+                Insn::Ja { .. } if self.prog.branch_target(j) == Some(t) => break,
+                Insn::Alu {
+                    op: aop,
+                    dst: d,
+                    src: s,
+                    ..
+                } if Self::speculable(aop, s, self.opts.cpu.bmi2) => {
+                    if !written.contains(&d) {
+                        written.push(d);
+                    }
+                }
+                Insn::Neg { dst: d, .. } => {
+                    if !written.contains(&d) {
+                        written.push(d);
+                    }
+                }
+                _ => return None,
+            }
+            j += 1;
+        }
+        if written.is_empty() || written.len() > 3 || (t > i && t <= j) {
+            return None;
+        }
+        let scratch = [S0, S1, S2];
+        let ren = |r: Reg| -> X {
+            match written.iter().position(|&w| w == r) {
+                Some(k) => scratch[k],
+                None => xr(r),
+            }
+        };
+        // Copy a register into its scratch only when the run reads it before writing it.
+        for (k, &r) in written.iter().enumerate() {
+            let mut read_first = false;
+            for insn in &self.insns[i + 1..j] {
+                let (reads_r, writes_r) = match *insn {
+                    Insn::Alu {
+                        op: aop,
+                        dst: d,
+                        src: sr,
+                        ..
+                    } => (
+                        sr == Operand::Reg(r) || (d == r && aop != AluOp::Mov),
+                        d == r,
+                    ),
+                    Insn::Neg { dst: d, .. } => (d == r, d == r),
+                    _ => (false, false),
+                };
+                if reads_r {
+                    read_first = true;
+                    break;
+                }
+                if writes_r {
+                    break;
+                }
+            }
+            if read_first {
+                self.a.mov_rr(true, scratch[k], xr(r));
+            }
+        }
+        for k in i + 1..j {
+            match self.insns[k] {
+                Insn::Alu {
+                    width: aw,
+                    op: aop,
+                    dst: d,
+                    src: s,
+                } => {
+                    let w = aw == Width::W64;
+                    let d = ren(d);
+                    match (aop, s) {
+                        (AluOp::Mov, Operand::Reg(r)) => self.a.mov_rr(w, d, ren(r)),
+                        (AluOp::Mov, Operand::Imm(v)) => {
+                            let v = if w { v as i64 as u64 } else { v as u32 as u64 };
+                            self.a.mov_ri(d, v)
+                        }
+                        (AluOp::Mul, Operand::Reg(r)) => self.a.imul_rr(w, d, ren(r)),
+                        (AluOp::Mul, Operand::Imm(v)) => self.mul_imm(w, d, v),
+                        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, s) => {
+                            let sh = match aop {
+                                AluOp::Lsh => Shift::Shl,
+                                AluOp::Rsh => Shift::Shr,
+                                _ => Shift::Sar,
+                            };
+                            match s {
+                                Operand::Imm(v) => {
+                                    let kk = (v as u32 & if w { 63 } else { 31 }) as u8;
+                                    if kk == 0 {
+                                        if !w {
+                                            self.a.mov_rr(false, d, d);
+                                        }
+                                    } else {
+                                        self.a.shift_ri(w, sh, d, kk);
+                                    }
+                                }
+                                Operand::Reg(r) => self.a.shiftx(w, sh, d, d, ren(r)),
+                            }
+                        }
+                        (aop, s) => {
+                            let x = match aop {
+                                AluOp::Add => Alu::Add,
+                                AluOp::Sub => Alu::Sub,
+                                AluOp::Or => Alu::Or,
+                                AluOp::And => Alu::And,
+                                _ => Alu::Xor,
+                            };
+                            match s {
+                                Operand::Reg(r) => self.a.alu_rr(w, x, d, ren(r)),
+                                Operand::Imm(v) => self.a.alu_ri(w, x, d, v),
+                            }
+                        }
+                    }
+                }
+                Insn::Neg { width: nw, dst: d } => {
+                    self.a.unary(nw == Width::W64, Unary::Neg, ren(d))
+                }
+                _ => {}
+            }
+        }
+        self.flags = None;
+        let c = self.compare(width == Width::W64, op, dst, src);
+        for (k, &r) in written.iter().enumerate() {
+            self.a.cmov(true, c.not(), xr(r), scratch[k]);
+        }
+        if t != j + 1 {
+            let l = self.label(t);
+            self.a.jmp(l);
+        }
+        self.zext = 0;
+        Some(j)
+    }
+
+    /// `if c goto +1; goto T` becomes `if !c goto T`: one branch instead of two (clang emits
+    /// this shape at the bottom of loops).
+    fn branch_over_goto(&mut self, i: usize) -> bool {
+        if self.opts.budget_checks || i + 1 >= self.insns.len() || self.an.target[i + 1] {
+            return false;
+        }
+        let Insn::Jump {
+            width,
+            op,
+            dst,
+            src,
+            ..
+        } = self.insns[i]
+        else {
+            return false;
+        };
+        if !matches!(self.insns[i + 1], Insn::Ja { .. })
+            || self.prog.branch_target(i) != Some(i + 2)
+            || self.an.ctx[i + 1] != self.an.ctx[i]
+        {
+            return false;
+        }
+        let Some(t) = self.prog.branch_target(i + 1) else {
+            return false;
+        };
+        let c = self.compare(width == Width::W64, op, dst, src);
+        let l = self.label(t);
+        self.a.jcc(c.not(), l);
+        self.zext = 0;
+        true
+    }
+
+    /// ALU operations that can run speculatively (no fault, no hidden register use).
+    fn speculable(op: AluOp, src: Operand, bmi2: bool) -> bool {
+        match op {
+            AluOp::Add
+            | AluOp::Sub
+            | AluOp::Mul
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Xor
+            | AluOp::Mov => true,
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => bmi2 || matches!(src, Operand::Imm(_)),
+            _ => false,
+        }
+    }
+
+    // ------------------------------------------------------------------ driver
+
+    fn body(&mut self) -> R<()> {
+        let n = self.insns.len();
+        let mut i = 0;
+        while i < n {
+            if self.an.ctx[i] == 0 {
+                self.insn_offsets[i] = u32::MAX;
+                i += 1;
+                continue;
+            }
+            if self.an.target[i] || self.an.leader[i] {
+                self.zext = 0;
+                self.flags = None;
+            }
+            if self.an.loop_head[i] {
+                // Loop heads start on a 16-byte boundary (for the decoder and uop cache)
+                // when that costs at most 7 bytes of padding.
+                let pad = (16 - self.a.pos() % 16) % 16;
+                if pad <= 7 {
+                    self.a.align_nop(16);
+                }
+            }
+            if self.an.target[i] {
+                let l = self.label(i);
+                self.a.bind(l);
+            }
+            self.insn_offsets[i] = self.a.pos() as u32;
+            if self.opts.budget_checks && self.an.leader[i] {
+                let len = self.an.block_len[i];
+                let l = self.a.new_label();
+                self.a.alu_mi(true, Alu::Sub, st(OFF_BUDGET), len as i32);
+                self.a.jcc(Cond::B, l);
+                self.stubs.push(Stub::Budget {
+                    label: l,
+                    start: i as u32,
+                    n: len,
+                });
+            }
+            if self.branch_over_goto(i) {
+                self.insn_offsets[i + 1] = FUSED;
+                self.flags = None;
+                i += 2;
+                continue;
+            }
+            if let Some(j) = self.if_convert(i) {
+                for k in i + 1..=j {
+                    self.insn_offsets[k] = FUSED;
+                }
+                self.flags = None;
+                i = j + 1;
+                continue;
+            }
+            if self.insn(i)? {
+                self.insn_offsets[i + 1] = FUSED;
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        if self.an.falls_off_end {
+            self.a
+                .store_imm(st(OFF_ERR_ARG), self.insns.len() as i32 - 1, W::B64);
+            self.a
+                .store_imm(st(OFF_ERR_KIND), ERR_FELL_OFF as i32, W::B32);
+            self.a.jmp(self.l_error);
+        }
+        Ok(())
+    }
+
+    fn stubs(&mut self) {
+        for stub in std::mem::take(&mut self.stubs) {
+            match stub {
+                Stub::MemSlow {
+                    label,
+                    back,
+                    base,
+                    off,
+                    site,
+                } => {
+                    self.a.bind(label);
+                    self.a.lea(S2, Mem::b(base, off));
+                    self.a.mov_ri(S1, site as u64);
+                    self.a.call(self.l_mem_common);
+                    self.a.jmp(back);
+                }
+                Stub::Misaligned { label, site } => {
+                    self.a.bind(label);
+                    self.a.store(st(OFF_ERR_ARG), S2, W::B64);
+                    self.a.store_imm(st(OFF_SITE), site as i32, W::B32);
+                    self.a
+                        .store_imm(st(OFF_ERR_KIND), ERR_MISALIGNED as i32, W::B32);
+                    self.a.jmp(self.l_error);
+                }
+                Stub::Budget { label, start, n } => {
+                    self.a.bind(label);
+                    self.a.mov_ri(S1, n as u64);
+                    self.a.mov_ri(S2, start as u64);
+                    self.a.jmp(self.l_budget_common);
+                }
+                Stub::CallDepth { label, index } => {
+                    self.a.bind(label);
+                    self.a.store_imm(st(OFF_ERR_ARG), index as i32, W::B64);
+                    self.a
+                        .store_imm(st(OFF_ERR_KIND), ERR_CALL_DEPTH as i32, W::B32);
+                    self.a.jmp(self.l_error);
+                }
+            }
+        }
+    }
+
+    fn commons(&mut self) {
+        // Error exit: back to the outermost frame's stack, then the epilogue. Programs
+        // without state cannot fail and have no use for it.
+        let has_state = self.saves.contains(&ST);
+        self.a.bind(self.l_error);
+        if has_state {
+            self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
+        }
+        self.a.bind(self.l_main_exit);
+        if has_state {
+            self.epilogue();
+        }
+
+        // Out-of-bounds legacy packet load: the program ends with r0 = 0.
+        self.a.bind(self.l_pkt_oob);
+        if self.an.has_packet_loads {
+            self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
+            self.a.zero(X::Rax);
+            self.a.jmp(self.l_main_exit);
+        }
+
+        self.a.bind(self.l_budget_common);
+        if self.opts.budget_checks {
+            self.a.alu_mr(true, Alu::Add, st(OFF_BUDGET), S1);
+            self.a.store(st(OFF_ERR_ARG), S2, W::B64);
+            self.a
+                .store_imm(st(OFF_ERR_KIND), ERR_BUDGET as i32, W::B32);
+            self.a.jmp(self.l_error);
+        }
+
+        // Slow path of memory checks: r11 = address, r10 = site. Saves the eBPF argument
+        // registers and r0 (r6-r9 are callee-saved in the C ABI).
+        self.a.bind(self.l_mem_common);
+        if self.checked && self.uses_caches {
+            let saved = [X::Rax, X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8, X::R9];
+            for r in saved {
+                self.a.push(r);
+            }
+            self.a.mov_rr(true, X::Rdi, ST);
+            self.a.mov_rr(true, X::Rsi, S2);
+            self.a.mov_rr(false, X::Rdx, S1);
+            self.a.mov_rr(true, X::Rcx, X::Rbp);
+            self.a.call_m(Mem::Rip(self.l_pool_memcheck));
+            self.a.mov_rr(true, S2, X::Rax);
+            for r in saved.iter().rev() {
+                self.a.pop(*r);
+            }
+            self.a.test_rr(true, S2, S2);
+            self.a.jcc(Cond::Ne, self.l_error);
+            self.a.ret();
+        }
+
+        // After a bpf-to-bpf call returns the live stack is smaller: a cache holding it
+        // must go.
+        self.a.bind(self.l_uncache);
+        if self.checked && self.an.has_local_calls {
+            self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
+            for off in [OFF_RC_LIM, OFF_RC_LIM + 16, OFF_WC_LIM, OFF_WC_LIM + 16] {
+                // movups [r12 + off], xmm0
+                self.a
+                    .buf
+                    .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
+                self.a.buf.extend_from_slice(&off.to_le_bytes());
+            }
+            self.a.store_imm(st(OFF_STACK_CACHED), 0, W::B64);
+            self.a.ret();
+        }
+
+        self.pool_start = self.a.pos();
+        self.a.align(8);
+        self.a.bind(self.l_pool_tramp);
+        self.a
+            .data64(helper_trampoline as *const () as usize as u64);
+        self.a.bind(self.l_pool_memcheck);
+        self.a.data64(mem_check as *const () as usize as u64);
+    }
+}
+
+/// Compiles `prog`.
+pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output> {
+    let an = Analysis::new(prog);
+    let insns = prog.insns();
+    let checked = opts.mode == JitMode::Checked;
+    let has_mem = an.has_mem;
+    let area = if an.uses_r10 || an.has_local_calls {
+        an.frames * STACK_SIZE
+    } else {
+        0
+    };
+    let need_state = an.has_helper_calls
+        || an.has_local_calls
+        || (checked && has_mem)
+        || opts.budget_checks
+        || an.has_may_goto
+        || an.has_packet_loads
+        || an.falls_off_end;
+    let calls_out = an.has_helper_calls || (checked && has_mem);
+    let mut saves = Vec::new();
+    if an.regs_used & (1 << 6) != 0 {
+        saves.push(X::Rbx);
+    }
+    if area > 0 {
+        saves.push(X::Rbp);
+    }
+    if need_state {
+        saves.push(ST);
+    }
+    for (r, x) in [(7, X::R13), (8, X::R14), (9, X::R15)] {
+        if an.regs_used & (1 << r) != 0 {
+            saves.push(x);
+        }
+    }
+    // Body alignment: entry rsp % 16 == 8; after the pushes and the area the body must be
+    // 16-aligned whenever it calls out (helpers, checks, bpf-to-bpf calls).
+    let mut sub_rsp = area;
+    if (calls_out || an.has_local_calls || area > 0) && saves.len().is_multiple_of(2) {
+        sub_rsp += 8;
+    }
+    let seed = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(insns.len());
+        h.finish() | 1
+    };
+    let mut a = Asm::with_capacity(insns.len() * if checked { 24 } else { 8 } + 256);
+    let labels = vec![None; insns.len()];
+    let l_error = a.new_label();
+    let l_main_exit = a.new_label();
+    let l_mem_common = a.new_label();
+    let l_pkt_oob = a.new_label();
+    let l_budget_common = a.new_label();
+    let l_uncache = a.new_label();
+    let l_pool_tramp = a.new_label();
+    let l_pool_memcheck = a.new_label();
+    let mut g = Gen {
+        prog,
+        insns,
+        an: &an,
+        opts,
+        helpers,
+        a,
+        labels,
+        stubs: Vec::new(),
+        sites: Vec::new(),
+        l_error,
+        l_main_exit,
+        l_mem_common,
+        l_pkt_oob,
+        l_budget_common,
+        l_uncache,
+        l_pool_tramp,
+        l_pool_memcheck,
+        checked,
+        area,
+        sub_rsp,
+        saves,
+        rng: seed,
+        zext: 0,
+        flags: None,
+        flags_next: None,
+        uses_caches: false,
+        insn_offsets: vec![0; insns.len()],
+        pool_start: 0,
+    };
+    g.prologue();
+    g.body()?;
+    let body_end = g.a.pos();
+    g.stubs();
+    g.commons();
+    g.a.finish()
+        .map_err(|e| LoadError::Jit(format!("internal error: {e}")))?;
+    let slots = (0..insns.len()).map(|i| prog.slot(i) as u32).collect();
+    let mut callx = Helpers::new();
+    if insns.iter().any(|i| matches!(i, Insn::CallX { .. })) {
+        callx = helpers.clone();
+    }
+    Ok(Output {
+        code: std::mem::take(&mut g.a.buf),
+        insn_offsets: g.insn_offsets,
+        body_end,
+        pool_start: g.pool_start,
+        uses_caches: g.uses_caches,
+        stateless: !need_state,
+        shared: Shared {
+            sites: g.sites,
+            callx,
+            slots,
+            slot_count: prog.slot_count(),
+            stack_bytes: area,
+        },
+        uses_packet: an.has_packet_loads,
+        uses_may_goto: an.has_may_goto,
+    })
+}
