@@ -3,9 +3,9 @@
 //! Each program runs a loop of 100 iterations; one row per body (nothing, a cheap helper,
 //! array/hash lookups and updates). oxbpf runs it through the runtime (`LoadedProgram::run`
 //! with `repeat`, the interpreter), the kernel through `BPF_PROG_TEST_RUN` with the same
-//! `repeat` on a socket filter (its JIT, the kernel's mean per run). The table gives ns per
-//! run and ns per loop iteration with the empty loop's cost subtracted (the operation
-//! alone).
+//! `repeat` on a socket filter (its JIT, the kernel's mean per run). oxbpf runs on the
+//! interpreter and on the JIT (checked mode). The table gives ns per run and ns per loop
+//! iteration with the empty loop's cost subtracted (the operation alone).
 //!
 //! `cargo run --release -p oxbpf-runtime --example helper_bench [-- RUNS]`
 
@@ -13,6 +13,7 @@ use oxbpf_isa::{assemble, Program};
 use oxbpf_runtime::loader::{MapDefSpec, ObjectSpec, ProgramSpec, RunInput, Runtime};
 use oxbpf_runtime::maps::{MapSpec, MapType};
 use oxbpf_runtime::progtype::ProgType;
+use oxbpf_vm::EngineKind;
 use std::time::Duration;
 
 const ITERS: u64 = 100;
@@ -105,8 +106,8 @@ fn program(c: &Case) -> Program {
 }
 
 /// oxbpf: mean ns per run over `runs` runs.
-fn oxbpf_ns(c: &Case, runs: u32) -> f64 {
-    let rt = Runtime::new();
+fn oxbpf_ns(c: &Case, runs: u32, engine: EngineKind) -> f64 {
+    let rt = Runtime::new().with_engine(engine);
     let maps = match c.map {
         Some(t) => vec![MapDefSpec::new(MapSpec::new("m", t, 4, 8, 64))],
         None => vec![],
@@ -114,12 +115,11 @@ fn oxbpf_ns(c: &Case, runs: u32) -> f64 {
     let obj = rt
         .load(&ObjectSpec {
             maps,
-            programs: vec![ProgramSpec {
-                name: "bench".into(),
-                section: "socket".into(),
-                prog_type: ProgType::SocketFilter,
-                insns: program(c),
-            }],
+            programs: vec![ProgramSpec::new(
+                "bench",
+                ProgType::SocketFilter,
+                program(c),
+            )],
         })
         .unwrap_or_else(|e| panic!("{}: {e}", c.name));
     if let Some(m) = obj.map("m") {
@@ -181,6 +181,70 @@ fn kernel_ns(c: &Case, runs: u32) -> Result<f64, String> {
     Ok(out.duration_ns as f64)
 }
 
+/// The helpers alone: each called directly with a `HelperCtx`, no engine (what the
+/// runtime's part of a helper call costs).
+fn direct_rows() {
+    use oxbpf_runtime::env::{MapTable, ProgramEnv, RunEnv};
+    use oxbpf_runtime::helpers::{ids, implemented};
+    use oxbpf_runtime::maps::{Map, MapSpec as Spec};
+    use oxbpf_runtime::trace::TraceBuffer;
+    use oxbpf_vm::{HelperCtx, RegionKind, RunContext};
+    use std::sync::Arc;
+    use std::time::Instant;
+    let maps = Arc::new(MapTable::new(vec![
+        Arc::new(Map::create(Spec::new("a", MapType::Array, 4, 8, 64)).unwrap()),
+        Arc::new(Map::create(Spec::new("h", MapType::Hash, 4, 8, 64)).unwrap()),
+    ]));
+    for k in 0..64u32 {
+        maps.maps()[1].update(&k.to_ne_bytes(), &[0; 8], 0).unwrap();
+    }
+    let penv = Arc::new(ProgramEnv::new(
+        "bench",
+        ProgType::SocketFilter,
+        maps.clone(),
+        Arc::new(TraceBuffer::default()),
+    ));
+    let mut env = RunEnv::new(penv);
+    let mut stack = [0u8; 16];
+    let key = stack.as_ptr() as u64;
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut stack, RegionKind::Stack);
+    oxbpf_runtime::grant::grant_maps(&mut rc, &maps);
+    let regions = &mut rc.regions;
+    println!();
+    println!("| helper called directly (no engine) | ns/call |");
+    println!("| --- | ---: |");
+    let n = 2_000_000u64;
+    for (name, id, args) in [
+        ("bpf_get_prandom_u32", ids::GET_PRANDOM_U32, [0u64; 5]),
+        ("bpf_ktime_get_ns", ids::KTIME_GET_NS, [0; 5]),
+        (
+            "bpf_map_lookup_elem (array)",
+            ids::MAP_LOOKUP_ELEM,
+            [MapTable::handle(0), key, 0, 0, 0],
+        ),
+        (
+            "bpf_map_lookup_elem (hash, hit)",
+            ids::MAP_LOOKUP_ELEM,
+            [MapTable::handle(1), key, 0, 0, 0],
+        ),
+        (
+            "bpf_map_update_elem (array)",
+            ids::MAP_UPDATE_ELEM,
+            [MapTable::handle(0), key, key + 8, 0, 0],
+        ),
+    ] {
+        let f = implemented(id).unwrap().func;
+        let start = Instant::now();
+        for _ in 0..n {
+            let mut ctx = HelperCtx::new(regions, Some(&mut env as &mut dyn std::any::Any), 0);
+            std::hint::black_box(f(&mut ctx, std::hint::black_box(args)).unwrap());
+        }
+        let ns = start.elapsed().as_secs_f64() * 1e9 / n as f64;
+        println!("| {name} | {ns:.1} |");
+    }
+}
+
 fn main() {
     let runs: u32 = std::env::args()
         .nth(1)
@@ -191,13 +255,15 @@ fn main() {
         println!("kernel column skipped: {why}");
     }
     println!(
-        "| operation (x{ITERS} per run) | oxbpf interp ns/run | oxbpf ns/op | kernel ns/run | kernel ns/op |"
+        "| operation (x{ITERS} per run) | interp ns/run | interp ns/op | JIT ns/run | JIT ns/op | kernel ns/run | kernel ns/op |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut base_ox = 0.0;
+    let mut base_jit = 0.0;
     let mut base_k = 0.0;
     for (i, c) in CASES.iter().enumerate() {
-        let ox = oxbpf_ns(c, runs);
+        let ox = oxbpf_ns(c, runs, EngineKind::Interpreter);
+        let jit = oxbpf_ns(c, runs, EngineKind::Jit);
         let k = if kernel_off.is_none() {
             kernel_ns(c, runs)
         } else {
@@ -205,6 +271,7 @@ fn main() {
         };
         if i == 0 {
             base_ox = ox;
+            base_jit = jit;
             base_k = *k.as_ref().unwrap_or(&0.0);
         }
         let per = |v: f64, b: f64| (v - b) / ITERS as f64;
@@ -213,11 +280,19 @@ fn main() {
             Ok(v) => (format!("{v:.0}"), format!("{:.1}", per(*v, base_k))),
             Err(e) => (format!("n/a ({e})"), "n/a".into()),
         };
-        let op = if i == 0 {
-            format!("{:.2}", ox / ITERS as f64)
-        } else {
-            format!("{:.1}", per(ox, base_ox))
+        let op = |v: f64, b: f64| {
+            if i == 0 {
+                format!("{:.2}", v / ITERS as f64)
+            } else {
+                format!("{:.1}", per(v, b))
+            }
         };
-        println!("| {} | {ox:.0} | {op} | {kr} | {kp} |", c.name);
+        println!(
+            "| {} | {ox:.0} | {} | {jit:.0} | {} | {kr} | {kp} |",
+            c.name,
+            op(ox, base_ox),
+            op(jit, base_jit)
+        );
     }
+    direct_rows();
 }

@@ -84,6 +84,22 @@ pub struct ProgramSpec {
     pub prog_type: ProgType,
     /// Instructions, map references unresolved.
     pub insns: Program,
+    /// Why the runtime cannot run this program, if it cannot (it is then not prepared and
+    /// [`LoadedObject::skipped`] says why).
+    pub unsupported: Option<String>,
+}
+
+impl ProgramSpec {
+    /// A program the runtime can try to prepare.
+    pub fn new(name: &str, prog_type: ProgType, insns: Program) -> ProgramSpec {
+        ProgramSpec {
+            name: name.to_string(),
+            section: String::new(),
+            prog_type,
+            insns,
+            unsupported: None,
+        }
+    }
 }
 
 /// What [`Runtime::load`] loads.
@@ -93,6 +109,86 @@ pub struct ObjectSpec {
     pub maps: Vec<MapDefSpec>,
     /// Programs.
     pub programs: Vec<ProgramSpec>,
+}
+
+impl ObjectSpec {
+    /// The maps and programs of a parsed ELF object. Programs with CO-RE relocations
+    /// (reads of kernel structures) are kept but marked unsupported.
+    pub fn from_object(obj: &oxbpf_obj::Object) -> Result<ObjectSpec, LoadError> {
+        let maps = obj
+            .maps
+            .iter()
+            .map(|d| {
+                Ok(MapDefSpec {
+                    spec: map_spec(d)?,
+                    origin: match d.kind {
+                        oxbpf_obj::MapKind::Regular => MapOrigin::Regular,
+                        oxbpf_obj::MapKind::Data => MapOrigin::Data,
+                        oxbpf_obj::MapKind::Rodata => MapOrigin::Rodata,
+                        oxbpf_obj::MapKind::Bss => MapOrigin::Bss,
+                    },
+                    initial_data: d.initial_data.clone(),
+                    init_slots: d
+                        .init_slots
+                        .iter()
+                        .map(|s| (s.index, s.target.clone()))
+                        .collect(),
+                })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let programs = obj
+            .programs
+            .iter()
+            .map(|p| {
+                let id = p.kind.prog_type();
+                let prog_type = ProgType::from_u32(id).ok_or_else(|| LoadError::ProgType {
+                    program: p.name.clone(),
+                    id,
+                })?;
+                let unsupported = (!p.core_relocations.is_empty()).then(|| {
+                    format!(
+                        "{} CO-RE relocations (reads of kernel structures, e.g. `{}`): the userspace runtime has no kernel types to relocate against",
+                        p.core_relocations.len(),
+                        p.core_relocations[0].type_name
+                    )
+                });
+                Ok(ProgramSpec {
+                    name: p.name.clone(),
+                    section: p.section.clone(),
+                    prog_type,
+                    insns: p.insns.clone(),
+                    unsupported,
+                })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        Ok(ObjectSpec { maps, programs })
+    }
+
+    /// Parses an ELF object and converts it ([`ObjectSpec::from_object`]).
+    pub fn from_elf(bytes: &[u8]) -> Result<ObjectSpec, LoadError> {
+        let obj = oxbpf_obj::Object::parse(bytes).map_err(|e| LoadError::Object(e.to_string()))?;
+        ObjectSpec::from_object(&obj)
+    }
+}
+
+/// The runtime's spec of an ELF map definition.
+pub fn map_spec(d: &oxbpf_obj::MapDef) -> Result<MapSpec, LoadError> {
+    let map_type = MapType::from_u32(d.map_type).ok_or_else(|| LoadError::MapDef {
+        map: d.name.clone(),
+        reason: format!("unknown map type {}", d.map_type),
+    })?;
+    let mut max_entries = d.max_entries;
+    if map_type == MapType::PerfEventArray && max_entries == 0 {
+        // libbpf's rule: one slot per possible CPU.
+        max_entries = crate::maps::cpu::num_cpus() as u32;
+    }
+    let mut spec = MapSpec::new(&d.name, map_type, d.key_size, d.value_size, max_entries)
+        .with_flags(d.flags)
+        .with_map_extra(d.map_extra);
+    if let Some(inner) = &d.inner {
+        spec = spec.with_inner(map_spec(inner)?);
+    }
+    Ok(spec)
 }
 
 /// Why an object could not be loaded.
@@ -127,6 +223,10 @@ pub enum LoadError {
     },
     #[error("two programs are named `{0}`")]
     DuplicateProgram(String),
+    #[error("program `{program}`: unknown program type {id}")]
+    ProgType { program: String, id: u32 },
+    #[error("{0}")]
+    Object(String),
 }
 
 /// A program's run failed.
@@ -138,7 +238,8 @@ pub enum RunError {
     Input { program: String, reason: String },
 }
 
-/// Prepares `program` for `engine`.
+/// Prepares `program` for `engine`. The JIT compiles in checked mode with budget checks:
+/// programs loaded here are not known to be verified.
 pub fn prepare(
     engine: EngineKind,
     program: &Program,
@@ -146,9 +247,16 @@ pub fn prepare(
 ) -> Result<Arc<dyn Executable>, oxbpf_vm::LoadError> {
     match engine {
         EngineKind::Interpreter => Ok(Arc::new(oxbpf_vm::Interpreter::new(program, helpers)?)),
+        #[cfg(target_arch = "x86_64")]
+        EngineKind::Jit => Ok(Arc::new(oxbpf_vm::jit::JitProgram::compile(
+            program,
+            helpers,
+            &oxbpf_vm::jit::JitOptions::checked(),
+        )?)),
+        #[cfg(not(target_arch = "x86_64"))]
         EngineKind::Jit => Err(oxbpf_vm::LoadError::Unsupported {
             pc: 0,
-            what: "the JIT engine (not part of this build yet)",
+            what: "the JIT engine (x86-64 only)",
         }),
     }
 }
@@ -253,9 +361,15 @@ impl Runtime {
             }
         }
         let mut programs: BTreeMap<String, LoadedProgram> = BTreeMap::new();
+        let mut skipped: BTreeMap<String, String> = BTreeMap::new();
         for p in &object.programs {
-            if programs.contains_key(&p.name) {
+            if programs.contains_key(&p.name) || skipped.contains_key(&p.name) {
                 return Err(LoadError::DuplicateProgram(p.name.clone()));
+            }
+            if let Some(why) = &p.unsupported {
+                log::warn!("program `{}` not loaded: {why}", p.name);
+                skipped.insert(p.name.clone(), why.clone());
+                continue;
             }
             let lp = self.load_program(p, &maps, &table)?;
             programs.insert(p.name.clone(), lp);
@@ -269,6 +383,10 @@ impl Runtime {
                         index: *index,
                         reason,
                     };
+                    if skipped.contains_key(target) {
+                        // The target could not be prepared: the slot stays empty.
+                        continue;
+                    }
                     let prog = programs
                         .get(target)
                         .ok_or_else(|| slot_err(format!("no program named `{target}`")))?;
@@ -281,8 +399,14 @@ impl Runtime {
             maps: registry,
             table,
             programs,
+            skipped,
             trace: self.trace.clone(),
         })
+    }
+
+    /// Parses and loads an ELF object.
+    pub fn load_elf(&self, bytes: &[u8]) -> Result<LoadedObject, LoadError> {
+        self.load(&ObjectSpec::from_elf(bytes)?)
     }
 
     /// Loads a single program with no maps (raw bytecode), of type `prog_type`.
@@ -294,12 +418,7 @@ impl Runtime {
     ) -> Result<LoadedObject, LoadError> {
         self.load(&ObjectSpec {
             maps: Vec::new(),
-            programs: vec![ProgramSpec {
-                name: name.to_string(),
-                section: String::new(),
-                prog_type,
-                insns: program,
-            }],
+            programs: vec![ProgramSpec::new(name, prog_type, program)],
         })
     }
 
@@ -451,6 +570,7 @@ pub struct LoadedObject {
     maps: MapRegistry,
     table: Arc<MapTable>,
     programs: BTreeMap<String, LoadedProgram>,
+    skipped: BTreeMap<String, String>,
     trace: Arc<TraceBuffer>,
 }
 
@@ -472,6 +592,11 @@ impl LoadedObject {
     /// All programs, by name.
     pub fn programs(&self) -> impl Iterator<Item = &LoadedProgram> {
         self.programs.values()
+    }
+
+    /// Programs of the object the runtime could not prepare, with the reason.
+    pub fn skipped(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.skipped.iter().map(|(n, r)| (n.as_str(), r.as_str()))
     }
 
     /// The object's maps, by name.
@@ -695,6 +820,126 @@ impl LoadedProgram {
     /// Runs once with no context and no packet and returns `r0`.
     pub fn run_empty(&self) -> Result<u64, RunError> {
         self.run(RunInput::default()).map(|r| r.r0)
+    }
+}
+
+/// What a run on a packet produced (XDP and socket-filter programs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketRun {
+    /// `r0` of the last run.
+    pub r0: u64,
+    /// The verdict of the last run.
+    pub verdict: crate::packet::Verdict,
+    /// The packet as the last run left it (XDP: `data..data_end`; socket filter: the kept
+    /// bytes).
+    pub data: Vec<u8>,
+    /// Mean wall time of one run.
+    pub duration: Duration,
+    /// Number of runs.
+    pub runs: u32,
+}
+
+/// Runs a program inside a `PacketRunner` run: the runner's `PacketEnv` becomes the
+/// extension data of a `RunEnv` (so map, trace and packet helpers all work) and is copied
+/// back when the program returns.
+struct PacketBridge<'p> {
+    program: &'p LoadedProgram,
+}
+
+impl Executable for PacketBridge<'_> {
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<oxbpf_vm::RunOutcome, VmError> {
+        let Some(pe) = ctx
+            .parts()
+            .1
+            .and_then(|e| e.downcast_mut::<crate::packet::PacketEnv>())
+            .copied()
+        else {
+            return self.program.runner.run(ctx);
+        };
+        let mut env = RunEnv::new(self.program.env.clone()).with_data(pe);
+        let mut inner = RunContext::new();
+        inner.args = ctx.args;
+        inner.regions = ctx.regions.clone();
+        inner.budget = ctx.budget;
+        crate::grant::grant_maps(&mut inner, &self.program.env.maps);
+        let mut inner = inner.with_env(&mut env);
+        let out = self.program.runner.run(&mut inner);
+        drop(inner);
+        if let (Some(after), Some(outer)) = (
+            env.data_mut::<crate::packet::PacketEnv>().copied(),
+            ctx.parts()
+                .1
+                .and_then(|e| e.downcast_mut::<crate::packet::PacketEnv>()),
+        ) {
+            *outer = after;
+        }
+        out
+    }
+
+    fn engine(&self) -> EngineKind {
+        self.program.runner.engine()
+    }
+}
+
+impl LoadedProgram {
+    /// Runs an XDP or socket-filter program on one Ethernet packet with the kernel's
+    /// context (`xdp_md` / `__sk_buff`, packet helpers included), `repeat` times on fresh
+    /// copies of the packet, as `BPF_PROG_TEST_RUN` does. Other types: a typed error.
+    pub fn run_packet(&self, packet: &[u8], repeat: u32) -> Result<PacketRun, RunError> {
+        use crate::packet::{LinkType, PacketOptions, PacketRunner, ProgramKind, SkbView};
+        let kind = match self.prog_type {
+            ProgType::Xdp => ProgramKind::Xdp,
+            ProgType::SocketFilter => ProgramKind::SocketFilter,
+            t => {
+                return Err(RunError::Input {
+                    program: self.name.clone(),
+                    reason: format!(
+                        "{t} programs take no packet context (XDP and socket filters do)"
+                    ),
+                })
+            }
+        };
+        let bridge = PacketBridge { program: self };
+        let opts = PacketOptions {
+            budget: self.budget,
+            skb_view: SkbView::Network,
+            ..PacketOptions::default()
+        };
+        let input_err = |reason: String| RunError::Input {
+            program: self.name.clone(),
+            reason,
+        };
+        let mut runner = PacketRunner::with_options(&bridge, kind, opts)
+            .map_err(|e| input_err(e.to_string()))?;
+        let runs = repeat.max(1);
+        let mut last = None;
+        let start = Instant::now();
+        for _ in 0..runs {
+            let out = runner
+                .run_packet(
+                    LinkType::Ethernet,
+                    packet,
+                    packet.len() as u32,
+                    Duration::ZERO,
+                )
+                .map_err(|e| input_err(e.to_string()))?;
+            if let crate::packet::Verdict::Fault(e) = &out.verdict {
+                return Err(RunError::Vm {
+                    program: self.name.clone(),
+                    source: e.clone(),
+                });
+            }
+            last = Some((out.r0.unwrap_or(0), out.verdict.clone(), out.data.to_vec()));
+        }
+        let elapsed = start.elapsed();
+        let (r0, verdict, data) = last.ok_or_else(|| input_err("no run was made".into()))?;
+        Ok(PacketRun {
+            r0,
+            verdict,
+            data,
+            duration: elapsed / runs,
+            runs,
+        })
     }
 }
 

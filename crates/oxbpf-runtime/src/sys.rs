@@ -108,6 +108,38 @@ pub fn numa_node() -> u32 {
     }
 }
 
+/// Takes the `bpf_spin_lock` (a `u32`, 0 = free) at `addr`: spins (yielding after a
+/// while) until it can swap 0 for 1. The caller checked that `[addr, addr + 4)` is
+/// writable memory of the run and 4-byte aligned.
+///
+/// # Safety
+/// `addr` must be a 4-byte aligned, writable location that stays valid during the call.
+pub unsafe fn spin_lock(addr: u64) {
+    let mut spins = 0u32;
+    loop {
+        // SAFETY: the caller guarantees an aligned, writable u32 at `addr`.
+        let old = unsafe { oxbpf_vm::raw_mem::atomic_cmpxchg(addr, 4, 0, 1) };
+        if old == 0 {
+            return;
+        }
+        spins += 1;
+        if spins < 128 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Releases the `bpf_spin_lock` at `addr`.
+///
+/// # Safety
+/// As for [`spin_lock`].
+pub unsafe fn spin_unlock(addr: u64) {
+    // SAFETY: the caller guarantees an aligned, writable u32 at `addr`.
+    unsafe { oxbpf_vm::raw_mem::store_release(addr, 4, 0) };
+}
+
 /// Page size used to split remote reads (process_vm_readv never splits an iovec).
 const PAGE: u64 = 4096;
 

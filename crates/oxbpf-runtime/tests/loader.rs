@@ -17,10 +17,8 @@ fn asm(text: &str) -> Program {
 
 fn prog(name: &str, t: ProgType, text: &str) -> ProgramSpec {
     ProgramSpec {
-        name: name.into(),
         section: format!("test/{name}"),
-        prog_type: t,
-        insns: asm(text),
+        ..ProgramSpec::new(name, t, asm(text))
     }
 }
 
@@ -447,4 +445,60 @@ fn repeat_runs_and_context_and_packet_inputs() {
             ..
         })
     ));
+}
+
+#[test]
+fn tail_call_into_another_objects_program_uses_that_objects_maps() {
+    let rt = Runtime::new();
+    // Object B: bumps its own counter and returns 77.
+    let b = rt
+        .load(&ObjectSpec {
+            maps: vec![array("b_counts", 8, 1)],
+            programs: vec![prog(
+                "bump",
+                ProgType::Unspec,
+                "
+                *(u32 *)(r10 - 4) = 0
+                r1 = map_idx(0) ll
+                r2 = r10
+                r2 += -4
+                call bpf_map_lookup_elem
+                if r0 == 0 goto out
+                r1 = 1
+                lock *(u64 *)(r0 + 0) += r1
+            out:
+                r0 = 77
+                exit",
+            )],
+        })
+        .unwrap();
+    // Object A: tail-calls slot 0 of its program array.
+    let a = rt
+        .load(&ObjectSpec {
+            maps: vec![MapDefSpec::new(MapSpec::new(
+                "jmp",
+                MapType::ProgArray,
+                4,
+                4,
+                1,
+            ))],
+            programs: vec![prog(
+                "caller",
+                ProgType::Unspec,
+                "r2 = map_idx(0) ll\nr3 = 0\ncall bpf_tail_call\nr0 = 1\nexit",
+            )],
+        })
+        .unwrap();
+    let jmp = a.map("jmp").unwrap();
+    // Empty slot: the tail call fails, the caller returns 1.
+    assert_eq!(a.program("caller").unwrap().run_empty().unwrap(), 1);
+    jmp.as_prog_array()
+        .unwrap()
+        .set(0, b.program("bump").unwrap().runner().clone())
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(a.program("caller").unwrap().run_empty().unwrap(), 77);
+    }
+    let counts = b.maps().typed::<u32, u64>("b_counts").unwrap();
+    assert_eq!(counts.get(&0).unwrap(), Some(2));
 }

@@ -316,3 +316,29 @@ pub(super) fn strtol(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, Helper
 pub(super) fn strtoul(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     strto(ctx, a, false)
 }
+
+/// Checks a `struct bpf_spin_lock *` argument: 4 writable bytes, 4-byte aligned.
+fn lock_addr(ctx: &mut HelperCtx<'_>, addr: u64) -> Result<u64, HelperError> {
+    ctx.regions.check(addr, 4, true)?;
+    if !addr.is_multiple_of(4) {
+        return Err(HelperError::Abort(format!(
+            "bpf_spin_lock at 0x{addr:x} is not 4-byte aligned"
+        )));
+    }
+    Ok(addr)
+}
+
+pub(super) fn spin_lock(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let addr = lock_addr(ctx, a[0])?;
+    // SAFETY: `lock_addr` checked 4 aligned, writable bytes of the run's memory, which
+    // stays valid for the run (and so for this call).
+    unsafe { sys::spin_lock(addr) };
+    Ok(0)
+}
+
+pub(super) fn spin_unlock(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let addr = lock_addr(ctx, a[0])?;
+    // SAFETY: as in `spin_lock`.
+    unsafe { sys::spin_unlock(addr) };
+    Ok(0)
+}

@@ -103,6 +103,8 @@ defs! {
     PERF_EVENT_OUTPUT => maps::perf_event_output, "to the perf buffers opened on the map; packet bytes for skb/XDP types";
     TAIL_CALL => maps::tail_call, "33 per run; fails with -ENOENT (Linux leaves r0 unspecified)";
     LOOP => maps::bpf_loop, "callbacks need an engine that supports them";
+    SPIN_LOCK => misc::spin_lock, "a u32 spin lock in program memory (the verifier's lock rules are not enforced)";
+    SPIN_UNLOCK => misc::spin_unlock, "";
     FOR_EACH_MAP_ELEM => maps::for_each_map_elem, "arrays and hash maps";
 }
 
@@ -145,6 +147,18 @@ pub fn helpers_for(
     for d in IMPLEMENTED {
         if progtype::allows(prog_type, d.id) {
             h.register(d.id, &d.name(), d.func);
+        }
+    }
+    // The packet helpers (XDP and skb), for the types that may call them.
+    let mut packet = Helpers::new();
+    crate::packet::register_helpers(&mut packet);
+    for id in packet.ids() {
+        if let Some(p) = packet
+            .get(id as u64)
+            .filter(|_| progtype::allows(prog_type, id))
+        {
+            let f = p.func.clone();
+            h.register(id, &p.name, move |ctx: &mut HelperCtx<'_>, a| f(ctx, a));
         }
     }
     for id in extra.ids() {

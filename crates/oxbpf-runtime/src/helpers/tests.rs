@@ -1114,3 +1114,42 @@ fn helper_sets_are_checked_at_load_time() {
         assert!(d.name().starts_with("bpf_"), "{d:?}");
     }
 }
+
+#[test]
+fn spin_lock_serialises_threads() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // A lock word and a counter in one buffer, incremented non-atomically under the lock.
+    let mut mem = vec![0u8; 16];
+    let base = addr(&mem);
+    let mut rc = RunContext::new();
+    rc.allow_mut(&mut mem, RegionKind::Embedder);
+    let regions = rc.regions.clone();
+    let done = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let mut r = regions.clone();
+            let done = &done;
+            s.spawn(move || {
+                let lock = implemented(ids::SPIN_LOCK).unwrap().func;
+                let unlock = implemented(ids::SPIN_UNLOCK).unwrap().func;
+                for _ in 0..2000 {
+                    let mut ctx = HelperCtx::new(&mut r, None, 0);
+                    lock(&mut ctx, [base, 0, 0, 0, 0]).unwrap();
+                    let v = u64::from_ne_bytes(ctx.read(base + 8, 8).unwrap().try_into().unwrap());
+                    ctx.write(base + 8, 8)
+                        .unwrap()
+                        .copy_from_slice(&(v + 1).to_ne_bytes());
+                    unlock(&mut ctx, [base, 0, 0, 0, 0]).unwrap();
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    });
+    assert_eq!(done.load(Ordering::Relaxed), 2);
+    let r = &mut rc.regions;
+    assert_eq!(r.slice(base + 8, 8).unwrap(), 4000u64.to_ne_bytes());
+    assert_eq!(r.slice(base, 4).unwrap(), [0; 4]);
+    // Misaligned or read-only locks are refused.
+    let mut ctx = HelperCtx::new(r, None, 0);
+    assert!((implemented(ids::SPIN_LOCK).unwrap().func)(&mut ctx, [base + 2, 0, 0, 0, 0]).is_err());
+}

@@ -102,8 +102,6 @@ fn env<'h>(
     name: &str,
     kind: EnvKind,
 ) -> Result<&'h mut PacketEnv, HelperError> {
-    // The run's environment itself, or the extension data of the runtime's run record
-    // (packet programs loaded with maps).
     match crate::env::find_mut::<PacketEnv>(hctx) {
         Some(e) if e.kind == kind => Ok(e),
         Some(_) => Err(HelperError::Abort(format!(

@@ -21,11 +21,13 @@ int array_ops(void *ctx)
 	u32 k;
 	long r;
 
-	for (k = 0; k < 4; k++) {
-		u64 *v = bpf_map_lookup_elem(&counts, &k);
+	for (int i = 0; i < 4; i++) {
+		/* The key gets its own stack slot so the loop counter stays a register. */
+		u32 key = i;
+		u64 *v = bpf_map_lookup_elem(&counts, &key);
 		if (!v)
 			return -1;
-		__sync_fetch_and_add(v, k + 1);
+		__sync_fetch_and_add(v, i + 1);
 		total += *v;
 	}
 	k = 4;

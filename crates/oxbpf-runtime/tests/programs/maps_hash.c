@@ -32,9 +32,11 @@ int hash_ops(void *ctx)
 	int ok = 0, full = 0;
 	u32 i;
 
-	for (i = 0; i < 10; i++) {
-		struct pair p = { .a = i, .b = i * i };
-		long r = bpf_map_update_elem(&table, &i, &p, BPF_NOEXIST);
+	for (int n = 0; n < 10; n++) {
+		/* The key gets its own stack slot so the loop counter stays a register. */
+		u32 key = n;
+		struct pair p = { .a = n, .b = n * n };
+		long r = bpf_map_update_elem(&table, &key, &p, BPF_NOEXIST);
 		if (r == 0)
 			ok++;
 		else if (r == -7) /* E2BIG */
@@ -57,9 +59,9 @@ int hash_ops(void *ctx)
 	i = 42;
 	if (bpf_map_update_elem(&table, &i, &q, BPF_EXIST) != -2)
 		return -5;
-	for (i = 0; i < 16; i++) {
-		u32 val = i * 10;
-		bpf_map_update_elem(&recent, &i, &val, BPF_ANY);
+	for (int n = 0; n < 16; n++) {
+		u32 key = n, val = n * 10;
+		bpf_map_update_elem(&recent, &key, &val, BPF_ANY);
 	}
 	i = 1;
 	u64 one = 1;

@@ -12,8 +12,10 @@ mod build;
 mod disasm;
 mod doctor;
 mod exec;
+mod exec_obj;
 mod input;
 mod list;
+mod map;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +43,7 @@ enum Command {
     Exec(exec::Args),
     List(list::Args),
     Run(run::Args),
+    Map(map::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
+        Command::Map(a) => map::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
