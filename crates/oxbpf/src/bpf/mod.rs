@@ -405,6 +405,7 @@ impl Bpf {
         let policy = self.cfg.fallback;
         let (hooks, notice) = match &mut self.backend {
             BackendImpl::User(u) => {
+                u.check_loaded(&info.name)?;
                 target::check_kind(&info, target)?;
                 if info.kind == oxbpf_obj::ProgramKind::Unspecified {
                     target::check_helpers(

@@ -7,14 +7,13 @@ use super::source::Source;
 use super::target::UserHook;
 use super::{spec, Config, RunStats};
 use oxbpf_runtime::loader::{LoadedObject, LoadedProgram, RunInput, Runtime};
-use oxbpf_runtime::packet::{self, PacketEnv, PacketOptions, PacketRunner, PacketStats};
-use oxbpf_runtime::progtype::ProgType;
+use oxbpf_runtime::packet::{PacketEnv, PacketOptions, PacketRunner, PacketStats};
 use oxbpf_runtime::task::{CurrentTask, Task};
 use oxbpf_runtime::trace::TraceBuffer;
 use oxbpf_runtime::tracer::{
     Action, ExitStatus, Phase, SyscallEvent, SyscallInterest, TraceCommand, Tracer,
 };
-use oxbpf_vm::{EngineKind, Executable, Helpers, RunContext, RunOutcome, VmError};
+use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,34 +39,14 @@ impl std::fmt::Debug for UserBackend {
     }
 }
 
-/// The packet helpers as embedder helpers of a runtime.
-fn register_packet_helpers(runtime: &mut Runtime) {
-    let mut h = Helpers::new();
-    packet::register_helpers(&mut h);
-    for id in h.ids() {
-        if let Some(helper) = h.get(id as u64) {
-            let f = helper.func.clone();
-            let name = helper.name.clone();
-            runtime.register_helper(id, &name, move |c, a| f(c, a));
-        }
-    }
-}
-
 impl UserBackend {
     pub fn load(src: &Source, cfg: &Config) -> Result<UserBackend, BpfError> {
         let spec = spec::object_spec(src)?;
         let trace = Arc::new(TraceBuffer::new(cfg.trace_capacity));
-        let mut runtime = Runtime::new()
+        let runtime = Runtime::new()
             .with_engine(cfg.engine)
             .with_budget(cfg.budget)
             .with_trace(trace.clone());
-        let packets = spec
-            .programs
-            .iter()
-            .any(|p| p.prog_type.is_packet() || p.prog_type == ProgType::Unspec);
-        if packets {
-            register_packet_helpers(&mut runtime);
-        }
         let loaded = runtime.load(&spec).map_err(|error| BpfError::Load {
             source_name: src.name.clone(),
             error: Box::new(error),
@@ -89,6 +68,25 @@ impl UserBackend {
 
     pub fn engine(&self) -> Option<EngineKind> {
         self.loaded.programs().next().map(|p| p.runner().engine())
+    }
+
+    /// Checks that `program` was prepared (the runtime leaves out programs it cannot run,
+    /// with the reason).
+    pub fn check_loaded(&self, program: &str) -> Result<(), BpfError> {
+        if self.loaded.program(program).is_some() {
+            return Ok(());
+        }
+        let why = self
+            .loaded
+            .skipped()
+            .find(|(n, _)| *n == program)
+            .map(|(_, w)| w.to_string())
+            .unwrap_or_else(|| "it was not loaded".to_string());
+        Err(BpfError::Unsupported {
+            what: format!(
+                "program `{program}` cannot run in userspace: {why}; use the kernel backend"
+            ),
+        })
     }
 
     pub fn add(&mut self, program: &str, hooks: &[UserHook]) {
