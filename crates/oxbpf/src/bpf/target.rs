@@ -204,6 +204,10 @@ pub enum UserHook {
         phase: Phase,
         syscall: &'static Syscall,
     },
+    /// `raw_syscalls:sys_enter` / `sys_exit`: every system call of traced commands (the
+    /// record has the same layout as the per-call tracepoints': `id` at 8, `args` or
+    /// `ret` at 16).
+    AllSyscalls { phase: Phase },
     /// Packets of a capture (`Bpf::run_pcap`).
     Packet(oxbpf_runtime::packet::ProgramKind),
 }
@@ -219,6 +223,14 @@ impl std::fmt::Display for UserHook {
                     Phase::Exit => "exit",
                 },
                 syscall.tracepoint.unwrap_or(syscall.name)
+            ),
+            UserHook::AllSyscalls { phase } => write!(
+                f,
+                "tracepoint:raw_syscalls:sys_{}",
+                match phase {
+                    Phase::Enter => "enter",
+                    Phase::Exit => "exit",
+                }
             ),
             UserHook::Packet(oxbpf_runtime::packet::ProgramKind::Xdp) => {
                 f.write_str("xdp (packets of the capture)")
@@ -263,11 +275,28 @@ pub fn user_plan(
         }
     }
     match target {
+        AttachTarget::Tracepoint { category, name } if category == "raw_syscalls" => {
+            let phase = match name.as_str() {
+                "sys_enter" => Phase::Enter,
+                "sys_exit" => Phase::Exit,
+                _ => {
+                    return Err(BpfError::Attach {
+                        program: program.name.clone(),
+                        target: target.to_string(),
+                        reason: "raw_syscalls has sys_enter and sys_exit".into(),
+                    })
+                }
+            };
+            Ok(UserPlan {
+                hooks: vec![UserHook::AllSyscalls { phase }],
+                notice: None,
+            })
+        }
         AttachTarget::Tracepoint { category, name } => {
             if category != "syscalls" {
                 return Err(unsupported(
                     target,
-                    "the userspace backend has the syscalls:sys_enter_*/sys_exit_* tracepoints of traced commands, no other tracepoints",
+                    "the userspace backend has the syscalls:sys_enter_*/sys_exit_* and raw_syscalls:sys_enter/sys_exit tracepoints of traced commands, no other tracepoints",
                 ));
             }
             let (phase, syscall) = syscalls::parse_event(name).ok_or_else(|| BpfError::Attach {

@@ -11,7 +11,7 @@ use oxbpf_runtime::packet::{PacketEnv, PacketOptions, PacketRunner, PacketStats}
 use oxbpf_runtime::task::{CurrentTask, Task};
 use oxbpf_runtime::trace::TraceBuffer;
 use oxbpf_runtime::tracer::{
-    Action, ExitStatus, Phase, SyscallEvent, SyscallInterest, TraceCommand, Tracer,
+    Action, ExitStatus, Phase, SyscallEvent, SyscallInterest, SyscallSet, TraceCommand, Tracer,
 };
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::collections::HashMap;
@@ -107,8 +107,24 @@ impl UserBackend {
     /// The syscall events programs are attached to, and the programs of each.
     fn syscall_table(&self) -> Result<(SyscallInterest, SyscallTable<'_>), BpfError> {
         let mut interest = SyscallInterest::new();
-        let mut table: SyscallTable<'_> = HashMap::new();
+        let mut table = SyscallTable::default();
         for a in &self.attachments {
+            if let UserHook::AllSyscalls { phase } = a.hook {
+                let prog = self.loaded.program(&a.program).ok_or_else(|| {
+                    BpfError::Usage(format!("program `{}` is not loaded", a.program))
+                })?;
+                match phase {
+                    Phase::Enter => {
+                        interest.enter = SyscallSet::all();
+                        table.all_enter.push(prog);
+                    }
+                    Phase::Exit => {
+                        interest.exit = SyscallSet::all();
+                        table.all_exit.push(prog);
+                    }
+                }
+                continue;
+            }
             let UserHook::Syscall { phase, syscall } = a.hook else {
                 continue;
             };
@@ -120,7 +136,11 @@ impl UserBackend {
                 .loaded
                 .program(&a.program)
                 .ok_or_else(|| BpfError::Usage(format!("program `{}` is not loaded", a.program)))?;
-            table.entry((phase, syscall.nr)).or_default().push(prog);
+            table
+                .by_call
+                .entry((phase, syscall.nr))
+                .or_default()
+                .push(prog);
         }
         Ok((interest, table))
     }
@@ -137,7 +157,13 @@ impl UserBackend {
     ) -> Result<Option<ExitStatus>, BpfError> {
         let mut ctx = Vec::with_capacity(128);
         let outcome = tracer.run(|ev: &mut SyscallEvent<'_>| {
-            if let Some(progs) = table.get(&(ev.phase(), ev.nr())) {
+            let all = match ev.phase() {
+                Phase::Enter => &table.all_enter,
+                Phase::Exit => &table.all_exit,
+            };
+            let one = table.by_call.get(&(ev.phase(), ev.nr()));
+            if !all.is_empty() || one.is_some() {
+                let progs = all.iter().chain(one.into_iter().flatten());
                 stats.events += 1;
                 let info = ev.task_info();
                 let task = CurrentTask::Task(Task {
@@ -257,7 +283,13 @@ impl UserBackend {
     }
 }
 
-type SyscallTable<'a> = HashMap<(Phase, u32), Vec<&'a LoadedProgram>>;
+/// The programs of each system call event.
+#[derive(Default)]
+struct SyscallTable<'a> {
+    by_call: HashMap<(Phase, u32), Vec<&'a LoadedProgram>>,
+    all_enter: Vec<&'a LoadedProgram>,
+    all_exit: Vec<&'a LoadedProgram>,
+}
 
 /// A loaded program run by the packet runner. The runner gives each run its packet state
 /// ([`PacketEnv`]) as the run's environment; this moves it into the runtime's run record
