@@ -263,6 +263,16 @@ impl Executable for JitProgram {
     fn engine(&self) -> EngineKind {
         EngineKind::Jit
     }
+
+    #[inline]
+    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        if !self.stateless {
+            return None;
+        }
+        // SAFETY: as in `run`: `entry` is this program's generated code, alive for the
+        // call, and stateless code never dereferences its state argument.
+        Some(unsafe { runtime::enter_stateless(self.entry, *args) })
+    }
 }
 
 impl JitProgram {

@@ -27,6 +27,7 @@
 
 mod error;
 mod events;
+mod hooks;
 mod kernel;
 mod map;
 mod report;
@@ -37,6 +38,7 @@ mod user;
 
 pub use error::BpfError;
 pub use events::{PerfEvent, TraceEvent};
+pub use hooks::HookProgram;
 pub use map::{BpfMap, MapEntry, BPF_ANY, BPF_EXIST, BPF_NOEXIST};
 pub use report::{key_text, map_report, shape, MapShape};
 pub use source::ProgramInfo;

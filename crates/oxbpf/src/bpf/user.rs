@@ -26,6 +26,9 @@ pub(crate) struct UserAttachment {
 
 pub(crate) struct UserBackend {
     loaded: LoadedObject,
+    /// Verified JIT code of the programs that run from their registers alone (no helper
+    /// calls), by name.
+    fast: HashMap<String, Arc<dyn Executable>>,
     trace: Arc<TraceBuffer>,
     attachments: Vec<UserAttachment>,
 }
@@ -53,6 +56,7 @@ impl UserBackend {
         })?;
         Ok(UserBackend {
             loaded,
+            fast: HashMap::new(),
             trace,
             attachments: Vec::new(),
         })
@@ -64,6 +68,11 @@ impl UserBackend {
 
     pub fn object(&self) -> &LoadedObject {
         &self.loaded
+    }
+
+    /// The verified, registers-only JIT code of `program`, if it has some.
+    pub fn fast_code(&self, program: &str) -> Option<Arc<dyn Executable>> {
+        self.fast.get(program).cloned()
     }
 
     pub fn engine(&self) -> Option<EngineKind> {
