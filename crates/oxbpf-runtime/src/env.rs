@@ -156,6 +156,8 @@ pub struct RunEnv {
     dynamic_granted: Vec<usize>,
     /// The maps behind those grants, kept alive for the run.
     granted_maps: Vec<Arc<Map>>,
+    /// Map tables (by address) whose value regions the run has now.
+    granted_tables: Vec<usize>,
     /// Embedder data for embedder-registered helpers (an extension of the run record:
     /// see [`find_mut`]).
     pub data: Option<Box<dyn Any + Send>>,
@@ -188,6 +190,7 @@ impl RunEnv {
             tail_calls: 0,
             dynamic_granted: Vec::new(),
             granted_maps: Vec::new(),
+            granted_tables: Vec::new(),
             data: None,
         }
     }
@@ -290,22 +293,47 @@ impl ProgramRunner {
 }
 
 impl Executable for ProgramRunner {
+    /// Runs the program with its environment:
+    /// - in a run with a [`RunEnv`] (the runtime's runs, tail calls), the program becomes
+    ///   the run's current program and its maps are granted unless this run already has
+    ///   them (an outer call of the same object);
+    /// - in a run without embedder data (an embedder's hook, a tracer), a fresh [`RunEnv`]
+    ///   is made for the run, so maps, trace and task helpers work;
+    /// - in a run whose embedder data is something else, the program runs as it is (the
+    ///   helpers that need the runtime then fail with a clear error).
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let (_, env) = ctx.parts();
-        let Some(run) = env.and_then(|e| e.downcast_mut::<RunEnv>()) else {
+        let Some(env) = env else {
+            let mut run_env = RunEnv::new(self.env.clone());
+            let mut inner = RunContext::new();
+            inner.args = ctx.args;
+            inner.regions = ctx.regions.clone();
+            inner.budget = ctx.budget;
+            crate::grant::grant_maps(&mut inner, &self.env.maps);
+            run_env
+                .granted_tables
+                .push(Arc::as_ptr(&self.env.maps) as usize);
+            let mut inner = inner.with_env(&mut run_env);
+            return self.exe.run(&mut inner);
+        };
+        let Some(run) = env.downcast_mut::<RunEnv>() else {
             return self.exe.run(ctx);
         };
-        let same_maps = Arc::ptr_eq(&run.program.maps, &self.env.maps);
+        let table = Arc::as_ptr(&self.env.maps) as usize;
+        let granted = run.granted_tables.contains(&table);
         let prev = run.swap_program(self.env.clone());
-        let out = if same_maps {
+        let out = if granted {
             self.exe.run(ctx)
         } else {
-            // A program of another object: its maps for the duration of its run.
+            run.granted_tables.push(table);
             crate::grant::with_maps_granted(ctx, &self.env.maps, |c| self.exe.run(c))
         };
         if let (_, Some(e)) = ctx.parts() {
             if let Some(run) = e.downcast_mut::<RunEnv>() {
                 run.swap_program(prev);
+                if !granted {
+                    run.granted_tables.retain(|&t| t != table);
+                }
             }
         }
         out

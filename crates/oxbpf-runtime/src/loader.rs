@@ -735,12 +735,11 @@ impl LoadedProgram {
         RunEnv::new(self.env.clone())
     }
 
-    /// Runs the program with an embedder-built context: grants it the object's map
-    /// regions, attaches `env` as the run's embedder data and applies the runtime's budget
-    /// unless the context has one.
+    /// Runs the program with an embedder-built context: attaches `env` as the run's
+    /// embedder data and applies the runtime's budget unless the context has one (the
+    /// object's maps are granted by the program's [`ProgramRunner`]).
     pub fn run_with(&self, ctx: RunContext<'_>, env: &mut RunEnv) -> Result<u64, RunError> {
         let mut ctx = ctx;
-        crate::grant::grant_maps(&mut ctx, &self.env.maps);
         if ctx.budget.is_none() {
             ctx.budget = self.budget;
         }
@@ -784,7 +783,6 @@ impl LoadedProgram {
                 }
                 (None, None) => RunContext::new(),
             };
-            crate::grant::grant_maps(&mut rc, &self.env.maps);
             rc.budget = self.budget;
             let mut env = RunEnv::new(self.env.clone());
             env.task = task;
@@ -861,7 +859,6 @@ impl Executable for PacketBridge<'_> {
         inner.args = ctx.args;
         inner.regions = ctx.regions.clone();
         inner.budget = ctx.budget;
-        crate::grant::grant_maps(&mut inner, &self.program.env.maps);
         let mut inner = inner.with_env(&mut env);
         let out = self.program.runner.run(&mut inner);
         drop(inner);

@@ -502,3 +502,31 @@ fn tail_call_into_another_objects_program_uses_that_objects_maps() {
     let counts = b.maps().typed::<u32, u64>("b_counts").unwrap();
     assert_eq!(counts.get(&0).unwrap(), Some(2));
 }
+
+#[test]
+fn a_programs_runner_is_self_sufficient_in_an_embedders_run() {
+    // An embedder (a hook, a tracer) runs the executable with its own RunContext and no
+    // run record: maps and trace output still work.
+    let rt = Runtime::new();
+    let obj = rt
+        .load(&ObjectSpec {
+            maps: vec![array("counts", 8, 4)],
+            programs: vec![prog("p", ProgType::Unspec, ARRAY_PROG)],
+        })
+        .unwrap();
+    let exe: std::sync::Arc<dyn oxbpf_vm::Executable> = obj.program("p").unwrap().runner().clone();
+    for _ in 0..2 {
+        let mut ctx = [0u8; 8];
+        let mut rc = oxbpf_vm::RunContext::with_context(&mut ctx);
+        assert_eq!(exe.run(&mut rc).unwrap().r0, 0);
+        // The grants were the run's own: the embedder's context is as it gave it.
+        assert_eq!(rc.regions.len(), 1);
+    }
+    let counts = obj.maps().typed::<u32, u64>("counts").unwrap();
+    assert_eq!(counts.get(&1).unwrap(), Some(10));
+    // Embedder data of another type: the runtime's helpers say what is missing.
+    let mut other = 5u32;
+    let mut rc = oxbpf_vm::RunContext::new().with_env(&mut other);
+    let err = exe.run(&mut rc).unwrap_err();
+    assert!(err.to_string().contains("run environment"), "{err}");
+}
