@@ -347,7 +347,7 @@ fn attach_errors_name_the_cause() {
         .unwrap_err();
     assert!(matches!(e, BpfError::Unsupported { .. }), "{e}");
     assert!(
-        e.to_string().starts_with("tracepoint:sched:sched_switch: the userspace backend has the syscalls:sys_enter_*/sys_exit_* tracepoints of traced commands, no other tracepoints"),
+        e.to_string().starts_with("tracepoint:sched:sched_switch: the userspace backend has the syscalls:sys_enter_*/sys_exit_* and raw_syscalls:sys_enter/sys_exit tracepoints of traced commands, no other tracepoints"),
         "{e}"
     );
     let e = b.attach_kprobe("tcp_sendmsg", "hello_world").unwrap_err();

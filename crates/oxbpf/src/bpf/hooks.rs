@@ -1,15 +1,15 @@
 //! Programs of a [`Bpf`] on embedder hooks ([`oxbpf_runtime::hook::Hook`]).
 //!
-//! A hook hands each program a context struct and nothing else. [`HookProgram`] gives a
-//! loaded program what it needs besides: its run record (so map, trace and ring buffer
-//! helpers find the object's maps) and its maps' regions. A program that was verified
+//! A hook hands each program a context struct and nothing else; a loaded program's runner
+//! adds its run record (so map, trace and ring buffer helpers find the object's maps) and
+//! its maps' regions. A program that was verified
 //! and calls no helper needs none of that: it runs as verified JIT code straight from its
 //! registers ([`Executable::run_registers`]), and the hook builds no run context for it
 //! (a few nanoseconds per fire instead of ~30; docs/BENCHMARKS.md).
 
 use super::error::BpfError;
 use super::{BackendImpl, Bpf};
-use oxbpf_runtime::env::{ProgramEnv, ProgramRunner, RunEnv};
+use oxbpf_runtime::env::{ProgramEnv, ProgramRunner};
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::sync::Arc;
 
@@ -50,22 +50,9 @@ impl Executable for HookProgram {
                 }
             }
         }
-        // The hook's context regions plus the object's maps, with the program's run record
-        // as the run's environment (an environment given to `Hook::fire_with_env` is not
-        // passed on: the program's helpers are the runtime's).
-        let mut run = RunEnv::new(self.env.clone());
-        let mut inner = RunContext::new();
-        inner.args = ctx.args;
-        inner.budget = ctx.budget;
-        inner.regions = std::mem::take(&mut ctx.regions);
-        let before = inner.regions.len();
-        let mut inner = inner.with_env(&mut run);
-        let out = oxbpf_runtime::grant::with_maps_granted(&mut inner, &self.env.maps, |c| {
-            self.runner.run(c)
-        });
-        inner.regions.truncate(before);
-        ctx.regions = std::mem::take(&mut inner.regions);
-        out
+        // In a hook's run (no environment) the runner makes the program's run record and
+        // grants its maps itself.
+        self.runner.run(ctx)
     }
 
     fn engine(&self) -> EngineKind {
