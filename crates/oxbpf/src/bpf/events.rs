@@ -175,6 +175,9 @@ pub(crate) struct Sinks {
 /// others.
 const PUMP_BATCH: usize = 4096;
 
+/// Batches a kernel ring buffer may deliver in one pump.
+const PUMP_ROUNDS: usize = 16;
+
 impl Sinks {
     pub fn new(trace: TraceSource) -> Sinks {
         Sinks {
@@ -202,7 +205,18 @@ impl Sinks {
             let cb = &mut r.cb;
             let got = match &mut r.src {
                 RingSource::User(u) => u.consume(|d| cb(d)),
-                RingSource::Kernel(k) => k.drain(PUMP_BATCH, |d| cb(d)),
+                RingSource::Kernel(k) => {
+                    // Keep draining while the producer keeps up, within a bound.
+                    let mut got = 0;
+                    for _ in 0..PUMP_ROUNDS {
+                        let n = k.drain(PUMP_BATCH, |d| cb(d));
+                        got += n;
+                        if n < PUMP_BATCH {
+                            break;
+                        }
+                    }
+                    got
+                }
             };
             r.delivered += got as u64;
             n += got;

@@ -7,6 +7,7 @@
 //   w N          open /dev/null, write N bytes in one call, close
 //   s MS         sleep MS milliseconds
 //   k SIG        kill itself with SIG
+//   g N          getppid() N times
 //   x CODE       exit_group(CODE)
 //   e PATH ...   execve(PATH, [PATH ...]) (the rest of the arguments)
 // Without `x`, it exits 0 after the last command.
@@ -16,6 +17,7 @@
 #define SYS_close 3
 #define SYS_nanosleep 35
 #define SYS_getpid 39
+#define SYS_getppid 110
 #define SYS_execve 59
 #define SYS_kill 62
 #define SYS_exit_group 231
@@ -74,6 +76,9 @@ __attribute__((used)) void cmain(long *sp) {
             long ms = num(argv[++i]);
             long ts[2] = {ms / 1000, (ms % 1000) * 1000000};
             sys3(SYS_nanosleep, (long)ts, 0, 0);
+        } else if (c == 'g' && i + 1 < argc) {
+            for (long n = num(argv[++i]); n > 0; n--)
+                sys3(SYS_getppid, 0, 0, 0);
         } else if (c == 'k' && i + 1 < argc) {
             sys3(SYS_kill, sys3(SYS_getpid, 0, 0, 0), num(argv[++i]), 0);
         } else if (c == 'x' && i + 1 < argc) {
