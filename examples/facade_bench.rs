@@ -129,7 +129,13 @@ fn main() {
     let row = |label: &str, f: &dyn Fn(bool) -> String| {
         let cells: Vec<String> = [false, true]
             .iter()
-            .map(|&k| if backends.contains(&k) { f(k) } else { "-".into() })
+            .map(|&k| {
+                if backends.contains(&k) {
+                    f(k)
+                } else {
+                    "-".into()
+                }
+            })
             .collect();
         println!("| {label} | {} | {} |", cells[0], cells[1]);
     };
@@ -146,21 +152,30 @@ fn main() {
                 .unwrap();
         }))
     });
-    row("hello.o: load + attach_kprobe (kernel: fallback to 4 tracepoints)", &|k| {
-        us(load_attach(k, &hello, &|b| {
-            b.attach_kprobe("do_sys_openat2", "hello_world").unwrap();
-        }))
-    });
-    row("opensnoop.o: load + attach_auto (4 programs, 3 maps)", &|k| {
-        us(load_attach(k, &opensnoop, &|b| {
-            b.attach_auto().unwrap();
-        }))
-    });
-    row("syscount.o: load + attach_auto (2 programs, 4 maps)", &|k| {
-        us(load_attach(k, &syscount, &|b| {
-            b.attach_auto().unwrap();
-        }))
-    });
+    row(
+        "hello.o: load + attach_kprobe (kernel: fallback to 4 tracepoints)",
+        &|k| {
+            us(load_attach(k, &hello, &|b| {
+                b.attach_kprobe("do_sys_openat2", "hello_world").unwrap();
+            }))
+        },
+    );
+    row(
+        "opensnoop.o: load + attach_auto (4 programs, 3 maps)",
+        &|k| {
+            us(load_attach(k, &opensnoop, &|b| {
+                b.attach_auto().unwrap();
+            }))
+        },
+    );
+    row(
+        "syscount.o: load + attach_auto (2 programs, 4 maps)",
+        &|k| {
+            us(load_attach(k, &syscount, &|b| {
+                b.attach_auto().unwrap();
+            }))
+        },
+    );
     let w = workload();
     let obj = oxbpf_obj::build::compile_c_source(RING, "ring.c", &Default::default()).unwrap();
     row(

@@ -39,7 +39,7 @@ fn run(kernel: bool, command: &[String]) -> Result<u8, oxbpf::BpfError> {
     } else {
         oxbpf::Bpf::builder()
     };
-    let mut b = builder.c_file(src)?; // compile, load, verify
+    let mut b = builder.c_file(src)?; // compile and load
     let a = b.attach_kprobe("do_sys_openat2", "hello_world")?;
     if let Some(notice) = &a.notice {
         eprintln!("{notice}");

@@ -456,3 +456,64 @@ fn c_errors_name_the_file() {
     let e = Bpf::from_c_file("/no/such/file.c").unwrap_err();
     assert!(e.to_string().starts_with("/no/such/file.c: "), "{e}");
 }
+
+#[test]
+fn xdp_over_a_capture_with_maps_and_global_data() {
+    let frames = vec![
+        common::frame(Some(17)),
+        common::frame(Some(6)),
+        common::frame(None),
+        common::frame(Some(17)),
+    ];
+    let input = scratch_file("xdp-in.pcap", &common::pcap(&frames));
+    let output = scratch_file("xdp-out.pcap", b"");
+    let mut b = Bpf::from_object_file(common::root().join("examples/xdp_count.o")).unwrap();
+    let a = b.attach_xdp("eth0", "xdp_count").unwrap();
+    assert_eq!(a.hooks, ["xdp (packets of the capture)"]);
+    let stats = b
+        .run_pcap(&input, Some(&output), oxbpf::bpf::PacketOptions::default())
+        .unwrap();
+    assert_eq!(stats.len(), 1);
+    let (prog, s) = &stats[0];
+    assert_eq!(prog, "xdp_count");
+    assert_eq!((s.packets, s.xdp.pass, s.faults, s.written), (4, 4, 0, 4));
+    assert_eq!(common::pcap_count(&std::fs::read(&output).unwrap()), 4);
+    let protocols = b.map("protocols").unwrap();
+    assert_eq!(protocols.get::<u32, u64>(&17).unwrap(), Some(2));
+    assert_eq!(protocols.get::<u32, u64>(&6).unwrap(), Some(1));
+    assert_eq!(b.map(".bss").unwrap().get::<u32, u64>(&0).unwrap(), Some(1));
+    // Without a packet program there is nothing to run.
+    let mut h = Bpf::from_object_file(common::root().join("examples/hello.o")).unwrap();
+    let e = h
+        .run_pcap(&input, None, oxbpf::bpf::PacketOptions::default())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no program is attached to a packet hook"),
+        "{e}"
+    );
+}
+
+#[test]
+fn engines_give_the_same_results() {
+    require_clang!();
+    let data = scratch_file("engines-data", &[3u8; 5000]);
+    let ds = data.to_str().unwrap();
+    let mut results = Vec::new();
+    for engine in [oxbpf::EngineKind::Interpreter, oxbpf::EngineKind::Jit] {
+        let mut b = Bpf::builder().engine(engine).c_file(program("io")).unwrap();
+        assert_eq!(b.engine(), Some(engine));
+        b.attach_auto().unwrap();
+        b.spawn([workload().to_str().unwrap(), "r", ds, "5000", "w", "77"])
+            .unwrap();
+        let pid = b.stats().pid.unwrap() as u32;
+        results.push((
+            b.map("read_bytes").unwrap().get::<u32, u64>(&pid).unwrap(),
+            b.map("write_bytes").unwrap().get::<u32, u64>(&pid).unwrap(),
+            b.map("read_hist").unwrap().hist_slots().unwrap(),
+        ));
+    }
+    assert_eq!(results[0].0, Some(5000));
+    assert_eq!(results[0].1, Some(77));
+    assert_eq!(results[0], results[1]);
+}

@@ -453,3 +453,65 @@ SEC(\"tracepoint/syscalls/sys_enter_getpid\")\nint f(void *ctx) {\n  __u32 k = 0
     assert!(err.contains("\nverifier log:\n"), "{err}");
     assert!(err.contains("processed "), "{err}");
 }
+
+#[test]
+fn xdp_over_a_capture() {
+    let frames = vec![
+        common::frame(Some(17)),
+        common::frame(None),
+        common::frame(Some(17)),
+    ];
+    let input = scratch_file("cli-xdp-in.pcap", &common::pcap(&frames));
+    let output = common::root()
+        .join("target")
+        .join(format!("cli-xdp-out-{}.pcap", std::process::id()));
+    let obj = common::root().join("examples/xdp_count.o");
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--pcap",
+        input.to_str().unwrap(),
+        "--out",
+        output.to_str().unwrap(),
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err,
+        "Attaching 1 program to 1 hook (userspace)...\n\
+         oxbpf: xdp_count: 3 packets, XDP_PASS 3 XDP_DROP 0 XDP_TX 0 XDP_REDIRECT 0 XDP_ABORTED 0, 3 written\n"
+    );
+    assert_eq!(out, "\n@protocols[17]: 2\n");
+    assert_eq!(common::pcap_count(&std::fs::read(&output).unwrap()), 3);
+    let _ = std::fs::remove_file(&output);
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        obj.to_str().unwrap(),
+        "--pcap",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn jit_engine_from_the_command_line() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        "--engine",
+        "jit",
+        &hello(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        w,
+        "o",
+        "/",
+        "x",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert_eq!(hello_lines(&text(&o.stdout), WORKLOAD_COMM).len(), 1);
+}

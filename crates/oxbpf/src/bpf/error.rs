@@ -36,14 +36,6 @@ pub enum BpfError {
         source_name: String,
         error: Box<oxbpf_runtime::loader::LoadError>,
     },
-    /// oxbpf's verifier rejected a program.
-    #[error("{source_name}: {message}")]
-    Verifier {
-        source_name: String,
-        program: String,
-        /// The full diagnostic (instruction, cause, C source line when known).
-        message: String,
-    },
     /// The kernel backend failed (load, verifier, attach, maps, tracefs).
     #[error("{0}")]
     Kernel(Box<oxbpf_kernel::KernelError>),
@@ -119,8 +111,7 @@ impl BpfError {
     /// True when a program was rejected (by oxbpf's verifier, the kernel's, or a helper
     /// set check) rather than the input being unreadable or the call misused.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, BpfError::Verifier { .. })
-            || matches!(self, BpfError::Kernel(k) if matches!(**k, oxbpf_kernel::KernelError::Verifier { .. }))
+        matches!(self, BpfError::Kernel(k) if matches!(**k, oxbpf_kernel::KernelError::Verifier { .. }))
             || matches!(self, BpfError::Load { error, .. } if matches!(**error, oxbpf_runtime::loader::LoadError::Helpers { .. }))
     }
 }

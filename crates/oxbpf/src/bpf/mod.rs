@@ -2,7 +2,7 @@
 //! and output, on either backend.
 //!
 //! ```no_run
-//! let mut b = oxbpf::Bpf::from_c_file("examples/hello.c")?; // compile, load, verify
+//! let mut b = oxbpf::Bpf::from_c_file("examples/hello.c")?; // compile, load
 //! b.attach_kprobe("do_sys_openat2", "hello_world")?;      // userspace: openat of traced commands
 //! b.spawn(["cat", "/etc/hostname"])?;                      // run a command under the tracer
 //! b.trace_print()?;                                        // lines shaped like trace_pipe's
@@ -84,7 +84,6 @@ impl std::fmt::Display for Backend {
 pub(crate) struct Config {
     pub backend: Backend,
     pub engine: EngineKind,
-    pub verify: bool,
     pub budget: Option<u64>,
     pub fallback: FallbackPolicy,
     pub build: BuildOptions,
@@ -96,7 +95,6 @@ impl Default for Config {
         Config {
             backend: Backend::Userspace,
             engine: EngineKind::Interpreter,
-            verify: true,
             budget: None,
             fallback: FallbackPolicy::IfContextUnused,
             build: BuildOptions::default(),
@@ -134,13 +132,6 @@ impl BpfBuilder {
     /// The engine of the userspace backend.
     pub fn engine(mut self, engine: EngineKind) -> Self {
         self.cfg.engine = engine;
-        self
-    }
-
-    /// Skips oxbpf's verifier in userspace (programs run with every memory access
-    /// checked instead).
-    pub fn unverified(mut self) -> Self {
-        self.cfg.verify = false;
         self
     }
 

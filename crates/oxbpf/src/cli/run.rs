@@ -48,9 +48,6 @@ pub struct Args {
     /// Engine of the userspace backend.
     #[arg(long, default_value = "interp", value_parser = parse_engine)]
     engine: oxbpf::EngineKind,
-    /// Skip oxbpf's verifier (userspace; every memory access is checked at run time).
-    #[arg(long)]
-    unverified: bool,
     /// Trace the running process PID (userspace: ptrace; kernel: until it exits).
     #[arg(
         short = 'p',
@@ -164,9 +161,6 @@ pub fn run(a: Args) -> CmdResult {
     if a.kernel {
         builder = builder.kernel();
     }
-    if a.unverified {
-        builder = builder.unverified();
-    }
     let mut b = builder.file(&a.file).map_err(|e| failure(e, verbose))?;
 
     // Attach.
@@ -210,9 +204,12 @@ pub fn run(a: Args) -> CmdResult {
         }
     }
     let hooks: usize = attached.iter().map(|x| x.hooks.len()).sum();
-    for x in &attached {
-        if let Some(n) = &x.notice {
-            eprintln!("oxbpf: {n}");
+    // With --pcap the capture is what the programs run on; saying so again is noise.
+    if a.pcap.is_none() {
+        for x in &attached {
+            if let Some(n) = &x.notice {
+                eprintln!("oxbpf: {n}");
+            }
         }
     }
     eprintln!(

@@ -147,3 +147,58 @@ pub fn comm_define(comm: &str) -> oxbpf_obj::build::BuildOptions {
     o.defines.push(("COMM".into(), Some(format!("\"{comm}\""))));
     o
 }
+
+/// An Ethernet frame carrying an IPv4 header with protocol `proto` (or an ARP frame when
+/// `proto` is `None`), padded to 60 bytes.
+pub fn frame(proto: Option<u8>) -> Vec<u8> {
+    let mut f = vec![0xffu8; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1]);
+    match proto {
+        Some(p) => {
+            f.extend_from_slice(&[0x08, 0x00]);
+            let mut ip = [0u8; 20];
+            ip[0] = 0x45;
+            ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+            ip[8] = 64;
+            ip[9] = p;
+            ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+            ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+            f.extend_from_slice(&ip);
+        }
+        None => f.extend_from_slice(&[0x08, 0x06]),
+    }
+    f.resize(60, 0);
+    f
+}
+
+/// A pcap file (microsecond timestamps, Ethernet) holding `frames`.
+pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// The number of packets in a pcap file.
+pub fn pcap_count(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    let mut off = 24;
+    while off + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + incl;
+        n += 1;
+    }
+    n
+}
