@@ -515,3 +515,102 @@ fn jit_engine_from_the_command_line() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert_eq!(hello_lines(&text(&o.stdout), WORKLOAD_COMM).len(), 1);
 }
+
+/// Starts `oxbpf ARGS`, waits for `ready` on its stderr, sends it SIGINT and returns its
+/// exit status, stderr and pid.
+fn interrupt_after(args: &[&str], ready: &str) -> (Option<i32>, String, u32) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&l);
+        if l.contains(ready) {
+            break;
+        }
+    }
+    assert!(seen.contains(ready), "{seen}");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    (code, seen + &rest, child.id())
+}
+
+#[test]
+fn ctrl_c_detaches_a_traced_process_and_lets_it_run() {
+    require_clang!();
+    let w = workload_named("ctrlc-user");
+    let mut target = Command::new(&w)
+        .args(["s", "1500", "o", "/", "x", "4"])
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let (code, err, _) = interrupt_after(
+        &[
+            "run",
+            &hello(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+            "-p",
+            &pid,
+        ],
+        "Hit Ctrl-C to end.",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // Let go, not killed: it runs to its own end.
+    assert_eq!(target.wait().unwrap().code(), Some(4));
+}
+
+#[test]
+fn ctrl_c_ends_a_kernel_run_and_unloads_everything() {
+    require_kernel!();
+    let before: Vec<u32> = oxbpf_kernel::loaded_programs()
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let (code, err, oxbpf_pid) = interrupt_after(
+        &[
+            "run",
+            "--kernel",
+            &hello(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+        ],
+        "Tracing... Hit Ctrl-C to end.",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for p in oxbpf_kernel::loaded_programs().unwrap() {
+        if !before.contains(&p.id) && p.name == "hello_world" {
+            assert!(
+                oxbpf_kernel::wait_unloaded(p.id, Duration::from_secs(10)).unwrap(),
+                "program {} left loaded",
+                p.id
+            );
+        }
+    }
+    // Its private trace instance is gone too.
+    let tracefs = oxbpf_kernel::Tracefs::find_or_mount().unwrap();
+    let prefix = format!("oxbpf-{oxbpf_pid}-");
+    let left: Vec<String> = std::fs::read_dir(tracefs.path("instances"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
