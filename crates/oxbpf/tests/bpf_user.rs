@@ -517,3 +517,34 @@ fn engines_give_the_same_results() {
     assert_eq!(results[0].1, Some(77));
     assert_eq!(results[0], results[1]);
 }
+
+#[test]
+fn socket_filter_over_a_capture() {
+    require_clang!();
+    let frames = vec![
+        common::frame(Some(17)),
+        common::frame(Some(6)),
+        common::frame(None),
+        common::frame(Some(17)),
+        common::frame(Some(17)),
+    ];
+    let input = scratch_file("sock-in.pcap", &common::pcap(&frames));
+    let output = scratch_file("sock-out.pcap", b"");
+    let mut b = Bpf::from_c_file(program("keep_udp")).unwrap();
+    b.attach_socket_filter("eth0", "keep_udp").unwrap();
+    let stats = b
+        .run_pcap(&input, Some(&output), oxbpf::bpf::PacketOptions::default())
+        .unwrap();
+    let s = &stats[0].1;
+    assert_eq!(
+        (s.packets, s.socket.accepted, s.socket.dropped, s.faults),
+        (5, 3, 2, 0)
+    );
+    assert_eq!(common::pcap_count(&std::fs::read(&output).unwrap()), 3);
+    let seen = b.map("seen").unwrap();
+    assert_eq!(seen.get::<u32, u64>(&1).unwrap(), Some(3));
+    assert_eq!(seen.get::<u32, u64>(&0).unwrap(), Some(2));
+    // A socket filter is no kprobe.
+    let e = b.attach_kprobe("do_sys_openat2", "keep_udp").unwrap_err();
+    assert!(e.to_string().contains("socket_filter program"), "{e}");
+}
