@@ -112,6 +112,16 @@ pub enum KernelError {
         message: String,
     },
 
+    /// The object file is malformed: oxbpf-obj's checks, which run before aya sees the
+    /// bytes (aya-obj panics on some malformed objects), refused it; or aya panicked on
+    /// it anyway ([`oxbpf_obj::ObjError::Aya`]).
+    #[error("object file: {source}")]
+    ObjectFile {
+        /// What is wrong, with the section, symbol or relocation.
+        #[source]
+        source: oxbpf_obj::ObjError,
+    },
+
     /// aya failed to load an object file.
     #[error("loading the object with aya: {source}")]
     Object {

@@ -474,6 +474,16 @@ pub fn test_run(
         None if context_only => 0,
         None => input.ctx_in.len(),
     };
+    if data_out_size > 0 && !sys::honours_data_size_out(crate::probe::KernelVersion::current()) {
+        // Before Linux 5.0 the kernel copied the whole output packet to `data_out`
+        // whatever `data_size_out` said: a program that grows the packet would write past
+        // the buffer into this process's memory.
+        return Err(KernelError::Unsupported {
+            what: "BPF_PROG_TEST_RUN with packet output before Linux 5.0 (the kernel \
+                   ignores the output buffer's size); set data_out_size to Some(0)"
+                .to_string(),
+        });
+    }
     let mut data_out = vec![0u8; data_out_size];
     let mut ctx_out = vec![0u8; ctx_out_size];
     let (r, raw) = sys::prog_test_run(
@@ -646,5 +656,20 @@ pub fn wait_unloaded(id: u32, timeout: Duration) -> Result<bool, KernelError> {
             return Ok(false);
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::KernelVersion;
+
+    #[test]
+    fn packet_output_needs_a_kernel_that_honours_its_size() {
+        let v = |s: &str| KernelVersion::parse(s);
+        assert!(!sys::honours_data_size_out(v("4.19.0-25-amd64")));
+        assert!(sys::honours_data_size_out(v("5.0.0")));
+        assert!(sys::honours_data_size_out(v("6.18.0-rc1")));
+        assert!(sys::honours_data_size_out(None));
     }
 }

@@ -131,15 +131,22 @@ pub(crate) struct ProgLoadOutcome {
 /// BTF module index in the `off` field of kfunc calls) is inside an array of `len` entries,
 /// so that the kernel never reads past the slice.
 fn check_fd_array_refs(insns: &[u8], len: usize) -> io::Result<()> {
-    for (slot, c) in insns.chunks_exact(8).enumerate() {
-        let (opcode, src) = (c[0], c[1] >> 4);
-        let off = i16::from_le_bytes([c[2], c[3]]);
-        let imm = i32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-        let idx = match (opcode, src) {
-            // lddw with BPF_PSEUDO_MAP_IDX / BPF_PSEUDO_MAP_IDX_VALUE
-            (0x18, 5) | (0x18, 6) => i64::from(imm),
-            // call with BPF_PSEUDO_KFUNC_CALL: off > 0 names a module BTF fd
-            (0x85, 2) if off > 0 => i64::from(off),
+    use oxbpf_isa::opcode::{
+        CLS_JMP, JMP_CALL, LDDW, PSEUDO_KFUNC_CALL, PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE,
+    };
+    const CALL: u8 = JMP_CALL | CLS_JMP;
+    let Some(slots) = oxbpf_isa::raw::slots(insns) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("program is {} bytes, not a multiple of 8", insns.len()),
+        ));
+    };
+    // Every slot, the second halves of lddw included: checking too much is harmless.
+    for (slot, r) in slots.iter().enumerate() {
+        let idx = match (r.opcode, r.src) {
+            (LDDW, PSEUDO_MAP_IDX | PSEUDO_MAP_IDX_VALUE) => i64::from(r.imm),
+            // A kfunc call's `off` > 0 names a module BTF fd in the array.
+            (CALL, PSEUDO_KFUNC_CALL) if r.off > 0 => i64::from(r.off),
             _ => continue,
         };
         if idx < 0 || idx as u64 >= len as u64 {
@@ -250,7 +257,16 @@ pub(crate) struct TestRunRaw {
     pub ctx_size_out: u32,
 }
 
-/// Runs a loaded program once (or `repeat` times) on the given input.
+/// Whether `BPF_PROG_TEST_RUN` on this kernel copies at most `data_size_out` bytes to
+/// `data_out` (Linux 5.0, "bpf: respect size hint to BPF_PROG_TEST_RUN if present";
+/// before, it copied the whole output packet). An unknown version is taken as new:
+/// `uname` only fails on broken systems.
+pub(crate) fn honours_data_size_out(v: Option<crate::probe::KernelVersion>) -> bool {
+    v.is_none_or(|v| (v.major, v.minor) >= (5, 0))
+}
+
+/// Runs a loaded program once (or `repeat` times) on the given input. Packet output is
+/// refused on kernels that ignore its size ([`honours_data_size_out`]).
 pub(crate) fn prog_test_run(
     prog: BorrowedFd<'_>,
     args: TestRunArgs<'_>,
@@ -267,6 +283,13 @@ pub(crate) fn prog_test_run(
         Ok(s) => s,
         Err(e) => return (Err(e), TestRunRaw::default()),
     };
+    if !args.data_out.is_empty() && !honours_data_size_out(crate::probe::KernelVersion::current()) {
+        let e = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "packet output of BPF_PROG_TEST_RUN before Linux 5.0 ignores the buffer size",
+        );
+        return (Err(e), TestRunRaw::default());
+    }
     let mut attr = zeroed_attr();
     // SAFETY: writing fields of a union member of a zeroed POD union.
     let t = unsafe { &mut attr.test };
@@ -285,7 +308,9 @@ pub(crate) fn prog_test_run(
     t.batch_size = args.batch_size;
     // SAFETY: the four buffers borrow live slices and their lengths are the sizes stored
     // next to them; the kernel copies at most `data_size_out`/`ctx_size_out` bytes out
-    // (it reports ENOSPC rather than overrun a short buffer).
+    // (it reports ENOSPC rather than overrun a short buffer): for `data_out` since Linux
+    // 5.0, checked above; `ctx_out` arrived (5.2) with its size check. An empty slice is
+    // passed as NULL, which the kernel never copies to.
     let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr) };
     // SAFETY: reading integer fields of the union member initialised above.
     let t = unsafe { attr.test };
