@@ -17,12 +17,13 @@ use std::path::PathBuf;
 /// raw_tracepoint:NAME, uprobe:PATH:SYMBOL, xdp:IFACE, socket:IFACE. With several
 /// programs, write NAME=KIND:TARGET.
 ///
-/// Userspace: syscall tracepoints (and kprobes on syscall functions, which map to them)
-/// fire for the command after `--` or the process given with -p; XDP programs and socket
+/// Userspace: syscall tracepoints (syscalls:sys_enter_*/sys_exit_*, raw_syscalls:*; kprobes
+/// on syscall functions map to them) fire for the command after `--` or the process given
+/// with -p; XDP programs and socket
 /// filters run over --pcap. Kernel: the programs see the whole system; with a command,
 /// oxbpf runs it while they are attached and stops when it exits, otherwise it runs until
-/// Ctrl-C. Where this kernel lacks the hook (no kprobes here), the programs fall back to
-/// the syscall tracepoints with a one-line notice (--no-fallback refuses).
+/// Ctrl-C. Where the kernel lacks the hook (kprobes on a kernel without them), the programs
+/// fall back to the syscall tracepoints with a one-line notice (--no-fallback refuses).
 ///
 /// Trace lines (bpf_trace_printk) are printed as trace_pipe shows them, ring and perf
 /// buffer records as hex (or by --format), as they come. At the end, maps that hold counts
