@@ -614,3 +614,99 @@ fn ctrl_c_ends_a_kernel_run_and_unloads_everything() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// The pid of the first trace line of task `comm`.
+fn first_pid(out: &str, comm: &str) -> u32 {
+    out.lines()
+        .find_map(|l| {
+            let (head, _) = l.split_once(" [")?;
+            let (task, pid) = head.trim().rsplit_once('-')?;
+            (task == comm).then(|| pid.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no line of {comm} in\n{out}"))
+}
+
+#[test]
+fn read_and_write_byte_counts_execve_and_threads() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let f = scratch_file("cli-io", &[9u8; 3000]);
+    let fs = f.to_str().unwrap();
+    // Byte counts: 3000 read (4096 asked), 123 written; the exit status passes through.
+    let o = oxbpf(&[
+        "run",
+        program("io").to_str().unwrap(),
+        "--",
+        w,
+        "r",
+        fs,
+        "4096",
+        "w",
+        "123",
+        "x",
+        "5",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@read_bytes[")?.split_once("]: "))
+        .map(|(p, n)| (p.to_string(), n.to_string()))
+        .unwrap();
+    assert_eq!(pid.1, "3000", "{out}");
+    assert!(
+        out.contains(&format!("\n@write_bytes[{}]: 123\n", pid.0)),
+        "{out}"
+    );
+
+    // execve: the command's own exec, then the one it makes.
+    let o = oxbpf(&[
+        "run",
+        program("execs").to_str().unwrap(),
+        "--",
+        w,
+        "e",
+        w,
+        "x",
+        "0",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let msgs: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_once(": bpf_trace_printk: ").unwrap().1)
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            format!("exec {w}").as_str(),
+            "exec returned 0",
+            format!("exec {w}").as_str(),
+            "exec returned 0"
+        ]
+    );
+
+    // A multi-threaded command: three threads, one open of the marker each.
+    let marker = scratch_file("cli-marker", b"m");
+    let o = oxbpf(&[
+        "run",
+        program("opens").to_str().unwrap(),
+        "--",
+        common::threads().to_str().unwrap(),
+        marker.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    let pid = first_pid(&out, "threadsw");
+    let thread_rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("@by_tid[") && !l.starts_with(&format!("@by_tid[{pid}]")))
+        .collect();
+    assert_eq!(thread_rows.len(), 3, "{out}");
+    assert!(thread_rows.iter().all(|l| l.ends_with("]: 1")), "{out}");
+    let marker_lines = out
+        .lines()
+        .filter(|l| l.ends_with(&format!("bpf_trace_printk: open {}", marker.display())))
+        .count();
+    assert_eq!(marker_lines, 3, "{out}");
+}
