@@ -17,7 +17,7 @@ pub struct ProgramInfo {
     pub section: String,
     /// What the section says about the program.
     pub kind: ProgramKind,
-    /// Instructions, map references by index into [`Source::maps`].
+    /// Instructions, map references by index into the object's maps ([`Bpf::map_names`](super::Bpf::map_names) order).
     pub insns: Program,
 }
 
