@@ -17,6 +17,7 @@ mod input;
 mod list;
 mod map;
 mod run;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ enum Command {
     List(list::Args),
     Run(run::Args),
     Map(map::Args),
+    Verify(verify::Args),
 }
 
 /// A failed command: the message and the exit status class.
@@ -99,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
         Command::Map(a) => map::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
