@@ -14,9 +14,10 @@ struct sys_exit {
 	__s64 ret;
 };
 
+/* No padding: oxbpf's verifier refuses passing uninitialized stack bytes to helpers. */
 struct args {
 	const char *fname;
-	__s32 flags;
+	__s64 flags;
 };
 
 #define NAME_MAX 255

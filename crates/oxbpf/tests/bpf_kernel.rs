@@ -110,14 +110,27 @@ struct Observed {
     report_lines: usize,
 }
 
-fn observe(backend: Backend, comm: &str, data: &std::path::Path) -> Observed {
+fn observe(
+    backend: Backend,
+    engine: oxbpf::EngineKind,
+    comm: &str,
+    data: &std::path::Path,
+) -> Observed {
     let w = workload_named(comm);
     let mut b = Bpf::builder()
         .backend(backend)
+        .engine(engine)
         .build_options(comm_define(comm))
         .c_file(program("diff"))
         .unwrap();
-    assert_eq!(b.attach_auto().unwrap().len(), 2);
+    let attached = b.attach_auto().unwrap();
+    assert_eq!(attached.len(), 2);
+    let want = match (backend, engine) {
+        (Backend::Kernel, _) => "kernel",
+        (_, oxbpf::EngineKind::Jit) => "jit, verified code",
+        _ => "interp, verified",
+    };
+    assert!(attached.iter().all(|a| a.mode == want), "{attached:?}");
     let ring: Rc<RefCell<Vec<i64>>> = Rc::default();
     let r = ring.clone();
     b.open_ring_buffer("reads", move |d| {
@@ -181,8 +194,16 @@ fn observe(backend: Backend, comm: &str, data: &std::path::Path) -> Observed {
 fn same_object_same_results_in_the_kernel_and_in_userspace() {
     require_kernel!();
     let data = scratch_file("diff-data", &[1u8; 6000]);
-    let user = observe(Backend::Userspace, "diff-user", &data);
-    let kernel = observe(Backend::Kernel, "diff-kern", &data);
+    let interp = oxbpf::EngineKind::Interpreter;
+    let user = observe(Backend::Userspace, interp, "diff-user", &data);
+    // The JIT runs the verified programs as its verified code.
+    let jit = observe(
+        Backend::Userspace,
+        oxbpf::EngineKind::Jit,
+        "diff-jit",
+        &data,
+    );
+    let kernel = observe(Backend::Kernel, interp, "diff-kern", &data);
     // 4096 + 904 from the first read, 17 from the second.
     // Each `r` opens the file too.
     assert_eq!(user.opens, 4);
@@ -191,6 +212,7 @@ fn same_object_same_results_in_the_kernel_and_in_userspace() {
     assert_eq!(user.exit, ExitStatus::Exited(4));
     assert_eq!(user.messages, ["openat flags 0"; 4]);
     assert_eq!(user, kernel);
+    assert_eq!(jit, kernel);
 }
 
 #[test]

@@ -379,8 +379,29 @@ fn attach_errors_name_the_cause() {
         .attach_kprobe("__x64_sys_openat", "probe_reads_ctx")
         .unwrap_err();
     assert!(e.to_string().contains("but the program reads its kprobe context (struct pt_regs) (instruction 0: r3 = *(u64 *)(r1 + 112))"), "{e}");
+    // Forced, it still has to pass the verifier for the tracepoint record, which it reads
+    // past (the kernel refuses such a fallback too).
     let mut forced = Bpf::builder()
         .fallback(FallbackPolicy::Always)
+        .c_file(program("reads_ctx"))
+        .unwrap();
+    let e = forced
+        .attach_kprobe("__x64_sys_openat", "probe_reads_ctx")
+        .unwrap_err();
+    assert!(e.is_rejection(), "{e}");
+    assert!(
+        e.to_string().contains("program `probe_reads_ctx` rejected by the verifier: ")
+            && e.to_string().contains("reads_ctx.c:5:21: instruction 0: invalid 8-byte read of trace_event_raw_sys_enter offset 112"),
+        "{e}"
+    );
+    assert!(e
+        .verifier_log()
+        .unwrap()
+        .contains("unsigned long di = regs[14];"));
+    // Unverified, it runs checked (and faults on that read).
+    let mut forced = Bpf::builder()
+        .fallback(FallbackPolicy::Always)
+        .unverified()
         .c_file(program("reads_ctx"))
         .unwrap();
     let a = forced
@@ -547,4 +568,107 @@ fn socket_filter_over_a_capture() {
     // A socket filter is no kprobe.
     let e = b.attach_kprobe("do_sys_openat2", "keep_udp").unwrap_err();
     assert!(e.to_string().contains("socket_filter program"), "{e}");
+}
+
+/// A hash map and a program reading the value of a lookup it did not check.
+const UNCHECKED: &str = "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } m SEC(\".maps\");\n\
+SECTION\n\
+int f(void *ctx)\n\
+{\n\
+  __u32 k = 0;\n\
+  __u64 *v = bpf_map_lookup_elem(&m, &k);\n\
+  return *v;\n\
+}\n\
+char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+
+#[test]
+fn programs_are_verified_for_their_hooks() {
+    require_clang!();
+    // A program in a section is verified when it is loaded.
+    let src = UNCHECKED.replace("SECTION", "SEC(\"tracepoint/syscalls/sys_enter_getppid\")");
+    let e = Bpf::from_c_source(&src).unwrap_err();
+    assert!(e.is_rejection(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("prog.c: program `f` rejected by the verifier: prog.c:7:"),
+        "{text}"
+    );
+    let log = e.verifier_log().unwrap();
+    assert!(log.contains("return *v;"), "{log}");
+
+    // Unverified, it loads and runs checked: the lookup misses and the read faults.
+    let mut b = Bpf::builder().unverified().c_source(&src).unwrap();
+    let a = b.attach_auto().unwrap();
+    assert_eq!(a[0].mode, "interp");
+    b.spawn([workload().to_str().unwrap(), "g", "2"]).unwrap();
+    assert_eq!((b.stats().runs, b.stats().failures), (2, 2));
+    assert!(b
+        .stats()
+        .first_error
+        .as_ref()
+        .unwrap()
+        .contains("program `f`"));
+
+    // A BCC-style function is verified when an attach gives it a type.
+    let src = UNCHECKED.replace("SECTION", "");
+    let mut b = Bpf::from_c_source(&src).unwrap();
+    let e = b
+        .attach_tracepoint("syscalls:sys_enter_getppid", "f")
+        .unwrap_err();
+    assert!(e.is_rejection(), "{e}");
+
+    // How accepted programs run.
+    let modes = |builder: oxbpf::BpfBuilder| {
+        let mut b = builder.c_file(hello()).unwrap();
+        b.attach_tracepoint("syscalls:sys_enter_openat", "hello_world")
+            .unwrap()
+            .mode
+    };
+    assert_eq!(modes(Bpf::builder()), "interp, verified");
+    assert_eq!(
+        modes(Bpf::builder().engine(oxbpf::EngineKind::Jit)),
+        "jit, verified code"
+    );
+    assert_eq!(
+        modes(
+            Bpf::builder()
+                .engine(oxbpf::EngineKind::Jit)
+                .budget(Some(10_000))
+        ),
+        "jit, verified"
+    );
+    assert_eq!(
+        modes(Bpf::builder().engine(oxbpf::EngineKind::Jit).unverified()),
+        "jit"
+    );
+}
+
+#[test]
+fn verified_jit_code_gives_the_same_trace_and_maps() {
+    require_clang!();
+    let f = scratch_file("vjit", b"v");
+    let fs = f.to_str().unwrap();
+    let mut out = Vec::new();
+    for builder in [
+        Bpf::builder().engine(oxbpf::EngineKind::Jit),
+        Bpf::builder().engine(oxbpf::EngineKind::Jit).unverified(),
+        Bpf::builder(),
+    ] {
+        let mut b = builder.c_file(program("opens")).unwrap();
+        b.attach_auto().unwrap();
+        let ring: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
+        let r = ring.clone();
+        b.open_ring_buffer("events", move |d| r.borrow_mut().push(d[8..].to_vec()))
+            .unwrap();
+        b.spawn([workload().to_str().unwrap(), "o", fs, "o", "/"])
+            .unwrap();
+        let pid = b.stats().pid.unwrap() as u32;
+        let msgs: Vec<String> = b.trace_fields().into_iter().map(|t| t.msg).collect();
+        let n = b.map("opens").unwrap().get::<u32, u64>(&pid).unwrap();
+        out.push((msgs, n, ring.borrow().clone()));
+    }
+    assert_eq!(out[0].0, [format!("open {fs}"), "open /".to_string()]);
+    assert_eq!(out[0].1, Some(2));
+    assert_eq!(out[0], out[1]);
+    assert_eq!(out[0], out[2]);
 }

@@ -710,3 +710,41 @@ fn read_and_write_byte_counts_execve_and_threads() {
         .count();
     assert_eq!(marker_lines, 3, "{out}");
 }
+
+#[test]
+fn userspace_verifier_rejections_and_unverified_runs() {
+    require_clang!();
+    let src = scratch_file(
+        "cli-unchecked.c",
+        b"struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } m SEC(\".maps\");\n\
+SEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint f(void *ctx) {\n  __u32 k = 0;\n  __u64 *v = bpf_map_lookup_elem(&m, &k);\n  return *v;\n}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    let s = src.to_str().unwrap();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&["run", s, "--", w, "g", "1"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: {s}: program `f` rejected by the verifier: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("(--verbose prints the full verifier log)\n"),
+        "{err}"
+    );
+    let o = oxbpf(&["run", "--verbose", s, "--", w, "g", "1"]);
+    let err = text(&o.stderr);
+    assert!(err.contains("\nverifier log:\nerror: "), "{err}");
+    assert!(err.contains("return *v;"), "{err}");
+    // --unverified: it runs, checked; the faulting runs are reported and the command's
+    // status passes through.
+    let o = oxbpf(&["run", "--unverified", s, "--", w, "g", "2", "x", "3"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("oxbpf: 2 of 2 runs failed; the first: program `f`"),
+        "{err}"
+    );
+}

@@ -124,8 +124,8 @@ fn bpf_programs_with_maps_on_hooks() {
                  return 7;\n\
                }\n";
     for engine in [oxbpf::EngineKind::Interpreter, oxbpf::EngineKind::Jit] {
-        let b = Bpf::builder().engine(engine).c_source(src).unwrap();
-        let p = b.hook_program("on_req").unwrap();
+        let mut b = Bpf::builder().engine(engine).c_source(src).unwrap();
+        let p = b.hook_program::<Req>("on_req").unwrap();
         assert!(!p.registers_only(), "calls a helper");
         let hook: Hook<Req> = Hook::new("req").unwrap();
         hook.attach(p);
@@ -146,7 +146,52 @@ fn bpf_programs_with_maps_on_hooks() {
     let e = Bpf::builder()
         .c_source(src)
         .unwrap()
-        .hook_program("nope")
+        .hook_program::<Req>("nope")
         .unwrap_err();
     assert!(e.to_string().starts_with("no program named `nope`"), "{e}");
+}
+
+#[test]
+fn verified_bpf_filters_run_from_registers() {
+    require_clang!();
+    // No helper calls: on the JIT the verified code runs from its registers.
+    let src = "struct req { __u64 a, b; __u32 verdict, calls; };\n\
+               int filter(struct req *r) {\n\
+                 r->verdict = r->a > r->b;\n\
+                 r->calls += 1;\n\
+                 return r->a;\n\
+               }\n";
+    for (engine, fast, mode) in [
+        (oxbpf::EngineKind::Jit, true, "jit-verified"),
+        (oxbpf::EngineKind::Interpreter, false, "interp"),
+    ] {
+        let mut b = Bpf::builder().engine(engine).c_source(src).unwrap();
+        let p = b.hook_program::<Req>("filter").unwrap();
+        assert_eq!((p.registers_only(), p.mode()), (fast, mode));
+        let hook: Hook<Req> = Hook::new("req").unwrap();
+        hook.attach(p);
+        let mut req = Req {
+            a: 8,
+            b: 3,
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            let r = hook.fire(&mut req);
+            assert_eq!((r.value, r.failed), (8, 0));
+        }
+        assert_eq!((req.verdict, req.calls), (1, 3));
+    }
+    // A filter reading a field the hook does not declare is refused.
+    let bad = "int peek(__u64 *r) { return r[3]; }";
+    let mut b = Bpf::builder().c_source(bad).unwrap();
+    let e = b.hook_program::<Req>("peek").unwrap_err();
+    assert!(e.is_rejection(), "{e}");
+    assert!(e.to_string().contains("offset 24"), "{e}");
+    // Unverified it runs checked, and the read past the struct faults.
+    let mut b = Bpf::builder().unverified().c_source(bad).unwrap();
+    let p = b.hook_program::<Req>("peek").unwrap();
+    let hook: Hook<Req> = Hook::new("req").unwrap();
+    hook.attach(p);
+    let r = hook.fire(&mut Req::default());
+    assert_eq!(r.failed, 1);
 }

@@ -227,6 +227,12 @@ impl JitProgram {
         &self.opts
     }
 
+    /// Whether runs need nothing but the entry registers (no helper or local calls, no
+    /// memory checks, no budget): then [`Executable::run_registers`] runs it.
+    pub fn runs_from_registers(&self) -> bool {
+        self.stateless
+    }
+
     /// Bytes of eBPF stack each run reserves.
     pub fn stack_bytes(&self) -> usize {
         self.shared.stack_bytes

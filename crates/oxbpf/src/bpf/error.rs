@@ -26,6 +26,16 @@ pub enum BpfError {
         column: usize,
         message: String,
     },
+    /// oxbpf's verifier rejected a program (userspace backend).
+    #[error("{source_name}: program `{program}` rejected by the verifier: {summary}")]
+    Verifier {
+        source_name: String,
+        program: String,
+        /// The instruction, its C source line and the cause, with a hint.
+        summary: String,
+        /// The full report: the path, the abstract state.
+        report: String,
+    },
     /// A file could not be read.
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
@@ -91,8 +101,8 @@ impl From<oxbpf_runtime::packet::PacketError> for BpfError {
 }
 
 impl BpfError {
-    /// A short report for people: for kernel verifier rejections, the failing instruction
-    /// and C source line rather than the whole log (see [`BpfError::verifier_log`]).
+    /// A short report for people: for verifier rejections, the failing instruction and C
+    /// source line rather than the whole log (see [`BpfError::verifier_log`]).
     pub fn summary(&self) -> String {
         match self {
             BpfError::Kernel(k) => k.summary(),
@@ -100,10 +110,12 @@ impl BpfError {
         }
     }
 
-    /// The full verifier log of a kernel rejection.
+    /// The full verifier log of a rejection: the kernel's log, or oxbpf's verifier report
+    /// (the path to the failing instruction and the abstract state there).
     pub fn verifier_log(&self) -> Option<&str> {
         match self {
             BpfError::Kernel(k) => k.verifier_log(),
+            BpfError::Verifier { report, .. } => Some(report),
             _ => None,
         }
     }
@@ -111,7 +123,8 @@ impl BpfError {
     /// True when a program was rejected (by oxbpf's verifier, the kernel's, or a helper
     /// set check) rather than the input being unreadable or the call misused.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, BpfError::Kernel(k) if matches!(**k, oxbpf_kernel::KernelError::Verifier { .. }))
+        matches!(self, BpfError::Verifier { .. })
+            || matches!(self, BpfError::Kernel(k) if matches!(**k, oxbpf_kernel::KernelError::Verifier { .. }))
             || matches!(self, BpfError::Load { error, .. } if matches!(**error, oxbpf_runtime::loader::LoadError::Helpers { .. }))
     }
 }

@@ -35,6 +35,7 @@ mod source;
 mod spec;
 mod target;
 mod user;
+mod verify;
 
 pub use error::BpfError;
 pub use events::{PerfEvent, TraceEvent};
@@ -84,6 +85,7 @@ impl std::fmt::Display for Backend {
 pub(crate) struct Config {
     pub backend: Backend,
     pub engine: EngineKind,
+    pub verify: bool,
     pub budget: Option<u64>,
     pub fallback: FallbackPolicy,
     pub build: BuildOptions,
@@ -95,6 +97,7 @@ impl Default for Config {
         Config {
             backend: Backend::Userspace,
             engine: EngineKind::Interpreter,
+            verify: true,
             budget: None,
             fallback: FallbackPolicy::IfContextUnused,
             build: BuildOptions::default(),
@@ -135,7 +138,17 @@ impl BpfBuilder {
         self
     }
 
-    /// Stops each userspace run after `budget` instructions.
+    /// Skips oxbpf's verifier in userspace: programs are not checked before they run and
+    /// run in the engines' checked mode (every memory access checked at run time). By
+    /// default programs are verified for the hook they attach to and, on the JIT, run as
+    /// its verified code.
+    pub fn unverified(mut self) -> Self {
+        self.cfg.verify = false;
+        self
+    }
+
+    /// Stops each userspace run after `budget` instructions (programs then run in checked
+    /// mode).
     pub fn budget(mut self, budget: Option<u64>) -> Self {
         self.cfg.budget = budget;
         self
@@ -213,6 +226,11 @@ pub struct AttachInfo {
     pub hooks: Vec<String>,
     /// One line saying which hooks stand in for the target when they differ from it.
     pub notice: Option<String>,
+    /// How it runs: `kernel`; in userspace `interp` or `jit` (checked: every memory access
+    /// checked), `interp, verified` (oxbpf's verifier accepted it for every hook; the
+    /// interpreter checks anyway), `jit, verified code` (the JIT's verified mode, no
+    /// run-time checks), `jit, verified` (verified, but a budget keeps it checked).
+    pub mode: &'static str,
 }
 
 /// Counters of the userspace backend's runs.
@@ -396,7 +414,7 @@ impl Bpf {
     ) -> Result<AttachInfo, BpfError> {
         let info = self.src.program(program)?.clone();
         let policy = self.cfg.fallback;
-        let (hooks, notice) = match &mut self.backend {
+        let (hooks, notice, mode) = match &mut self.backend {
             BackendImpl::User(u) => {
                 u.check_loaded(&info.name)?;
                 target::check_kind(&info, target)?;
@@ -408,15 +426,16 @@ impl Bpf {
                     )?;
                 }
                 let plan = target::user_plan(&info, target, policy)?;
-                u.add(&info.name, &plan.hooks);
+                let mode = u.add(&self.src, &info, &plan.hooks)?;
                 (
                     plan.hooks.iter().map(|h| h.to_string()).collect(),
                     plan.notice,
+                    mode,
                 )
             }
             BackendImpl::Kernel(k) => {
                 let a = k.attach(&self.src, &info, target, policy)?;
-                (a.hooks, a.notice)
+                (a.hooks, a.notice, "kernel")
             }
         };
         let a = AttachInfo {
@@ -424,6 +443,7 @@ impl Bpf {
             target: target.to_string(),
             hooks,
             notice,
+            mode,
         };
         if let Some(n) = &a.notice {
             log::info!("{n}");

@@ -3,9 +3,11 @@
 
 use super::error::BpfError;
 use super::events::Sinks;
-use super::source::Source;
+use super::source::{ProgramInfo, Source};
 use super::target::UserHook;
+use super::verify::{self, VerifiedCode, VerifyAs};
 use super::{spec, Config, RunStats};
+use oxbpf_runtime::env::{ProgramRunner, RunEnv};
 use oxbpf_runtime::loader::{LoadedObject, LoadedProgram, RunInput, Runtime};
 use oxbpf_runtime::packet::{PacketEnv, PacketOptions, PacketRunner, PacketStats};
 use oxbpf_runtime::task::{CurrentTask, Task};
@@ -18,17 +20,37 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One program on one userspace hook.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct UserAttachment {
     pub program: String,
     pub hook: UserHook,
+    /// The JIT's verified code, when the program was verified for this hook and runs on
+    /// the JIT without a budget.
+    pub verified: Option<Arc<ProgramRunner>>,
+}
+
+impl std::fmt::Debug for UserAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserAttachment")
+            .field("program", &self.program)
+            .field("hook", &self.hook)
+            .field("verified_code", &self.verified.is_some())
+            .finish()
+    }
 }
 
 pub(crate) struct UserBackend {
     loaded: LoadedObject,
-    /// Verified JIT code of the programs that run from their registers alone (no helper
-    /// calls), by name.
-    fast: HashMap<String, Arc<dyn Executable>>,
+    src_name: String,
+    /// Run oxbpf's verifier (the default).
+    verify: bool,
+    /// Verified programs may run as the JIT's verified code (JIT engine, no budget).
+    verified_mode: bool,
+    /// Verdicts by (program, what it was verified as): true when accepted, false when the
+    /// verifier does not handle that program type.
+    verdicts: HashMap<(String, String), bool>,
+    /// Verified JIT code, by program (compiled on first use).
+    code: HashMap<String, Arc<VerifiedCode>>,
     trace: Arc<TraceBuffer>,
     attachments: Vec<UserAttachment>,
 }
@@ -54,12 +76,77 @@ impl UserBackend {
             source_name: src.name.clone(),
             error: Box::new(error),
         })?;
-        Ok(UserBackend {
+        let mut u = UserBackend {
             loaded,
-            fast: HashMap::new(),
+            src_name: src.name.clone(),
+            verify: cfg.verify,
+            verified_mode: cfg.engine == EngineKind::Jit && cfg.budget.is_none(),
+            verdicts: HashMap::new(),
+            code: HashMap::new(),
             trace,
             attachments: Vec::new(),
-        })
+        };
+        // Programs in sections are verified as what their section says now, as a loader
+        // would; BCC-style functions when an attach gives them a type.
+        if u.verify {
+            for p in &src.programs {
+                if p.kind != oxbpf_obj::ProgramKind::Unspecified
+                    && u.loaded.program(&p.name).is_some()
+                {
+                    u.verdict(src, p, &VerifyAs::Kind(p.kind.clone(), None))?;
+                }
+            }
+        }
+        Ok(u)
+    }
+
+    /// The verifier's verdict on `p` as `what` (cached).
+    fn verdict(
+        &mut self,
+        src: &Source,
+        p: &ProgramInfo,
+        what: &VerifyAs,
+    ) -> Result<bool, BpfError> {
+        let key = (p.name.clone(), what.key());
+        if let Some(v) = self.verdicts.get(&key) {
+            return Ok(*v);
+        }
+        let v = verify::check(src, p, what)?;
+        self.verdicts.insert(key, v);
+        Ok(v)
+    }
+
+    /// The verified JIT code of `program` (compiled once).
+    fn verified_code(&mut self, program: &str) -> Result<Option<Arc<VerifiedCode>>, BpfError> {
+        if !self.verified_mode {
+            return Ok(None);
+        }
+        if let Some(c) = self.code.get(program) {
+            return Ok(Some(c.clone()));
+        }
+        let Some(p) = self.loaded.program(program) else {
+            return Ok(None);
+        };
+        let c = Arc::new(verify::compile_verified(p, &self.src_name)?);
+        self.code.insert(program.to_string(), c.clone());
+        Ok(Some(c))
+    }
+
+    /// Verifies `p` for an embedder hook and returns its verified code when it may run
+    /// as such (`None`: checked mode).
+    pub fn verify_for_hook(
+        &mut self,
+        src: &Source,
+        p: &ProgramInfo,
+        spec: Arc<oxbpf_verifier::HookSpec>,
+    ) -> Result<Option<Arc<VerifiedCode>>, BpfError> {
+        if !self.verify {
+            return Ok(None);
+        }
+        if !self.verdict(src, p, &VerifyAs::Hook(spec))? {
+            return Ok(None);
+        }
+        self.verified_code(&p.name)
     }
 
     pub fn trace(&self) -> &Arc<TraceBuffer> {
@@ -68,11 +155,6 @@ impl UserBackend {
 
     pub fn object(&self) -> &LoadedObject {
         &self.loaded
-    }
-
-    /// The verified, registers-only JIT code of `program`, if it has some.
-    pub fn fast_code(&self, program: &str) -> Option<Arc<dyn Executable>> {
-        self.fast.get(program).cloned()
     }
 
     pub fn engine(&self) -> Option<EngineKind> {
@@ -98,13 +180,64 @@ impl UserBackend {
         })
     }
 
-    pub fn add(&mut self, program: &str, hooks: &[UserHook]) {
+    /// Attaches `p` to `hooks`, verifying it for each (its program type and context
+    /// there). A program moved to another hook type (a kprobe on the syscall hooks) that
+    /// the verifier refuses there runs checked, with a warning; otherwise a rejection is
+    /// an error.
+    ///
+    /// Returns how it runs: `interp` or `jit` (checked), with `, verified` when oxbpf's
+    /// verifier accepted it on every hook (the JIT then runs its verified code).
+    pub fn add(
+        &mut self,
+        src: &Source,
+        p: &ProgramInfo,
+        hooks: &[UserHook],
+    ) -> Result<&'static str, BpfError> {
+        let mut planned = Vec::with_capacity(hooks.len());
         for h in hooks {
-            self.attachments.push(UserAttachment {
-                program: program.to_string(),
+            let mut verified = None;
+            if self.verify {
+                let what = verify::for_user_hook(h);
+                let moved = p.kind != oxbpf_obj::ProgramKind::Unspecified
+                    && match &what {
+                        VerifyAs::Kind(k, _) => {
+                            oxbpf_verifier::ProgramType::from_kind(k).map(|t| t.name().to_string())
+                                != oxbpf_verifier::ProgramType::from_kind(&p.kind)
+                                    .map(|t| t.name().to_string())
+                        }
+                        VerifyAs::Hook(_) => true,
+                    };
+                match self.verdict(src, p, &what) {
+                    Ok(true) => verified = self.verified_code(&p.name)?.map(|c| c.runner.clone()),
+                    Ok(false) => {}
+                    Err(e) if moved => {
+                        log::warn!("{h}: {}; it runs with every access checked", e.summary())
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            planned.push(UserAttachment {
+                program: p.name.clone(),
                 hook: *h,
+                verified,
             });
         }
+        let all_verified = self.verify
+            && planned.iter().all(|a| {
+                self.verdicts
+                    .get(&(p.name.clone(), verify::for_user_hook(&a.hook).key()))
+                    .copied()
+                    .unwrap_or(false)
+            });
+        let verified_code = !planned.is_empty() && planned.iter().all(|a| a.verified.is_some());
+        self.attachments.extend(planned);
+        Ok(match (self.engine(), all_verified, verified_code) {
+            (_, true, true) => "jit, verified code",
+            (Some(EngineKind::Jit), true, false) => "jit, verified",
+            (Some(EngineKind::Jit), false, _) => "jit",
+            (_, true, _) => "interp, verified",
+            _ => "interp",
+        })
     }
 
     pub fn detach(&mut self, program: &str) -> usize {
@@ -122,14 +255,15 @@ impl UserBackend {
                 let prog = self.loaded.program(&a.program).ok_or_else(|| {
                     BpfError::Usage(format!("program `{}` is not loaded", a.program))
                 })?;
+                let run = (prog, a.verified.as_ref());
                 match phase {
                     Phase::Enter => {
                         interest.enter = SyscallSet::all();
-                        table.all_enter.push(prog);
+                        table.all_enter.push(run);
                     }
                     Phase::Exit => {
                         interest.exit = SyscallSet::all();
-                        table.all_exit.push(prog);
+                        table.all_exit.push(run);
                     }
                 }
                 continue;
@@ -149,7 +283,7 @@ impl UserBackend {
                 .by_call
                 .entry((phase, syscall.nr))
                 .or_default()
-                .push(prog);
+                .push((prog, a.verified.as_ref()));
         }
         Ok((interest, table))
     }
@@ -165,6 +299,10 @@ impl UserBackend {
         stop: Option<fn() -> bool>,
     ) -> Result<Option<ExitStatus>, BpfError> {
         let mut ctx = Vec::with_capacity(128);
+        // Verified code may read the whole record its context descriptor describes (64
+        // bytes for sys_enter, the most of any syscall record): it gets that much, zeroed
+        // past the record.
+        let mut full = [0u8; oxbpf_runtime::tracer::ENTER_ARGS_OFFSET + 6 * 8];
         let outcome = tracer.run(|ev: &mut SyscallEvent<'_>| {
             let all = match ev.phase() {
                 Phase::Enter => &table.all_enter,
@@ -182,15 +320,35 @@ impl UserBackend {
                     gid: info.gid,
                     comm: info.comm,
                 });
-                for p in progs {
-                    ctx.clear();
-                    ctx.extend_from_slice(ev.ctx_bytes());
+                for (p, verified) in progs {
                     stats.runs += 1;
-                    let r = p.run(RunInput {
-                        ctx: Some(&mut ctx),
-                        task,
-                        ..Default::default()
-                    });
+                    let r = match verified {
+                        Some(runner) => {
+                            let rec = ev.ctx_bytes();
+                            let n = rec.len().min(full.len());
+                            full[..n].copy_from_slice(&rec[..n]);
+                            full[n..].fill(0);
+                            let mut env = RunEnv::new(p.env().clone());
+                            env.task = task;
+                            let mut rc = RunContext::with_context(&mut full).with_env(&mut env);
+                            runner.run(&mut rc).map(|_| ()).map_err(|source| {
+                                oxbpf_runtime::loader::RunError::Vm {
+                                    program: p.name().to_string(),
+                                    source,
+                                }
+                            })
+                        }
+                        None => {
+                            ctx.clear();
+                            ctx.extend_from_slice(ev.ctx_bytes());
+                            p.run(RunInput {
+                                ctx: Some(&mut ctx),
+                                task,
+                                ..Default::default()
+                            })
+                            .map(|_| ())
+                        }
+                    };
                     if let Err(e) = r {
                         stats.failures += 1;
                         if stats.first_error.is_none() {
@@ -280,6 +438,7 @@ impl UserBackend {
                 .ok_or_else(|| BpfError::Usage(format!("program `{}` is not loaded", a.program)))?;
             let exec = PacketProgram {
                 prog,
+                runner: a.verified.as_ref().unwrap_or(prog.runner()),
                 budget: opts.budget,
             };
             let mut runner = PacketRunner::with_options(&exec, kind, opts)?;
@@ -292,12 +451,15 @@ impl UserBackend {
     }
 }
 
+/// A program to run on an event, with its verified code when it has some.
+type EventProgram<'a> = (&'a LoadedProgram, Option<&'a Arc<ProgramRunner>>);
+
 /// The programs of each system call event.
 #[derive(Default)]
 struct SyscallTable<'a> {
-    by_call: HashMap<(Phase, u32), Vec<&'a LoadedProgram>>,
-    all_enter: Vec<&'a LoadedProgram>,
-    all_exit: Vec<&'a LoadedProgram>,
+    by_call: HashMap<(Phase, u32), Vec<EventProgram<'a>>>,
+    all_enter: Vec<EventProgram<'a>>,
+    all_exit: Vec<EventProgram<'a>>,
 }
 
 /// A loaded program run by the packet runner. The runner gives each run its packet state
@@ -306,6 +468,8 @@ struct SyscallTable<'a> {
 /// the object's maps, and copies the packet state back for the runner.
 struct PacketProgram<'a> {
     prog: &'a LoadedProgram,
+    /// The program's runner: its checked one, or its verified code.
+    runner: &'a Arc<ProgramRunner>,
     budget: Option<u64>,
 }
 
@@ -327,7 +491,7 @@ impl Executable for PacketProgram<'_> {
             rc.budget = budget;
             rc.regions = granted;
             oxbpf_runtime::grant::with_maps_granted(&mut rc, &self.prog.env().maps, |c| {
-                self.prog.runner().run(c)
+                self.runner.run(c)
             })
         };
         if let (Some(dst), Some(src)) = (
@@ -340,6 +504,6 @@ impl Executable for PacketProgram<'_> {
     }
 
     fn engine(&self) -> EngineKind {
-        self.prog.runner().engine()
+        self.runner.engine()
     }
 }

@@ -49,6 +49,11 @@ pub struct Args {
     /// Engine of the userspace backend.
     #[arg(long, default_value = "interp", value_parser = parse_engine)]
     engine: oxbpf::EngineKind,
+    /// Skip oxbpf's verifier (userspace): programs run in checked mode, every memory access
+    /// checked at run time. By default they are verified for their hooks and, on the JIT,
+    /// run as its verified code.
+    #[arg(long)]
+    unverified: bool,
     /// Trace the running process PID (userspace: ptrace; kernel: until it exits).
     #[arg(
         short = 'p',
@@ -161,6 +166,9 @@ pub fn run(a: Args) -> CmdResult {
     let mut builder = Bpf::builder().fallback(policy).engine(a.engine);
     if a.kernel {
         builder = builder.kernel();
+    }
+    if a.unverified {
+        builder = builder.unverified();
     }
     let mut b = builder.file(&a.file).map_err(|e| failure(e, verbose))?;
 
