@@ -14,6 +14,8 @@
 //!   reader's polling, the userspace one the tracer's stops).
 
 use oxbpf::Bpf;
+use oxbpf_runtime::hook::Hook;
+use oxbpf_runtime::hook_context;
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,6 +45,46 @@ char LICENSE[] SEC("license") = "GPL";
 "#;
 
 const CALLS: u32 = 2000;
+
+/// An embedder hook's context and a C filter over it.
+#[repr(C)]
+#[derive(Default)]
+struct Req {
+    a: u64,
+    b: u64,
+    verdict: u32,
+    calls: u32,
+}
+
+hook_context!(Req {
+    a: read,
+    b: read,
+    verdict: write,
+    calls: write,
+});
+
+const FILTER: &str = "struct req { __u64 a, b; __u32 verdict, calls; };
+int filter(struct req *r) { r->verdict = r->a > r->b; r->calls += 1; return r->a; }";
+
+/// ns per `Hook::fire` of the filter loaded with `builder` (one program attached).
+fn hook_ns(builder: oxbpf::BpfBuilder) -> (f64, &'static str) {
+    let mut b = builder.c_source(FILTER).unwrap();
+    let p = b.hook_program::<Req>("filter").unwrap();
+    let mode = p.mode();
+    let hook: Hook<Req> = Hook::new("bench").unwrap();
+    hook.attach(p);
+    let mut req = Req::default();
+    const N: u32 = 5_000_000;
+    for _ in 0..N / 10 {
+        std::hint::black_box(hook.fire(&mut req));
+    }
+    let t = Instant::now();
+    for i in 0..N {
+        req.a = i as u64;
+        std::hint::black_box(hook.fire(&mut req));
+    }
+    (t.elapsed().as_nanos() as f64 / N as f64, mode)
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -176,6 +218,23 @@ fn main() {
             }))
         },
     );
+    for (label, builder) in [
+        (
+            "hook_program filter on `Hook::fire`, JIT (verified code, from registers)",
+            Bpf::builder().engine(oxbpf::EngineKind::Jit),
+        ),
+        (
+            "hook_program filter on `Hook::fire`, JIT unverified (checked)",
+            Bpf::builder().engine(oxbpf::EngineKind::Jit).unverified(),
+        ),
+        (
+            "hook_program filter on `Hook::fire`, interpreter",
+            Bpf::builder(),
+        ),
+    ] {
+        let (ns, mode) = hook_ns(builder);
+        println!("| {label} [{mode}] | {ns:.1} ns/fire | - |");
+    }
     let w = workload();
     let obj = oxbpf_obj::build::compile_c_source(RING, "ring.c", &Default::default()).unwrap();
     row(
