@@ -227,6 +227,12 @@ impl JitProgram {
         &self.opts
     }
 
+    /// Whether runs need nothing but the entry registers (no helper or local calls, no
+    /// memory checks, no budget): then [`Executable::run_registers`] runs it.
+    pub fn runs_from_registers(&self) -> bool {
+        self.stateless
+    }
+
     /// Bytes of eBPF stack each run reserves.
     pub fn stack_bytes(&self) -> usize {
         self.shared.stack_bytes
@@ -262,6 +268,16 @@ impl Executable for JitProgram {
 
     fn engine(&self) -> EngineKind {
         EngineKind::Jit
+    }
+
+    #[inline]
+    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        if !self.stateless {
+            return None;
+        }
+        // SAFETY: as in `run`: `entry` is this program's generated code, alive for the
+        // call, and stateless code never dereferences its state argument.
+        Some(unsafe { runtime::enter_stateless(self.entry, *args) })
     }
 }
 
