@@ -11,6 +11,7 @@ fn objects() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut dirs = vec![
         root.join("examples"),
+        root.join("examples/tools"),
         root.join("tests/fixtures"),
         root.join("bench/programs"),
     ];

@@ -68,9 +68,13 @@ impl UserBackend {
     pub fn load(src: &Source, cfg: &Config) -> Result<UserBackend, BpfError> {
         let spec = spec::object_spec(src)?;
         let trace = Arc::new(TraceBuffer::new(cfg.trace_capacity));
+        // This backend verifies each program for the hooks it is attached to (a program
+        // may be moved to another hook type; BCC-style functions get theirs at attach),
+        // so the runtime loads them unverified, in checked mode.
         let runtime = Runtime::new()
             .with_engine(cfg.engine)
             .with_budget(cfg.budget)
+            .with_verify(false)
             .with_trace(trace.clone());
         let loaded = runtime.load(&spec).map_err(|error| BpfError::Load {
             source_name: src.name.clone(),
