@@ -339,10 +339,19 @@ fn unspec_programs_have_no_context() {
             prog("reads", ProgType::Unspec, "r0 = *(u8 *)(r1 + 0)\nexit"),
         ],
     };
-    match Runtime::new().load(&spec) {
-        Err(LoadError::Verifier { program, error }) => {
+    let err = Runtime::new().load(&spec).unwrap_err();
+    match &err {
+        LoadError::Verifier { program, error } => {
             assert_eq!(program, "reads");
             assert!(error.message.contains("no context"), "{}", error.summary());
+            // The load error reads as the verifier's summary.
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "program `reads`: rejected by the verifier: {}",
+                    error.summary()
+                )
+            );
         }
         other => panic!("{other:?}"),
     }
