@@ -6,9 +6,10 @@
 //!
 //! # The stack
 //!
-//! A run owns [`STACK_BYTES`] (= [`MAX_CALL_DEPTH`] × [`STACK_SIZE`]) bytes of stack, held in
-//! a [`StackBuf`] on the host stack of the run function (no heap allocation per run). Frame
-//! 0 (the program's own) is the top 512 bytes; each bpf-to-bpf call takes the next 512 bytes
+//! A run owns up to [`STACK_BYTES`] (= [`MAX_CALL_DEPTH`] × [`STACK_SIZE`]) bytes of stack,
+//! held in a [`StackBuf`] on the host stack of the run function (no heap allocation per
+//! run; a program that cannot enter a second frame gets a one-frame buffer). Frame 0 (the
+//! program's own) is the top 512 bytes; each bpf-to-bpf call takes the next 512 bytes
 //! down. `r10` is one past the top of the current frame. The *live stack* is
 //! `[r10 - 512, top)`: the current frame and every caller's frame, so a pointer to a
 //! caller's stack buffer passed down to a callee stays usable (Linux allows this too).
@@ -17,6 +18,13 @@
 //! Each frame is zero-filled when it is entered (frame 0 when the run starts, a callee's
 //! frame at each call), so a program that reads stack it never wrote reads zeros, the same
 //! in every run and in every engine.
+//!
+//! A program whose `r10` never leaves the base position of loads and stores with constant
+//! offsets, and which makes no calls, can only ever name the bytes those accesses reach:
+//! the interpreter works out the lowest of them, `r10 - frame` (`frame` a multiple of 8,
+//! at least 8), and then zeroes and exposes only `[r10 - frame, r10)` (the live stack of
+//! such a run). The rest of its frame cannot be addressed by the program, so nothing it
+//! can observe changes, and a run of a program with a small frame costs no 512-byte fill.
 
 use crate::memory::{AccessFault, MemoryRegion, RegionKind, Regions};
 use crate::raw_mem;
@@ -24,18 +32,20 @@ use crate::{MAX_CALL_DEPTH, STACK_SIZE};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
-/// Bytes of stack a run owns: [`MAX_CALL_DEPTH`] frames of [`STACK_SIZE`] bytes.
+/// Bytes of stack a run of a program that calls functions owns: [`MAX_CALL_DEPTH`] frames
+/// of [`STACK_SIZE`] bytes.
 pub const STACK_BYTES: usize = MAX_CALL_DEPTH * STACK_SIZE;
 
-/// The stack memory of one run, 64-byte aligned so that `r10` and every frame are aligned
-/// for any access size (atomics on the stack need natural alignment).
+/// The stack memory of one run (`N` bytes, a multiple of [`STACK_SIZE`]), 64-byte aligned
+/// so that `r10` and every frame are aligned for any access size (atomics on the stack
+/// need natural alignment).
 #[repr(C, align(64))]
-pub struct StackBuf(MaybeUninit<[u8; STACK_BYTES]>);
+pub struct StackBuf<const N: usize>(MaybeUninit<[u8; N]>);
 
-impl StackBuf {
+impl<const N: usize> StackBuf<N> {
     /// Uninitialised stack memory; [`Mem::new`] zero-fills frames as they are entered.
     #[inline(always)]
-    pub fn uninit() -> StackBuf {
+    pub fn uninit() -> StackBuf<N> {
         StackBuf(MaybeUninit::uninit())
     }
 }
@@ -47,41 +57,54 @@ pub enum AtomicFault {
     Misaligned,
 }
 
-/// An address range cached from a region lookup. `len == 0` never matches.
+/// An address range of at least 8 bytes: `[start, start + lim8 + 8)`.
 #[derive(Clone, Copy)]
 struct Window {
     start: u64,
-    len: u64,
+    lim8: u64,
 }
 
 impl Window {
-    const EMPTY: Window = Window { start: 0, len: 0 };
+    /// The window `[start, start + len)`; `len` must be at least 8.
+    #[inline(always)]
+    fn new(start: u64, len: u64) -> Window {
+        debug_assert!(len >= 8);
+        Window {
+            start,
+            lim8: len - 8,
+        }
+    }
 
+    /// True when `[addr, addr + size)` (`size` at most 8) lies inside: one compare, as an
+    /// address below `start` wraps around to a huge offset.
     #[inline(always)]
     fn contains(self, addr: u64, size: u64) -> bool {
-        size <= self.len && addr.wrapping_sub(self.start) <= self.len - size
+        addr.wrapping_sub(self.start) <= self.lim8 + (8 - size)
     }
 }
 
 /// Checked access to the memory of one run. Dropping it forgets the regions helpers added
 /// during the run (the run's [`Regions`] are restored to their length at the start).
 pub struct Mem<'a> {
-    /// Lowest live stack address: `r10 - 512` of the current frame.
-    lo: u64,
-    /// `top - lo`: the size of the live stack (at least 512).
-    span: u64,
+    /// The live stack `[lo, top)`.
+    stack: Window,
+    /// Last region a read was found in (reads may use read-only regions); the live stack
+    /// when there is none, so that it never matches memory outside the run's.
+    rd: Window,
+    /// Last writable region a write was found in, or the live stack.
+    wr: Window,
     /// One past the highest stack address (frame 0's `r10`).
     top: u64,
-    /// Last region a read was found in (reads may use read-only regions).
-    rd: Window,
-    /// Last writable region a write was found in.
-    wr: Window,
+    /// Lowest address of the stack buffer.
+    bottom: u64,
+    /// Bytes below `r10` that are live in each frame (`lo = r10 - frame`).
+    frame: u64,
     regions: &'a mut Regions,
     initial_regions: usize,
     /// False for a callback's view ([`Mem::nested`]): regions helpers add during a
     /// callback stay for the rest of the run.
     truncate_on_drop: bool,
-    _stack: PhantomData<&'a mut StackBuf>,
+    _stack: PhantomData<&'a mut [u8]>,
 }
 
 /// The live stack of a run at a helper call, for running a callback below it
@@ -89,38 +112,52 @@ pub struct Mem<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct StackBounds {
     lo: u64,
-    span: u64,
     top: u64,
+    bottom: u64,
+    frame: u64,
 }
 
 impl<'a> Mem<'a> {
-    /// Takes the stack for a run and zero-fills frame 0.
-    pub fn new(stack: &'a mut StackBuf, regions: &'a mut Regions) -> Mem<'a> {
-        let base = stack.0.as_mut_ptr() as *mut u8 as u64;
-        let top = base + STACK_BYTES as u64;
-        let lo = top - STACK_SIZE as u64;
+    /// Takes the stack for a run and zero-fills the live part of frame 0: its top
+    /// `frame_bytes` bytes (a multiple of 8 between 8 and 512: what the program can
+    /// address, see the module docs).
+    #[inline]
+    pub fn new<const N: usize>(
+        stack: &'a mut StackBuf<N>,
+        regions: &'a mut Regions,
+        frame_bytes: usize,
+    ) -> Mem<'a> {
+        const { assert!(N >= STACK_SIZE && N.is_multiple_of(STACK_SIZE)) };
+        let frame = (frame_bytes.clamp(8, STACK_SIZE) & !7) as u64;
+        let bottom = stack.0.as_mut_ptr() as *mut u8 as u64;
+        let top = bottom + N as u64;
+        let lo = top - frame;
         let initial_regions = regions.len();
-        let m = Mem {
-            lo,
-            span: STACK_SIZE as u64,
+        let w = Window::new(lo, frame);
+        // SAFETY: `[lo, top)` is the top of the `StackBuf` this `Mem` borrows mutably for
+        // its whole life, and nothing else holds a reference into it.
+        unsafe { raw_mem::zero(lo, frame as usize) };
+        Mem {
+            stack: w,
+            rd: w,
+            wr: w,
             top,
-            rd: Window::EMPTY,
-            wr: Window::EMPTY,
+            bottom,
+            frame,
             regions,
             initial_regions,
             truncate_on_drop: true,
             _stack: PhantomData,
-        };
-        m.zero_frame();
-        m
+        }
     }
 
     /// The current live stack, for [`Mem::nested`].
     pub fn stack_bounds(&self) -> StackBounds {
         StackBounds {
-            lo: self.lo,
-            span: self.span,
+            lo: self.stack.start,
             top: self.top,
+            bottom: self.bottom,
+            frame: self.frame,
         }
     }
 
@@ -131,17 +168,18 @@ impl<'a> Mem<'a> {
     ///
     /// # Safety
     /// `bounds` must come from [`Mem::stack_bounds`] of the `Mem` of this run, taken for the
-    /// helper call during which the view is used, and fewer than `MAX_CALL_DEPTH` frames
-    /// may be live in it (the caller checks the depth limit before entering a frame). That
-    /// `Mem` must not be used while the view exists (it is inside `call_helper`).
+    /// helper call during which the view is used. That `Mem` must not be used while the
+    /// view exists (it is inside `call_helper`).
     pub unsafe fn nested(bounds: StackBounds, regions: &'a mut Regions) -> Mem<'a> {
         let initial_regions = regions.len();
+        let w = Window::new(bounds.lo, bounds.top - bounds.lo);
         Mem {
-            lo: bounds.lo,
-            span: bounds.span,
+            stack: w,
+            rd: w,
+            wr: w,
             top: bounds.top,
-            rd: Window::EMPTY,
-            wr: Window::EMPTY,
+            bottom: bounds.bottom,
+            frame: bounds.frame,
             regions,
             initial_regions,
             truncate_on_drop: false,
@@ -159,55 +197,57 @@ impl<'a> Mem<'a> {
         self.regions
     }
 
-    fn zero_frame(&self) {
-        // SAFETY: `[lo, lo + 512)` is one frame of the `StackBuf` this `Mem` borrows
-        // mutably for its whole life, or, for a callback's view (`Mem::nested`), of the
-        // `StackBuf` of the run's `Mem`, unused while the view exists (`lo` stays within the
-        // buffer: `enter_frame` is only called while fewer than MAX_CALL_DEPTH frames are
-        // live), and nothing else holds a reference into it.
-        unsafe { raw_mem::zero(self.lo, STACK_SIZE) };
+    /// Sets the live stack to `[lo, top)` and drops the region caches (a cache may hold
+    /// the old live stack).
+    #[inline]
+    fn set_lo(&mut self, lo: u64) {
+        let w = Window::new(lo, self.top - lo);
+        self.stack = w;
+        self.rd = w;
+        self.wr = w;
     }
 
-    /// Enters a callee frame (the caller checked the depth limit): moves the live stack
-    /// bottom down by one frame and zero-fills the new frame. Returns the callee's `r10`.
+    /// Enters a callee frame: moves the live stack bottom down by one frame and zero-fills
+    /// the new frame. Returns the callee's `r10`, or `None` when the stack buffer has no
+    /// room for another frame (the caller checks the depth limit first, so this does not
+    /// happen with the buffer sizes the interpreter uses).
     #[inline]
-    pub fn enter_frame(&mut self) -> u64 {
-        debug_assert!(self.span < (MAX_CALL_DEPTH * STACK_SIZE) as u64);
-        let fp = self.lo;
-        self.lo -= STACK_SIZE as u64;
-        self.span += STACK_SIZE as u64;
-        self.zero_frame();
-        fp
+    pub fn enter_frame(&mut self) -> Option<u64> {
+        let lo = self.stack.start;
+        let new_lo = lo.checked_sub(STACK_SIZE as u64)?;
+        if new_lo < self.bottom {
+            return None;
+        }
+        // SAFETY: `[new_lo, lo)` lies in the stack buffer (`bottom <= new_lo`, and `lo` is
+        // inside it), which this run's `Mem` borrows mutably (or, for a callback's view,
+        // which that `Mem` does not use while the view exists); nothing else holds a
+        // reference into it.
+        unsafe { raw_mem::zero(new_lo, STACK_SIZE) };
+        self.set_lo(new_lo);
+        Some(new_lo + self.frame)
     }
 
     /// Leaves the current callee frame. Returns the caller's `r10`.
     #[inline]
     pub fn leave_frame(&mut self) -> u64 {
-        debug_assert!(self.span > STACK_SIZE as u64);
-        self.lo += STACK_SIZE as u64;
-        self.span -= STACK_SIZE as u64;
-        self.lo + STACK_SIZE as u64
+        let lo = (self.stack.start + STACK_SIZE as u64).min(self.top - self.frame);
+        self.set_lo(lo);
+        lo + self.frame
     }
 
-    #[inline(always)]
-    fn on_stack(&self, addr: u64, size: u64) -> bool {
-        // One compare: below `lo` wraps around to a huge value.
-        addr.wrapping_sub(self.lo) <= self.span - size
-    }
-
-    /// Finds the region for an access that missed the fast paths and caches it.
+    /// Finds the region for an access that missed the fast paths and caches it (regions
+    /// shorter than 8 bytes are not cached).
     #[cold]
     #[inline(never)]
     fn lookup(&mut self, addr: u64, size: u64, write: bool) -> Result<(), AccessFault> {
         let r = self.regions.check(addr, size, write)?;
-        let w = Window {
-            start: r.start,
-            len: r.len,
-        };
-        if write {
-            self.wr = w;
-        } else {
-            self.rd = w;
+        if r.len >= 8 {
+            let w = Window::new(r.start, r.len);
+            if write {
+                self.wr = w;
+            } else {
+                self.rd = w;
+            }
         }
         Ok(())
     }
@@ -215,7 +255,7 @@ impl<'a> Mem<'a> {
     /// Checks a read of `size` bytes at `addr`.
     #[inline(always)]
     fn check_read(&mut self, addr: u64, size: u64) -> Result<(), AccessFault> {
-        if self.on_stack(addr, size) || self.rd.contains(addr, size) {
+        if self.stack.contains(addr, size) || self.rd.contains(addr, size) {
             return Ok(());
         }
         self.lookup(addr, size, false)
@@ -224,7 +264,7 @@ impl<'a> Mem<'a> {
     /// Checks a write of `size` bytes at `addr`.
     #[inline(always)]
     fn check_write(&mut self, addr: u64, size: u64) -> Result<(), AccessFault> {
-        if self.on_stack(addr, size) || self.wr.contains(addr, size) {
+        if self.stack.contains(addr, size) || self.wr.contains(addr, size) {
             return Ok(());
         }
         self.lookup(addr, size, true)
@@ -235,8 +275,8 @@ impl<'a> Mem<'a> {
     pub fn load<const N: usize>(&mut self, addr: u64) -> Result<u64, AccessFault> {
         self.check_read(addr, N as u64)?;
         // SAFETY: `check_read` proved `[addr, addr + N)` lies in the live stack (memory of
-        // the borrowed `StackBuf`, initialised because every frame is zero-filled on entry)
-        // or in a region of the run, which its creator guarantees valid for the run.
+        // the borrowed `StackBuf`, all of it zero-filled when its frame was entered) or in a
+        // region of the run, which its creator guarantees valid for the run.
         Ok(unsafe { raw_mem::load(addr, N) })
     }
 
@@ -343,20 +383,21 @@ impl<'a> Mem<'a> {
     /// lookup caches are dropped (the helper may have changed the regions).
     #[inline]
     pub fn call_helper<R>(&mut self, f: impl FnOnce(&mut Regions) -> R) -> R {
-        let stack = MemoryRegion::new(self.lo, self.span, true, RegionKind::Stack);
+        let lo = self.stack.start;
+        let stack = MemoryRegion::new(lo, self.top - lo, true, RegionKind::Stack);
         let n = self.regions.len();
-        // SAFETY: `[lo, lo + span)` is the run's own stack, alive for the whole run; the
-        // region is removed again before `call_helper` returns.
+        // SAFETY: `[lo, top)` is the run's own live stack, zero-filled or written, alive for
+        // the whole run; the region is removed again before `call_helper` returns.
         unsafe { self.regions.push(stack) };
         let out = f(self.regions);
         // Usually the helper added nothing and the stack region is still the last one.
         if self.regions.len() == n + 1 && self.regions.iter().last() == Some(&stack) {
             self.regions.truncate(n);
         } else {
-            self.regions.remove(self.lo, RegionKind::Stack);
+            self.regions.remove(lo, RegionKind::Stack);
         }
-        self.rd = Window::EMPTY;
-        self.wr = Window::EMPTY;
+        self.rd = self.stack;
+        self.wr = self.stack;
         out
     }
 }

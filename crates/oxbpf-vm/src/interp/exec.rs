@@ -1,0 +1,592 @@
+//! The dispatch loop.
+//!
+//! One `match` on the op code per executed op; each arm loads only the operands its code
+//! uses (see [`Op`]) and ends by advancing `pc` (by the number of instructions the op
+//! stands for) or by a control transfer. The ops are padded to a power of two, so
+//! `ops[pc & mask]` needs no bounds check, and registers are indexed by a 0..=10 enum, so
+//! the register file needs none either.
+//!
+//! # Counting and the budget
+//!
+//! With `CHECKED = false` (the fast loop) instructions are counted per straight-line
+//! segment: a segment starts at the target of a taken control transfer and runs through
+//! not-taken branches; `base` is the number of instructions executed before the segment
+//! minus the segment's first op index (wrapping), so `base + pc` instructions ran before
+//! op `pc`. Superinstructions keep this exact: a fused op sits at the index of its first
+//! instruction and advances `pc` by the number it stands for. On entering a segment at
+//! `to` the loop checks that the budget covers `seg_end[to] - to`, the most instructions
+//! it can execute before the next transfer; if not, it returns [`Flow::Checked`] and the
+//! run continues with `CHECKED = true`, where `base` is the plain count, checked before
+//! every instruction, and fused ops are replaced by the plain op of their first instruction,
+//! so [`VmError::BudgetExhausted`] names the exact instruction.
+
+use super::ops::{Code, Op};
+use super::{CallOut, Cx, Interpreter, Ret};
+use crate::error::VmError;
+
+/// How a loop ended.
+pub(super) enum Flow {
+    /// The function returned (or the run ended early, [`Ret::Abort`]).
+    Return(Ret),
+    /// The budget may not cover the segment starting at this op: continue in the checked
+    /// loop from there (`Cx::count` is exact).
+    Checked(usize),
+}
+
+#[inline(always)]
+fn div64(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(0)
+}
+#[inline(always)]
+fn sdiv64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        (a as i64).wrapping_div(b as i64) as u64
+    }
+}
+#[inline(always)]
+fn mod64(a: u64, b: u64) -> u64 {
+    a.checked_rem(b).unwrap_or(a)
+}
+#[inline(always)]
+fn smod64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        (a as i64).wrapping_rem(b as i64) as u64
+    }
+}
+#[inline(always)]
+fn div32(a: u64, b: u64) -> u64 {
+    (a as u32).checked_div(b as u32).unwrap_or(0) as u64
+}
+#[inline(always)]
+fn sdiv32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        0
+    } else {
+        (a as i32).wrapping_div(b as i32) as u32 as u64
+    }
+}
+#[inline(always)]
+fn mod32(a: u64, b: u64) -> u64 {
+    (a as u32).checked_rem(b as u32).unwrap_or(a as u32) as u64
+}
+#[inline(always)]
+fn smod32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        a as u32 as u64
+    } else {
+        (a as i32).wrapping_rem(b as i32) as u32 as u64
+    }
+}
+
+impl Interpreter {
+    /// Runs the function whose frame is current from op `start` until it returns (fast
+    /// loop: or until the budget gets tight). See the module docs.
+    #[inline(never)]
+    pub(super) fn exec<const CHECKED: bool>(
+        &self,
+        cx: &mut Cx<'_>,
+        r: &mut [u64; 11],
+        start: usize,
+    ) -> Result<Flow, VmError> {
+        // `ops.len()` is a power of two (see `ops::compile`): spelled as a shift here so
+        // the compiler knows it, and `pc & mask` needs no bounds check. `seg_end` has the
+        // same length.
+        let len = 1usize << self.ops.len().trailing_zeros();
+        let ops = &self.ops[..len];
+        let seg_end = &self.seg_end[..len];
+        let mask = len - 1;
+        let limit = cx.limit;
+        let mut pc = start;
+        // The op at `pc`. `pc` is always < len (targets are inside the program, and the
+        // sentinel after the last instruction never advances), so the mask never changes
+        // it. Each handler fetches the next op itself (so the dispatch that follows is
+        // short and can be copied into every handler).
+        let mut cur: &Op = &ops[pc & mask];
+        let mut base = if CHECKED {
+            cx.count
+        } else {
+            cx.count.wrapping_sub(start as u64)
+        };
+
+        // Instructions executed, through the `$c`-th instruction of the current op.
+        macro_rules! executed {
+            ($c:expr) => {
+                if CHECKED {
+                    base
+                } else {
+                    base.wrapping_add((pc + $c) as u64)
+                }
+            };
+        }
+        // Sets the count of executed instructions, through the `$c`-th instruction of the
+        // current op, to `$n`.
+        macro_rules! set_executed {
+            ($n:expr, $c:expr) => {{
+                let n: u64 = $n;
+                base = if CHECKED {
+                    n
+                } else {
+                    n.wrapping_sub((pc + $c) as u64)
+                };
+            }};
+        }
+        // A taken control transfer to op `$to` after the `$c`-th instruction of the op.
+        macro_rules! go {
+            ($to:expr, $c:expr) => {{
+                let to: usize = $to;
+                if !CHECKED {
+                    let nb = base.wrapping_add((pc + $c) as u64).wrapping_sub(to as u64);
+                    if nb.wrapping_add(seg_end[to & mask] as u64) > limit {
+                        cx.count = nb.wrapping_add(to as u64);
+                        return Ok(Flow::Checked(to));
+                    }
+                    base = nb;
+                }
+                pc = to;
+                cur = &ops[pc & mask];
+                continue;
+            }};
+        }
+        // The next op, `$k` instructions on.
+        macro_rules! next {
+            ($k:expr) => {{
+                pc += $k;
+                cur = &ops[pc & mask];
+                continue;
+            }};
+        }
+        // Ends the function.
+        macro_rules! ret {
+            ($v:expr) => {{
+                cx.count = executed!(1);
+                return Ok(Flow::Return($v));
+            }};
+        }
+        // A memory access of the `$j`-th (from 0) instruction of the op.
+        macro_rules! fault {
+            ($e:expr, $j:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(f) => return Err(self.mem_fault(pc + $j, f)),
+                }
+            };
+        }
+        // After a helper call: its result, the instructions its callbacks ran, and a
+        // requested tail call, which replaces the current function (as if it returned the
+        // target's `r0`). Continues at the next instruction if the helper ran callbacks.
+        macro_rules! after_helper {
+            ($out:expr, $executed:expr) => {{
+                let out: CallOut = $out;
+                r[0] = out.r0;
+                if let Some(tc) = out.tail {
+                    let done = out.end.unwrap_or($executed);
+                    let (r0, total) = self.tail_call(tc, cx, done)?;
+                    cx.count = total;
+                    return Ok(Flow::Return(Ret::Value(r0)));
+                }
+                if let Some(end) = out.end {
+                    set_executed!(end, 1);
+                    go!(pc + 1, 1);
+                }
+            }};
+        }
+        // A bpf-to-bpf call of the function at op `$to`.
+        macro_rules! call_local {
+            ($to:expr) => {{
+                cx.count = executed!(1);
+                if let Ret::Abort = self.call_local(cx, r, pc, $to)? {
+                    return Ok(Flow::Return(Ret::Abort));
+                }
+                set_executed!(cx.count, 1);
+                go!(pc + 1, 1);
+            }};
+        }
+
+        loop {
+            let mut op = cur;
+            if CHECKED {
+                if op.code.is_fused() {
+                    op = self.plain_op(pc);
+                }
+                if base == limit {
+                    cx.count = base;
+                    return Err(self.out_of_budget(pc, limit));
+                }
+                base += 1;
+            }
+            macro_rules! d {
+                () => {
+                    op.dst as usize
+                };
+            }
+            macro_rules! s {
+                () => {
+                    op.src as usize
+                };
+            }
+            macro_rules! t {
+                () => {
+                    op.r3 as usize
+                };
+            }
+            // `dst = $e`, one instruction.
+            macro_rules! set {
+                ($e:expr) => {{
+                    r[d!()] = $e;
+                    next!(1)
+                }};
+            }
+            // `dst = $e`, a fused op of two instructions.
+            macro_rules! set2 {
+                ($e:expr) => {{
+                    r[d!()] = $e;
+                    next!(2)
+                }};
+            }
+            macro_rules! addr {
+                ($r:expr) => {
+                    r[$r].wrapping_add(op.off())
+                };
+            }
+            macro_rules! jcc {
+                ($cond:expr) => {{
+                    if $cond {
+                        go!(op.a as usize, 1);
+                    }
+                    next!(1)
+                }};
+            }
+            // `if cond goto A; goto B`.
+            macro_rules! jcc2 {
+                ($cond:expr) => {{
+                    if $cond {
+                        go!(op.a as usize, 1);
+                    }
+                    go!(op.hi(), 2)
+                }};
+            }
+            macro_rules! ldx_idx {
+                ($n:literal) => {{
+                    let k = op.b as usize;
+                    let a = r[s!()].wrapping_add(r[t!()]).wrapping_add(op.off());
+                    r[d!()] = fault!(cx.mem.load::<$n>(a), k - 1);
+                    next!(k)
+                }};
+            }
+
+            match op.code {
+                // ---- 64-bit ALU
+                Code::Add64R => set!(r[d!()].wrapping_add(r[s!()])),
+                Code::Add64I => set!(r[d!()].wrapping_add(op.b)),
+                Code::Sub64R => set!(r[d!()].wrapping_sub(r[s!()])),
+                Code::Sub64I => set!(r[d!()].wrapping_sub(op.b)),
+                Code::Mul64R => set!(r[d!()].wrapping_mul(r[s!()])),
+                Code::Mul64I => set!(r[d!()].wrapping_mul(op.b)),
+                Code::Div64R => set!(div64(r[d!()], r[s!()])),
+                Code::Div64I => set!(div64(r[d!()], op.b)),
+                Code::SDiv64R => set!(sdiv64(r[d!()], r[s!()])),
+                Code::SDiv64I => set!(sdiv64(r[d!()], op.b)),
+                Code::Mod64R => set!(mod64(r[d!()], r[s!()])),
+                Code::Mod64I => set!(mod64(r[d!()], op.b)),
+                Code::SMod64R => set!(smod64(r[d!()], r[s!()])),
+                Code::SMod64I => set!(smod64(r[d!()], op.b)),
+                Code::Or64R => set!(r[d!()] | r[s!()]),
+                Code::Or64I => set!(r[d!()] | op.b),
+                Code::And64R => set!(r[d!()] & r[s!()]),
+                Code::And64I => set!(r[d!()] & op.b),
+                Code::Xor64R => set!(r[d!()] ^ r[s!()]),
+                Code::Xor64I => set!(r[d!()] ^ op.b),
+                Code::Lsh64R => set!(r[d!()] << (r[s!()] & 63)),
+                Code::Lsh64I => set!(r[d!()] << (op.b & 63)),
+                Code::Rsh64R => set!(r[d!()] >> (r[s!()] & 63)),
+                Code::Rsh64I => set!(r[d!()] >> (op.b & 63)),
+                Code::Arsh64R => set!(((r[d!()] as i64) >> (r[s!()] & 63)) as u64),
+                Code::Arsh64I => set!(((r[d!()] as i64) >> (op.b & 63)) as u64),
+                Code::Mov64R => set!(r[s!()]),
+                Code::Mov64I => set!(op.b),
+                Code::MovSx8To64 => set!(r[s!()] as i8 as i64 as u64),
+                Code::MovSx16To64 => set!(r[s!()] as i16 as i64 as u64),
+                Code::MovSx32To64 => set!(r[s!()] as i32 as i64 as u64),
+                Code::Neg64 => set!(r[d!()].wrapping_neg()),
+
+                // ---- 32-bit ALU
+                Code::Add32R => set!((r[d!()] as u32).wrapping_add(r[s!()] as u32) as u64),
+                Code::Add32I => set!((r[d!()] as u32).wrapping_add(op.b as u32) as u64),
+                Code::Sub32R => set!((r[d!()] as u32).wrapping_sub(r[s!()] as u32) as u64),
+                Code::Sub32I => set!((r[d!()] as u32).wrapping_sub(op.b as u32) as u64),
+                Code::Mul32R => set!((r[d!()] as u32).wrapping_mul(r[s!()] as u32) as u64),
+                Code::Mul32I => set!((r[d!()] as u32).wrapping_mul(op.b as u32) as u64),
+                Code::Div32R => set!(div32(r[d!()], r[s!()])),
+                Code::Div32I => set!(div32(r[d!()], op.b)),
+                Code::SDiv32R => set!(sdiv32(r[d!()], r[s!()])),
+                Code::SDiv32I => set!(sdiv32(r[d!()], op.b)),
+                Code::Mod32R => set!(mod32(r[d!()], r[s!()])),
+                Code::Mod32I => set!(mod32(r[d!()], op.b)),
+                Code::SMod32R => set!(smod32(r[d!()], r[s!()])),
+                Code::SMod32I => set!(smod32(r[d!()], op.b)),
+                Code::Or32R => set!((r[d!()] as u32 | r[s!()] as u32) as u64),
+                Code::Or32I => set!((r[d!()] as u32 | op.b as u32) as u64),
+                Code::And32R => set!((r[d!()] as u32 & r[s!()] as u32) as u64),
+                Code::And32I => set!((r[d!()] as u32 & op.b as u32) as u64),
+                Code::Xor32R => set!((r[d!()] as u32 ^ r[s!()] as u32) as u64),
+                Code::Xor32I => set!((r[d!()] as u32 ^ op.b as u32) as u64),
+                Code::Lsh32R => set!(((r[d!()] as u32) << (r[s!()] & 31)) as u64),
+                Code::Lsh32I => set!(((r[d!()] as u32) << (op.b & 31)) as u64),
+                Code::Rsh32R => set!(((r[d!()] as u32) >> (r[s!()] & 31)) as u64),
+                Code::Rsh32I => set!(((r[d!()] as u32) >> (op.b & 31)) as u64),
+                Code::Arsh32R => set!(((r[d!()] as i32) >> (r[s!()] & 31)) as u32 as u64),
+                Code::Arsh32I => set!(((r[d!()] as i32) >> (op.b & 31)) as u32 as u64),
+                Code::Mov32R => set!(r[s!()] as u32 as u64),
+                Code::Mov32I => set!(op.b as u32 as u64),
+                Code::MovSx8To32 => set!(r[s!()] as i8 as i32 as u32 as u64),
+                Code::MovSx16To32 => set!(r[s!()] as i16 as i32 as u32 as u64),
+                Code::Neg32 => set!((r[d!()] as u32).wrapping_neg() as u64),
+
+                // ---- byte order
+                Code::Le16 => set!((r[d!()] as u16).to_le() as u64),
+                Code::Le32 => set!((r[d!()] as u32).to_le() as u64),
+                Code::Le64 => set!(r[d!()].to_le()),
+                Code::Be16 => set!((r[d!()] as u16).to_be() as u64),
+                Code::Be32 => set!((r[d!()] as u32).to_be() as u64),
+                Code::Be64 => set!(r[d!()].to_be()),
+                Code::Swap16 => set!((r[d!()] as u16).swap_bytes() as u64),
+                Code::Swap32 => set!((r[d!()] as u32).swap_bytes() as u64),
+                Code::Swap64 => set!(r[d!()].swap_bytes()),
+
+                // ---- memory
+                Code::LdxB => set!(fault!(cx.mem.load::<1>(addr!(s!())), 0)),
+                Code::LdxH => set!(fault!(cx.mem.load::<2>(addr!(s!())), 0)),
+                Code::LdxW => set!(fault!(cx.mem.load::<4>(addr!(s!())), 0)),
+                Code::LdxDW => set!(fault!(cx.mem.load::<8>(addr!(s!())), 0)),
+                Code::LdxSB => set!(fault!(cx.mem.load::<1>(addr!(s!())), 0) as i8 as i64 as u64),
+                Code::LdxSH => set!(fault!(cx.mem.load::<2>(addr!(s!())), 0) as i16 as i64 as u64),
+                Code::LdxSW => set!(fault!(cx.mem.load::<4>(addr!(s!())), 0) as i32 as i64 as u64),
+                Code::StxB => {
+                    fault!(cx.mem.store::<1>(addr!(d!()), r[s!()]), 0);
+                    next!(1)
+                }
+                Code::StxH => {
+                    fault!(cx.mem.store::<2>(addr!(d!()), r[s!()]), 0);
+                    next!(1)
+                }
+                Code::StxW => {
+                    fault!(cx.mem.store::<4>(addr!(d!()), r[s!()]), 0);
+                    next!(1)
+                }
+                Code::StxDW => {
+                    fault!(cx.mem.store::<8>(addr!(d!()), r[s!()]), 0);
+                    next!(1)
+                }
+                Code::StB => {
+                    fault!(cx.mem.store::<1>(addr!(d!()), op.b), 0);
+                    next!(1)
+                }
+                Code::StH => {
+                    fault!(cx.mem.store::<2>(addr!(d!()), op.b), 0);
+                    next!(1)
+                }
+                Code::StW => {
+                    fault!(cx.mem.store::<4>(addr!(d!()), op.b), 0);
+                    next!(1)
+                }
+                Code::StDW => {
+                    fault!(cx.mem.store::<8>(addr!(d!()), op.b), 0);
+                    next!(1)
+                }
+                Code::Atomic => {
+                    self.atomic(pc, op, r, &mut cx.mem)?;
+                    next!(1)
+                }
+                Code::LdAbs => match cx.mem.packet_load(op.b as i64, op.a as u64) {
+                    Some(v) => {
+                        r[0] = v;
+                        next!(1)
+                    }
+                    None => ret!(Ret::Abort),
+                },
+                Code::LdInd => {
+                    let offset = r[s!()].wrapping_add(op.b) as i32 as i64;
+                    match cx.mem.packet_load(offset, op.a as u64) {
+                        Some(v) => {
+                            r[0] = v;
+                            next!(1)
+                        }
+                        None => ret!(Ret::Abort),
+                    }
+                }
+
+                // ---- jumps
+                Code::Ja => go!(op.a as usize, 1),
+                Code::JEq64R => jcc!(r[d!()] == r[s!()]),
+                Code::JEq64RJa => jcc2!(r[d!()] == r[s!()]),
+                Code::JEq64I => jcc!(r[d!()] == op.imm64()),
+                Code::JEq64IJa => jcc2!(r[d!()] == op.imm64()),
+                Code::JNe64R => jcc!(r[d!()] != r[s!()]),
+                Code::JNe64RJa => jcc2!(r[d!()] != r[s!()]),
+                Code::JNe64I => jcc!(r[d!()] != op.imm64()),
+                Code::JNe64IJa => jcc2!(r[d!()] != op.imm64()),
+                Code::JGt64R => jcc!(r[d!()] > r[s!()]),
+                Code::JGt64RJa => jcc2!(r[d!()] > r[s!()]),
+                Code::JGt64I => jcc!(r[d!()] > op.imm64()),
+                Code::JGt64IJa => jcc2!(r[d!()] > op.imm64()),
+                Code::JGe64R => jcc!(r[d!()] >= r[s!()]),
+                Code::JGe64RJa => jcc2!(r[d!()] >= r[s!()]),
+                Code::JGe64I => jcc!(r[d!()] >= op.imm64()),
+                Code::JGe64IJa => jcc2!(r[d!()] >= op.imm64()),
+                Code::JLt64R => jcc!(r[d!()] < r[s!()]),
+                Code::JLt64RJa => jcc2!(r[d!()] < r[s!()]),
+                Code::JLt64I => jcc!(r[d!()] < op.imm64()),
+                Code::JLt64IJa => jcc2!(r[d!()] < op.imm64()),
+                Code::JLe64R => jcc!(r[d!()] <= r[s!()]),
+                Code::JLe64RJa => jcc2!(r[d!()] <= r[s!()]),
+                Code::JLe64I => jcc!(r[d!()] <= op.imm64()),
+                Code::JLe64IJa => jcc2!(r[d!()] <= op.imm64()),
+                Code::JSet64R => jcc!(r[d!()] & r[s!()] != 0),
+                Code::JSet64RJa => jcc2!(r[d!()] & r[s!()] != 0),
+                Code::JSet64I => jcc!(r[d!()] & op.imm64() != 0),
+                Code::JSet64IJa => jcc2!(r[d!()] & op.imm64() != 0),
+                Code::JSgt64R => jcc!((r[d!()] as i64) > (r[s!()] as i64)),
+                Code::JSgt64RJa => jcc2!((r[d!()] as i64) > (r[s!()] as i64)),
+                Code::JSgt64I => jcc!((r[d!()] as i64) > (op.imm64() as i64)),
+                Code::JSgt64IJa => jcc2!((r[d!()] as i64) > (op.imm64() as i64)),
+                Code::JSge64R => jcc!((r[d!()] as i64) >= (r[s!()] as i64)),
+                Code::JSge64RJa => jcc2!((r[d!()] as i64) >= (r[s!()] as i64)),
+                Code::JSge64I => jcc!((r[d!()] as i64) >= (op.imm64() as i64)),
+                Code::JSge64IJa => jcc2!((r[d!()] as i64) >= (op.imm64() as i64)),
+                Code::JSlt64R => jcc!((r[d!()] as i64) < (r[s!()] as i64)),
+                Code::JSlt64RJa => jcc2!((r[d!()] as i64) < (r[s!()] as i64)),
+                Code::JSlt64I => jcc!((r[d!()] as i64) < (op.imm64() as i64)),
+                Code::JSlt64IJa => jcc2!((r[d!()] as i64) < (op.imm64() as i64)),
+                Code::JSle64R => jcc!((r[d!()] as i64) <= (r[s!()] as i64)),
+                Code::JSle64RJa => jcc2!((r[d!()] as i64) <= (r[s!()] as i64)),
+                Code::JSle64I => jcc!((r[d!()] as i64) <= (op.imm64() as i64)),
+                Code::JSle64IJa => jcc2!((r[d!()] as i64) <= (op.imm64() as i64)),
+                Code::JEq32R => jcc!((r[d!()] as u32) == (r[s!()] as u32)),
+                Code::JEq32RJa => jcc2!((r[d!()] as u32) == (r[s!()] as u32)),
+                Code::JEq32I => jcc!((r[d!()] as u32) == (op.imm32())),
+                Code::JEq32IJa => jcc2!((r[d!()] as u32) == (op.imm32())),
+                Code::JNe32R => jcc!((r[d!()] as u32) != (r[s!()] as u32)),
+                Code::JNe32RJa => jcc2!((r[d!()] as u32) != (r[s!()] as u32)),
+                Code::JNe32I => jcc!((r[d!()] as u32) != (op.imm32())),
+                Code::JNe32IJa => jcc2!((r[d!()] as u32) != (op.imm32())),
+                Code::JGt32R => jcc!((r[d!()] as u32) > (r[s!()] as u32)),
+                Code::JGt32RJa => jcc2!((r[d!()] as u32) > (r[s!()] as u32)),
+                Code::JGt32I => jcc!((r[d!()] as u32) > (op.imm32())),
+                Code::JGt32IJa => jcc2!((r[d!()] as u32) > (op.imm32())),
+                Code::JGe32R => jcc!((r[d!()] as u32) >= (r[s!()] as u32)),
+                Code::JGe32RJa => jcc2!((r[d!()] as u32) >= (r[s!()] as u32)),
+                Code::JGe32I => jcc!((r[d!()] as u32) >= (op.imm32())),
+                Code::JGe32IJa => jcc2!((r[d!()] as u32) >= (op.imm32())),
+                Code::JLt32R => jcc!((r[d!()] as u32) < (r[s!()] as u32)),
+                Code::JLt32RJa => jcc2!((r[d!()] as u32) < (r[s!()] as u32)),
+                Code::JLt32I => jcc!((r[d!()] as u32) < (op.imm32())),
+                Code::JLt32IJa => jcc2!((r[d!()] as u32) < (op.imm32())),
+                Code::JLe32R => jcc!((r[d!()] as u32) <= (r[s!()] as u32)),
+                Code::JLe32RJa => jcc2!((r[d!()] as u32) <= (r[s!()] as u32)),
+                Code::JLe32I => jcc!((r[d!()] as u32) <= (op.imm32())),
+                Code::JLe32IJa => jcc2!((r[d!()] as u32) <= (op.imm32())),
+                Code::JSet32R => jcc!((r[d!()] as u32) & (r[s!()] as u32) != 0),
+                Code::JSet32RJa => jcc2!((r[d!()] as u32) & (r[s!()] as u32) != 0),
+                Code::JSet32I => jcc!((r[d!()] as u32) & (op.imm32()) != 0),
+                Code::JSet32IJa => jcc2!((r[d!()] as u32) & (op.imm32()) != 0),
+                Code::JSgt32R => jcc!((r[d!()] as i32) > (r[s!()] as i32)),
+                Code::JSgt32RJa => jcc2!((r[d!()] as i32) > (r[s!()] as i32)),
+                Code::JSgt32I => jcc!((r[d!()] as i32) > (op.imm32() as i32)),
+                Code::JSgt32IJa => jcc2!((r[d!()] as i32) > (op.imm32() as i32)),
+                Code::JSge32R => jcc!((r[d!()] as i32) >= (r[s!()] as i32)),
+                Code::JSge32RJa => jcc2!((r[d!()] as i32) >= (r[s!()] as i32)),
+                Code::JSge32I => jcc!((r[d!()] as i32) >= (op.imm32() as i32)),
+                Code::JSge32IJa => jcc2!((r[d!()] as i32) >= (op.imm32() as i32)),
+                Code::JSlt32R => jcc!((r[d!()] as i32) < (r[s!()] as i32)),
+                Code::JSlt32RJa => jcc2!((r[d!()] as i32) < (r[s!()] as i32)),
+                Code::JSlt32I => jcc!((r[d!()] as i32) < (op.imm32() as i32)),
+                Code::JSlt32IJa => jcc2!((r[d!()] as i32) < (op.imm32() as i32)),
+                Code::JSle32R => jcc!((r[d!()] as i32) <= (r[s!()] as i32)),
+                Code::JSle32RJa => jcc2!((r[d!()] as i32) <= (r[s!()] as i32)),
+                Code::JSle32I => jcc!((r[d!()] as i32) <= (op.imm32() as i32)),
+                Code::JSle32IJa => jcc2!((r[d!()] as i32) <= (op.imm32() as i32)),
+                Code::MayGoto => {
+                    if cx.may_goto_left == 0 {
+                        go!(op.a as usize, 1);
+                    }
+                    cx.may_goto_left -= 1;
+                    next!(1)
+                }
+
+                // ---- calls
+                Code::Call => {
+                    let executed = executed!(1);
+                    let out = self.call(pc, op.a as usize, r, cx, executed)?;
+                    after_helper!(out, executed);
+                    next!(1)
+                }
+                Code::CallMissing => return Err(self.missing_call(pc, op)),
+                Code::CallLocal => call_local!(op.a as usize),
+                Code::CallX => {
+                    let v = r[d!()];
+                    if let Some(callee) = self.code_target(v) {
+                        call_local!(callee);
+                    }
+                    let executed = executed!(1);
+                    let out = self.call_dynamic(pc, v, r, cx, executed)?;
+                    after_helper!(out, executed);
+                    // Counted as a transfer to the next instruction, so that the
+                    // straight-line bound never spans a `callx`.
+                    go!(pc + 1, 1)
+                }
+                Code::Exit => ret!(Ret::Value(r[0])),
+                Code::FellOffEnd => return Err(VmError::FellOffEnd { pc: self.slot(pc) }),
+
+                // ---- superinstructions
+                Code::MAdd64R => set2!(r[s!()].wrapping_add(r[t!()])),
+                Code::MAdd64I => set2!(r[s!()].wrapping_add(op.b)),
+                Code::MSub64R => set2!(r[s!()].wrapping_sub(r[t!()])),
+                Code::MSub64I => set2!(r[s!()].wrapping_sub(op.b)),
+                Code::MMul64R => set2!(r[s!()].wrapping_mul(r[t!()])),
+                Code::MMul64I => set2!(r[s!()].wrapping_mul(op.b)),
+                Code::MOr64R => set2!(r[s!()] | r[t!()]),
+                Code::MOr64I => set2!(r[s!()] | op.b),
+                Code::MAnd64R => set2!(r[s!()] & r[t!()]),
+                Code::MAnd64I => set2!(r[s!()] & op.b),
+                Code::MXor64R => set2!(r[s!()] ^ r[t!()]),
+                Code::MXor64I => set2!(r[s!()] ^ op.b),
+                Code::MLsh64R => set2!(r[s!()] << (r[t!()] & 63)),
+                Code::MLsh64I => set2!(r[s!()] << (op.b & 63)),
+                Code::MRsh64R => set2!(r[s!()] >> (r[t!()] & 63)),
+                Code::MRsh64I => set2!(r[s!()] >> (op.b & 63)),
+                Code::MArsh64R => set2!(((r[s!()] as i64) >> (r[t!()] & 63)) as u64),
+                Code::MArsh64I => set2!(((r[s!()] as i64) >> (op.b & 63)) as u64),
+                Code::MAdd32R => set2!((r[s!()] as u32).wrapping_add(r[t!()] as u32) as u64),
+                Code::MAdd32I => set2!((r[s!()] as u32).wrapping_add(op.b as u32) as u64),
+                Code::MSub32R => set2!((r[s!()] as u32).wrapping_sub(r[t!()] as u32) as u64),
+                Code::MSub32I => set2!((r[s!()] as u32).wrapping_sub(op.b as u32) as u64),
+                Code::MMul32R => set2!((r[s!()] as u32).wrapping_mul(r[t!()] as u32) as u64),
+                Code::MMul32I => set2!((r[s!()] as u32).wrapping_mul(op.b as u32) as u64),
+                Code::MOr32R => set2!((r[s!()] as u32 | r[t!()] as u32) as u64),
+                Code::MOr32I => set2!((r[s!()] as u32 | op.b as u32) as u64),
+                Code::MAnd32R => set2!((r[s!()] as u32 & r[t!()] as u32) as u64),
+                Code::MAnd32I => set2!((r[s!()] as u32 & op.b as u32) as u64),
+                Code::MXor32R => set2!((r[s!()] as u32 ^ r[t!()] as u32) as u64),
+                Code::MXor32I => set2!((r[s!()] as u32 ^ op.b as u32) as u64),
+                Code::MLsh32R => set2!(((r[s!()] as u32) << (r[t!()] & 31)) as u64),
+                Code::MLsh32I => set2!(((r[s!()] as u32) << (op.b & 31)) as u64),
+                Code::MRsh32R => set2!(((r[s!()] as u32) >> (r[t!()] & 31)) as u64),
+                Code::MRsh32I => set2!(((r[s!()] as u32) >> (op.b & 31)) as u64),
+                Code::MArsh32R => set2!(((r[s!()] as i32) >> (r[t!()] & 31)) as u32 as u64),
+                Code::MArsh32I => set2!(((r[s!()] as i32) >> (op.b & 31)) as u32 as u64),
+                Code::LdxIdxB => ldx_idx!(1),
+                Code::LdxIdxH => ldx_idx!(2),
+                Code::LdxIdxW => ldx_idx!(4),
+                Code::LdxIdxDW => ldx_idx!(8),
+                Code::MAddIR => {
+                    r[d!()] = r[s!()].wrapping_add(op.b).wrapping_add(r[t!()]);
+                    next!(3)
+                }
+            }
+        }
+    }
+}
