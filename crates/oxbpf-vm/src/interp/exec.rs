@@ -8,19 +8,23 @@
 //!
 //! # Counting and the budget
 //!
-//! With `CHECKED = false` (the fast loop) instructions are counted per straight-line
-//! segment: a segment starts at the target of a taken control transfer and runs through
-//! not-taken branches; `base` is the number of instructions executed before the segment
-//! minus the segment's first op index (wrapping), so `base + pc` instructions ran before
-//! op `pc`. Superinstructions keep this exact: a fused op sits at the index of its first
-//! instruction and advances `pc` by the number it stands for. On entering a segment at
-//! `to` the loop checks that the budget covers `seg_end[to] - to`, the most instructions
-//! it can execute before the next transfer; if not, it returns [`Flow::Checked`] and the
-//! run continues with `CHECKED = true`, where `base` is the plain count, checked before
-//! every instruction, and fused ops are replaced by the plain op of their first instruction,
-//! so [`VmError::BudgetExhausted`] names the exact instruction.
+//! The fast loop (`CHECKED = false`) counts instructions per straight-line segment: a
+//! segment starts at the target of a taken control transfer and runs through not-taken
+//! branches and superinstructions. It keeps `b16`, 16 times the instructions executed before
+//! the segment minus the address of the segment's first op (wrapping), so that
+//! `(b16 + address of op) / 16` instructions ran before any op of the segment: ops are 16
+//! bytes, and a fused op sits at the index of its first instruction and moves on by the
+//! number it stands for, so addresses keep counting instructions. Stepping to the next op
+//! costs nothing extra; a taken transfer adds the length of the segment it leaves.
+//!
+//! With a budget (`BUDGET = true`), on entering a segment at op `to` the loop checks that
+//! the budget covers `seg_len16[to] / 16`, the most instructions the segment can execute
+//! before the next transfer; if not, it returns [`Flow::Checked`] and the run continues in
+//! the checked loop (`CHECKED = true`), which counts and checks before every instruction,
+//! and runs the plain op of each superinstruction, so that [`VmError::BudgetExhausted`]
+//! names the exact instruction. A run without a budget uses neither.
 
-use super::ops::{Code, Op};
+use super::ops::Code;
 use super::{CallOut, Cx, Interpreter, Ret};
 use crate::error::VmError;
 
@@ -86,39 +90,48 @@ impl Interpreter {
     /// Runs the function whose frame is current from op `start` until it returns (fast
     /// loop: or until the budget gets tight). See the module docs.
     #[inline(never)]
-    pub(super) fn exec<const CHECKED: bool>(
+    pub(super) fn exec<const CHECKED: bool, const BUDGET: bool>(
         &self,
         cx: &mut Cx<'_>,
         r: &mut [u64; 11],
         start: usize,
     ) -> Result<Flow, VmError> {
-        // `ops.len()` is a power of two (see `ops::compile`): spelled as a shift here so
-        // the compiler knows it, and `pc & mask` needs no bounds check. `seg_end` has the
-        // same length.
-        let len = 1usize << self.ops.len().trailing_zeros();
-        let ops = &self.ops[..len];
-        let seg_end = &self.seg_end[..len];
+        let ops = &self.ops;
+        // `seg_len16` has as many entries as there are ops, a power of two: spelled as a
+        // shift so that the compiler knows it, and `to & mask` needs no bounds check.
+        let len = 1usize << ops.as_slice().len().trailing_zeros();
+        let seg_len16 = &self.seg_len16[..len];
         let mask = len - 1;
         let limit = cx.limit;
+        let limit16 = limit.saturating_mul(16);
+        // The checked loop keeps the index of the current op and the plain count; the fast
+        // loop only a cursor and `b16` (see the module docs), and works the index out from
+        // the cursor when it needs it.
         let mut pc = start;
-        // The op at `pc`. `pc` is always < len (targets are inside the program, and the
-        // sentinel after the last instruction never advances), so the mask never changes
-        // it. Each handler fetches the next op itself (so the dispatch that follows is
-        // short and can be copied into every handler).
-        let mut cur: &Op = &ops[pc & mask];
+        let mut cur = ops.at(start);
         let mut base = if CHECKED {
             cx.count
         } else {
-            cx.count.wrapping_sub(start as u64)
+            cx.count.wrapping_mul(16).wrapping_sub(cur.addr())
         };
 
+        // The index of the current op.
+        macro_rules! pc {
+            () => {
+                if CHECKED {
+                    pc
+                } else {
+                    ops.index(cur)
+                }
+            };
+        }
         // Instructions executed, through the `$c`-th instruction of the current op.
         macro_rules! executed {
             ($c:expr) => {
                 if CHECKED {
                     base
                 } else {
-                    base.wrapping_add((pc + $c) as u64)
+                    base.wrapping_add(cur.addr() + 16 * $c) >> 4
                 }
             };
         }
@@ -130,32 +143,52 @@ impl Interpreter {
                 base = if CHECKED {
                     n
                 } else {
-                    n.wrapping_sub((pc + $c) as u64)
+                    n.wrapping_mul(16).wrapping_sub(cur.addr() + 16 * $c)
                 };
+            }};
+        }
+        // Enters the segment at `$next` (index `$ti`), `$t` being 16 times the
+        // instructions executed so far.
+        macro_rules! enter {
+            ($next:expr, $ti:expr, $t:expr) => {{
+                let next = $next;
+                let t: u64 = $t;
+                if BUDGET {
+                    let ti: usize = $ti;
+                    if t.wrapping_add(seg_len16[ti & mask] as u64) > limit16 {
+                        cx.count = t >> 4;
+                        return Ok(Flow::Checked(ti & mask));
+                    }
+                }
+                base = t.wrapping_sub(next.addr());
+                cur = next;
+                continue;
             }};
         }
         // A taken control transfer to op `$to` after the `$c`-th instruction of the op.
         macro_rules! go {
             ($to:expr, $c:expr) => {{
                 let to: usize = $to;
-                if !CHECKED {
-                    let nb = base.wrapping_add((pc + $c) as u64).wrapping_sub(to as u64);
-                    if nb.wrapping_add(seg_end[to & mask] as u64) > limit {
-                        cx.count = nb.wrapping_add(to as u64);
-                        return Ok(Flow::Checked(to));
-                    }
-                    base = nb;
+                if CHECKED {
+                    pc = to;
+                    cur = ops.at(to);
+                    continue;
                 }
-                pc = to;
-                cur = &ops[pc & mask];
-                continue;
+                let t = base.wrapping_add(cur.addr() + 16 * $c);
+                enter!(ops.at(to), to, t)
             }};
         }
-        // The next op, `$k` instructions on.
+        // The next op, `$k` instructions on (the fast loop steps by the op's `step`, which
+        // is the same).
         macro_rules! next {
             ($k:expr) => {{
-                pc += $k;
-                cur = &ops[pc & mask];
+                if CHECKED {
+                    pc += $k;
+                    cur = ops.at(pc);
+                } else {
+                    debug_assert_eq!(cur.op().step as usize, 16 * $k);
+                    cur = cur.next();
+                }
                 continue;
             }};
         }
@@ -171,7 +204,7 @@ impl Interpreter {
             ($e:expr, $j:expr) => {
                 match $e {
                     Ok(v) => v,
-                    Err(f) => return Err(self.mem_fault(pc + $j, f)),
+                    Err(f) => return Err(self.mem_fault(pc!() + $j, f)),
                 }
             };
         }
@@ -190,24 +223,25 @@ impl Interpreter {
                 }
                 if let Some(end) = out.end {
                     set_executed!(end, 1);
-                    go!(pc + 1, 1);
+                    go!(pc!() + 1, 1);
                 }
             }};
         }
         // A bpf-to-bpf call of the function at op `$to`.
         macro_rules! call_local {
             ($to:expr) => {{
+                let at = pc!();
                 cx.count = executed!(1);
-                if let Ret::Abort = self.call_local(cx, r, pc, $to)? {
+                if let Ret::Abort = self.call_local(cx, r, at, $to)? {
                     return Ok(Flow::Return(Ret::Abort));
                 }
                 set_executed!(cx.count, 1);
-                go!(pc + 1, 1);
+                go!(at + 1, 1);
             }};
         }
 
         loop {
-            let mut op = cur;
+            let mut op = cur.op();
             if CHECKED {
                 if op.code.is_fused() {
                     op = self.plain_op(pc);
@@ -255,23 +289,40 @@ impl Interpreter {
             macro_rules! jcc {
                 ($cond:expr) => {{
                     if $cond {
-                        go!(op.a as usize, 1);
+                        go!(op.hi(), 1);
                     }
                     next!(1)
                 }};
             }
-            // `if cond goto A; goto B`.
-            macro_rules! jcc2 {
+            // `if cond goto A; goto B`, A and B in `b`.
+            macro_rules! jcc2r {
                 ($cond:expr) => {{
                     if $cond {
-                        go!(op.a as usize, 1);
+                        go!(op.b as u32 as usize, 1);
+                    }
+                    go!(op.hi(), 2)
+                }};
+            }
+            // `if cond goto +1; goto B`: the op after the `goto` is the next op on the
+            // straight-line path (`step` covers both instructions), reached after one.
+            macro_rules! jcc2i {
+                ($cond:expr) => {{
+                    if $cond {
+                        if CHECKED {
+                            pc += 2;
+                            cur = ops.at(pc);
+                            continue;
+                        }
+                        let next = cur.next();
+                        let t = base.wrapping_add(cur.addr() + 16);
+                        enter!(next, ops.index(next), t)
                     }
                     go!(op.hi(), 2)
                 }};
             }
             macro_rules! ldx_idx {
                 ($n:literal) => {{
-                    let k = op.b as usize;
+                    let k = op.x as usize;
                     let a = r[s!()].wrapping_add(r[t!()]).wrapping_add(op.off());
                     r[d!()] = fault!(cx.mem.load::<$n>(a), k - 1);
                     next!(k)
@@ -398,10 +449,10 @@ impl Interpreter {
                     next!(1)
                 }
                 Code::Atomic => {
-                    self.atomic(pc, op, r, &mut cx.mem)?;
+                    self.atomic(pc!(), op, r, &mut cx.mem)?;
                     next!(1)
                 }
-                Code::LdAbs => match cx.mem.packet_load(op.b as i64, op.a as u64) {
+                Code::LdAbs => match cx.mem.packet_load(op.b as i64, op.x as u64) {
                     Some(v) => {
                         r[0] = v;
                         next!(1)
@@ -410,7 +461,7 @@ impl Interpreter {
                 },
                 Code::LdInd => {
                     let offset = r[s!()].wrapping_add(op.b) as i32 as i64;
-                    match cx.mem.packet_load(offset, op.a as u64) {
+                    match cx.mem.packet_load(offset, op.x as u64) {
                         Some(v) => {
                             r[0] = v;
                             next!(1)
@@ -420,98 +471,98 @@ impl Interpreter {
                 }
 
                 // ---- jumps
-                Code::Ja => go!(op.a as usize, 1),
+                Code::Ja => go!(op.b as usize, 1),
                 Code::JEq64R => jcc!(r[d!()] == r[s!()]),
-                Code::JEq64RJa => jcc2!(r[d!()] == r[s!()]),
+                Code::JEq64RJa => jcc2r!(r[d!()] == r[s!()]),
                 Code::JEq64I => jcc!(r[d!()] == op.imm64()),
-                Code::JEq64IJa => jcc2!(r[d!()] == op.imm64()),
+                Code::JEq64IJa => jcc2i!(r[d!()] == op.imm64()),
                 Code::JNe64R => jcc!(r[d!()] != r[s!()]),
-                Code::JNe64RJa => jcc2!(r[d!()] != r[s!()]),
+                Code::JNe64RJa => jcc2r!(r[d!()] != r[s!()]),
                 Code::JNe64I => jcc!(r[d!()] != op.imm64()),
-                Code::JNe64IJa => jcc2!(r[d!()] != op.imm64()),
+                Code::JNe64IJa => jcc2i!(r[d!()] != op.imm64()),
                 Code::JGt64R => jcc!(r[d!()] > r[s!()]),
-                Code::JGt64RJa => jcc2!(r[d!()] > r[s!()]),
+                Code::JGt64RJa => jcc2r!(r[d!()] > r[s!()]),
                 Code::JGt64I => jcc!(r[d!()] > op.imm64()),
-                Code::JGt64IJa => jcc2!(r[d!()] > op.imm64()),
+                Code::JGt64IJa => jcc2i!(r[d!()] > op.imm64()),
                 Code::JGe64R => jcc!(r[d!()] >= r[s!()]),
-                Code::JGe64RJa => jcc2!(r[d!()] >= r[s!()]),
+                Code::JGe64RJa => jcc2r!(r[d!()] >= r[s!()]),
                 Code::JGe64I => jcc!(r[d!()] >= op.imm64()),
-                Code::JGe64IJa => jcc2!(r[d!()] >= op.imm64()),
+                Code::JGe64IJa => jcc2i!(r[d!()] >= op.imm64()),
                 Code::JLt64R => jcc!(r[d!()] < r[s!()]),
-                Code::JLt64RJa => jcc2!(r[d!()] < r[s!()]),
+                Code::JLt64RJa => jcc2r!(r[d!()] < r[s!()]),
                 Code::JLt64I => jcc!(r[d!()] < op.imm64()),
-                Code::JLt64IJa => jcc2!(r[d!()] < op.imm64()),
+                Code::JLt64IJa => jcc2i!(r[d!()] < op.imm64()),
                 Code::JLe64R => jcc!(r[d!()] <= r[s!()]),
-                Code::JLe64RJa => jcc2!(r[d!()] <= r[s!()]),
+                Code::JLe64RJa => jcc2r!(r[d!()] <= r[s!()]),
                 Code::JLe64I => jcc!(r[d!()] <= op.imm64()),
-                Code::JLe64IJa => jcc2!(r[d!()] <= op.imm64()),
+                Code::JLe64IJa => jcc2i!(r[d!()] <= op.imm64()),
                 Code::JSet64R => jcc!(r[d!()] & r[s!()] != 0),
-                Code::JSet64RJa => jcc2!(r[d!()] & r[s!()] != 0),
+                Code::JSet64RJa => jcc2r!(r[d!()] & r[s!()] != 0),
                 Code::JSet64I => jcc!(r[d!()] & op.imm64() != 0),
-                Code::JSet64IJa => jcc2!(r[d!()] & op.imm64() != 0),
+                Code::JSet64IJa => jcc2i!(r[d!()] & op.imm64() != 0),
                 Code::JSgt64R => jcc!((r[d!()] as i64) > (r[s!()] as i64)),
-                Code::JSgt64RJa => jcc2!((r[d!()] as i64) > (r[s!()] as i64)),
+                Code::JSgt64RJa => jcc2r!((r[d!()] as i64) > (r[s!()] as i64)),
                 Code::JSgt64I => jcc!((r[d!()] as i64) > (op.imm64() as i64)),
-                Code::JSgt64IJa => jcc2!((r[d!()] as i64) > (op.imm64() as i64)),
+                Code::JSgt64IJa => jcc2i!((r[d!()] as i64) > (op.imm64() as i64)),
                 Code::JSge64R => jcc!((r[d!()] as i64) >= (r[s!()] as i64)),
-                Code::JSge64RJa => jcc2!((r[d!()] as i64) >= (r[s!()] as i64)),
+                Code::JSge64RJa => jcc2r!((r[d!()] as i64) >= (r[s!()] as i64)),
                 Code::JSge64I => jcc!((r[d!()] as i64) >= (op.imm64() as i64)),
-                Code::JSge64IJa => jcc2!((r[d!()] as i64) >= (op.imm64() as i64)),
+                Code::JSge64IJa => jcc2i!((r[d!()] as i64) >= (op.imm64() as i64)),
                 Code::JSlt64R => jcc!((r[d!()] as i64) < (r[s!()] as i64)),
-                Code::JSlt64RJa => jcc2!((r[d!()] as i64) < (r[s!()] as i64)),
+                Code::JSlt64RJa => jcc2r!((r[d!()] as i64) < (r[s!()] as i64)),
                 Code::JSlt64I => jcc!((r[d!()] as i64) < (op.imm64() as i64)),
-                Code::JSlt64IJa => jcc2!((r[d!()] as i64) < (op.imm64() as i64)),
+                Code::JSlt64IJa => jcc2i!((r[d!()] as i64) < (op.imm64() as i64)),
                 Code::JSle64R => jcc!((r[d!()] as i64) <= (r[s!()] as i64)),
-                Code::JSle64RJa => jcc2!((r[d!()] as i64) <= (r[s!()] as i64)),
+                Code::JSle64RJa => jcc2r!((r[d!()] as i64) <= (r[s!()] as i64)),
                 Code::JSle64I => jcc!((r[d!()] as i64) <= (op.imm64() as i64)),
-                Code::JSle64IJa => jcc2!((r[d!()] as i64) <= (op.imm64() as i64)),
+                Code::JSle64IJa => jcc2i!((r[d!()] as i64) <= (op.imm64() as i64)),
                 Code::JEq32R => jcc!((r[d!()] as u32) == (r[s!()] as u32)),
-                Code::JEq32RJa => jcc2!((r[d!()] as u32) == (r[s!()] as u32)),
-                Code::JEq32I => jcc!((r[d!()] as u32) == (op.imm32())),
-                Code::JEq32IJa => jcc2!((r[d!()] as u32) == (op.imm32())),
+                Code::JEq32RJa => jcc2r!((r[d!()] as u32) == (r[s!()] as u32)),
+                Code::JEq32I => jcc!((r[d!()] as u32) == op.imm32()),
+                Code::JEq32IJa => jcc2i!((r[d!()] as u32) == op.imm32()),
                 Code::JNe32R => jcc!((r[d!()] as u32) != (r[s!()] as u32)),
-                Code::JNe32RJa => jcc2!((r[d!()] as u32) != (r[s!()] as u32)),
-                Code::JNe32I => jcc!((r[d!()] as u32) != (op.imm32())),
-                Code::JNe32IJa => jcc2!((r[d!()] as u32) != (op.imm32())),
+                Code::JNe32RJa => jcc2r!((r[d!()] as u32) != (r[s!()] as u32)),
+                Code::JNe32I => jcc!((r[d!()] as u32) != op.imm32()),
+                Code::JNe32IJa => jcc2i!((r[d!()] as u32) != op.imm32()),
                 Code::JGt32R => jcc!((r[d!()] as u32) > (r[s!()] as u32)),
-                Code::JGt32RJa => jcc2!((r[d!()] as u32) > (r[s!()] as u32)),
-                Code::JGt32I => jcc!((r[d!()] as u32) > (op.imm32())),
-                Code::JGt32IJa => jcc2!((r[d!()] as u32) > (op.imm32())),
+                Code::JGt32RJa => jcc2r!((r[d!()] as u32) > (r[s!()] as u32)),
+                Code::JGt32I => jcc!((r[d!()] as u32) > op.imm32()),
+                Code::JGt32IJa => jcc2i!((r[d!()] as u32) > op.imm32()),
                 Code::JGe32R => jcc!((r[d!()] as u32) >= (r[s!()] as u32)),
-                Code::JGe32RJa => jcc2!((r[d!()] as u32) >= (r[s!()] as u32)),
-                Code::JGe32I => jcc!((r[d!()] as u32) >= (op.imm32())),
-                Code::JGe32IJa => jcc2!((r[d!()] as u32) >= (op.imm32())),
+                Code::JGe32RJa => jcc2r!((r[d!()] as u32) >= (r[s!()] as u32)),
+                Code::JGe32I => jcc!((r[d!()] as u32) >= op.imm32()),
+                Code::JGe32IJa => jcc2i!((r[d!()] as u32) >= op.imm32()),
                 Code::JLt32R => jcc!((r[d!()] as u32) < (r[s!()] as u32)),
-                Code::JLt32RJa => jcc2!((r[d!()] as u32) < (r[s!()] as u32)),
-                Code::JLt32I => jcc!((r[d!()] as u32) < (op.imm32())),
-                Code::JLt32IJa => jcc2!((r[d!()] as u32) < (op.imm32())),
+                Code::JLt32RJa => jcc2r!((r[d!()] as u32) < (r[s!()] as u32)),
+                Code::JLt32I => jcc!((r[d!()] as u32) < op.imm32()),
+                Code::JLt32IJa => jcc2i!((r[d!()] as u32) < op.imm32()),
                 Code::JLe32R => jcc!((r[d!()] as u32) <= (r[s!()] as u32)),
-                Code::JLe32RJa => jcc2!((r[d!()] as u32) <= (r[s!()] as u32)),
-                Code::JLe32I => jcc!((r[d!()] as u32) <= (op.imm32())),
-                Code::JLe32IJa => jcc2!((r[d!()] as u32) <= (op.imm32())),
+                Code::JLe32RJa => jcc2r!((r[d!()] as u32) <= (r[s!()] as u32)),
+                Code::JLe32I => jcc!((r[d!()] as u32) <= op.imm32()),
+                Code::JLe32IJa => jcc2i!((r[d!()] as u32) <= op.imm32()),
                 Code::JSet32R => jcc!((r[d!()] as u32) & (r[s!()] as u32) != 0),
-                Code::JSet32RJa => jcc2!((r[d!()] as u32) & (r[s!()] as u32) != 0),
-                Code::JSet32I => jcc!((r[d!()] as u32) & (op.imm32()) != 0),
-                Code::JSet32IJa => jcc2!((r[d!()] as u32) & (op.imm32()) != 0),
+                Code::JSet32RJa => jcc2r!((r[d!()] as u32) & (r[s!()] as u32) != 0),
+                Code::JSet32I => jcc!((r[d!()] as u32) & op.imm32() != 0),
+                Code::JSet32IJa => jcc2i!((r[d!()] as u32) & op.imm32() != 0),
                 Code::JSgt32R => jcc!((r[d!()] as i32) > (r[s!()] as i32)),
-                Code::JSgt32RJa => jcc2!((r[d!()] as i32) > (r[s!()] as i32)),
+                Code::JSgt32RJa => jcc2r!((r[d!()] as i32) > (r[s!()] as i32)),
                 Code::JSgt32I => jcc!((r[d!()] as i32) > (op.imm32() as i32)),
-                Code::JSgt32IJa => jcc2!((r[d!()] as i32) > (op.imm32() as i32)),
+                Code::JSgt32IJa => jcc2i!((r[d!()] as i32) > (op.imm32() as i32)),
                 Code::JSge32R => jcc!((r[d!()] as i32) >= (r[s!()] as i32)),
-                Code::JSge32RJa => jcc2!((r[d!()] as i32) >= (r[s!()] as i32)),
+                Code::JSge32RJa => jcc2r!((r[d!()] as i32) >= (r[s!()] as i32)),
                 Code::JSge32I => jcc!((r[d!()] as i32) >= (op.imm32() as i32)),
-                Code::JSge32IJa => jcc2!((r[d!()] as i32) >= (op.imm32() as i32)),
+                Code::JSge32IJa => jcc2i!((r[d!()] as i32) >= (op.imm32() as i32)),
                 Code::JSlt32R => jcc!((r[d!()] as i32) < (r[s!()] as i32)),
-                Code::JSlt32RJa => jcc2!((r[d!()] as i32) < (r[s!()] as i32)),
+                Code::JSlt32RJa => jcc2r!((r[d!()] as i32) < (r[s!()] as i32)),
                 Code::JSlt32I => jcc!((r[d!()] as i32) < (op.imm32() as i32)),
-                Code::JSlt32IJa => jcc2!((r[d!()] as i32) < (op.imm32() as i32)),
+                Code::JSlt32IJa => jcc2i!((r[d!()] as i32) < (op.imm32() as i32)),
                 Code::JSle32R => jcc!((r[d!()] as i32) <= (r[s!()] as i32)),
-                Code::JSle32RJa => jcc2!((r[d!()] as i32) <= (r[s!()] as i32)),
+                Code::JSle32RJa => jcc2r!((r[d!()] as i32) <= (r[s!()] as i32)),
                 Code::JSle32I => jcc!((r[d!()] as i32) <= (op.imm32() as i32)),
-                Code::JSle32IJa => jcc2!((r[d!()] as i32) <= (op.imm32() as i32)),
+                Code::JSle32IJa => jcc2i!((r[d!()] as i32) <= (op.imm32() as i32)),
                 Code::MayGoto => {
                     if cx.may_goto_left == 0 {
-                        go!(op.a as usize, 1);
+                        go!(op.b as usize, 1);
                     }
                     cx.may_goto_left -= 1;
                     next!(1)
@@ -520,26 +571,26 @@ impl Interpreter {
                 // ---- calls
                 Code::Call => {
                     let executed = executed!(1);
-                    let out = self.call(pc, op.a as usize, r, cx, executed)?;
+                    let out = self.call(pc!(), op.b as usize, r, cx, executed)?;
                     after_helper!(out, executed);
                     next!(1)
                 }
-                Code::CallMissing => return Err(self.missing_call(pc, op)),
-                Code::CallLocal => call_local!(op.a as usize),
+                Code::CallMissing => return Err(self.missing_call(pc!(), op)),
+                Code::CallLocal => call_local!(op.b as usize),
                 Code::CallX => {
                     let v = r[d!()];
                     if let Some(callee) = self.code_target(v) {
                         call_local!(callee);
                     }
                     let executed = executed!(1);
-                    let out = self.call_dynamic(pc, v, r, cx, executed)?;
+                    let out = self.call_dynamic(pc!(), v, r, cx, executed)?;
                     after_helper!(out, executed);
                     // Counted as a transfer to the next instruction, so that the
                     // straight-line bound never spans a `callx`.
-                    go!(pc + 1, 1)
+                    go!(pc!() + 1, 1)
                 }
                 Code::Exit => ret!(Ret::Value(r[0])),
-                Code::FellOffEnd => return Err(VmError::FellOffEnd { pc: self.slot(pc) }),
+                Code::FellOffEnd => return Err(self.fell_off(pc!())),
 
                 // ---- superinstructions
                 Code::MAdd64R => set2!(r[s!()].wrapping_add(r[t!()])),

@@ -21,8 +21,8 @@
 //!
 //! A program whose `r10` never leaves the base position of loads and stores with constant
 //! offsets, and which makes no calls, can only ever name the bytes those accesses reach:
-//! the interpreter works out the lowest of them, `r10 - frame` (`frame` a multiple of 8,
-//! at least 8), and then zeroes and exposes only `[r10 - frame, r10)` (the live stack of
+//! the interpreter works out the lowest of them, `r10 - frame` (`frame` rounded up to a
+//! power of two, at least 64), and then zeroes and exposes only `[r10 - frame, r10)` (the live stack of
 //! such a run). The rest of its frame cannot be addressed by the program, so nothing it
 //! can observe changes, and a run of a program with a small frame costs no 512-byte fill.
 
@@ -119,8 +119,8 @@ pub struct StackBounds {
 
 impl<'a> Mem<'a> {
     /// Takes the stack for a run and zero-fills the live part of frame 0: its top
-    /// `frame_bytes` bytes (a multiple of 8 between 8 and 512: what the program can
-    /// address, see the module docs).
+    /// `frame_bytes` bytes (a multiple of 8 between 64 and 512, normally a power of two:
+    /// what the program can address, see the module docs).
     #[inline]
     pub fn new<const N: usize>(
         stack: &'a mut StackBuf<N>,
@@ -128,15 +128,21 @@ impl<'a> Mem<'a> {
         frame_bytes: usize,
     ) -> Mem<'a> {
         const { assert!(N >= STACK_SIZE && N.is_multiple_of(STACK_SIZE)) };
-        let frame = (frame_bytes.clamp(8, STACK_SIZE) & !7) as u64;
+        let frame = (frame_bytes.clamp(64, STACK_SIZE) & !7) as u64;
         let bottom = stack.0.as_mut_ptr() as *mut u8 as u64;
         let top = bottom + N as u64;
         let lo = top - frame;
         let initial_regions = regions.len();
         let w = Window::new(lo, frame);
-        // SAFETY: `[lo, top)` is the top of the `StackBuf` this `Mem` borrows mutably for
-        // its whole life, and nothing else holds a reference into it.
-        unsafe { raw_mem::zero(lo, frame as usize) };
+        // SAFETY: `[lo, top)` (`frame >= 64` bytes) is the top of the `StackBuf` this `Mem`
+        // borrows mutably for its whole life, and nothing else holds a reference into it.
+        // (The constant-size part compiles to a few stores.)
+        unsafe {
+            raw_mem::zero(top - 64, 64);
+            if frame > 64 {
+                raw_mem::zero(lo, frame as usize - 64);
+            }
+        }
         Mem {
             stack: w,
             rd: w,

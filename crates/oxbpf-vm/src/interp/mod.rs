@@ -106,7 +106,10 @@
 //!
 //! Every [`VmError`] carries the instruction slot (`pc`) of the failing instruction.
 
+mod cursor;
 mod exec;
+#[cfg(test)]
+mod fused_tests;
 pub mod fuzz;
 pub mod mem;
 mod ops;
@@ -122,6 +125,7 @@ use crate::helper::{HelperCtx, HelperError, Helpers, ProgramCalls, TailCall};
 use crate::memory::{AccessFault, Regions};
 use crate::raw_mem::Rmw;
 use crate::{EngineKind, Executable, RunContext, RunOutcome, MAX_CALL_DEPTH, STACK_SIZE};
+use cursor::Ops;
 use exec::Flow;
 use mem::{AtomicFault, Mem, StackBounds, StackBuf, STACK_BYTES};
 use ops::{AtomicKind, Code, Compiled, Op, ResolvedCall, CODE_ADDR_MASK};
@@ -140,12 +144,12 @@ pub const MAY_GOTO_LOOPS: u64 = 8 * 1024 * 1024;
 /// [`Interpreter::code_bytes`]). A run uses no heap: its stack (512 bytes, or 4 KiB for a
 /// program that calls functions or helpers) and the register file live on the host stack.
 pub struct Interpreter {
-    ops: Box<[Op]>,
+    ops: Ops,
     plain: Box<[(u32, Op)]>,
     slot_of: Box<[u32]>,
     index_of_slot: Box<[u32]>,
     calls: Box<[ResolvedCall]>,
-    seg_end: Box<[u32]>,
+    seg_len16: Box<[u32]>,
     /// Bytes of each frame the program can address (see [`mem`]).
     frame_bytes: usize,
     /// The program may enter more frames than its own (it gets the full stack).
@@ -157,7 +161,7 @@ pub struct Interpreter {
 impl std::fmt::Debug for Interpreter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Interpreter")
-            .field("ops", &self.ops.len())
+            .field("ops", &self.ops.as_slice().len())
             .field("superinstructions", &self.plain.len())
             .field("resolved_calls", &self.calls.len())
             .field("frame_bytes", &self.frame_bytes)
@@ -201,16 +205,25 @@ impl Interpreter {
     /// Fails with [`LoadError::UnresolvedPseudo`] for a `lddw` that references a map or a
     /// BTF variable.
     pub fn new(program: &Program, helpers: &Helpers) -> Result<Interpreter, LoadError> {
+        Interpreter::with_fusion(program, helpers, true)
+    }
+
+    /// [`Interpreter::new`], with or without superinstructions (tests compare both).
+    fn with_fusion(
+        program: &Program,
+        helpers: &Helpers,
+        fuse: bool,
+    ) -> Result<Interpreter, LoadError> {
         let Compiled {
             ops,
             plain,
             slot_of,
             index_of_slot,
             calls,
-            seg_end,
+            seg_len16,
             frame_bytes,
             calls_frames,
-        } = ops::compile(program, helpers)?;
+        } = ops::compile(program, helpers, fuse)?;
         log::debug!(
             "interpreter: {} instructions, {} superinstructions, {} resolved calls, {} frame bytes",
             program.len(),
@@ -218,13 +231,19 @@ impl Interpreter {
             calls.len(),
             frame_bytes
         );
+        let Some(ops) = Ops::new(ops) else {
+            return Err(LoadError::Unsupported {
+                pc: 0,
+                what: "a program the interpreter translated inconsistently (an interpreter bug)",
+            });
+        };
         Ok(Interpreter {
             ops,
             plain,
             slot_of,
             index_of_slot,
             calls,
-            seg_end,
+            seg_len16,
             frame_bytes,
             calls_frames,
             helpers: helpers.clone(),
@@ -238,12 +257,12 @@ impl Interpreter {
 
     /// Bytes taken by the pre-decoded program (ops and tables, not the helpers).
     pub fn code_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.ops)
+        std::mem::size_of_val(self.ops.as_slice())
             + std::mem::size_of_val(&*self.plain)
             + std::mem::size_of_val(&*self.slot_of)
             + std::mem::size_of_val(&*self.index_of_slot)
             + std::mem::size_of_val(&*self.calls)
-            + std::mem::size_of_val(&*self.seg_end)
+            + std::mem::size_of_val(&*self.seg_len16)
     }
 
     fn slot(&self, pc: usize) -> usize {
@@ -256,7 +275,7 @@ impl Interpreter {
     fn plain_op(&self, pc: usize) -> &Op {
         match self.plain.binary_search_by_key(&(pc as u32), |&(i, _)| i) {
             Ok(k) => &self.plain[k].1,
-            Err(_) => &self.ops[pc & (self.ops.len() - 1)],
+            Err(_) => self.ops.at(pc).op(),
         }
     }
 
@@ -297,7 +316,7 @@ impl Interpreter {
     #[inline(never)]
     fn out_of_budget(&self, pc: usize, limit: u64) -> VmError {
         let slot = self.slot(pc);
-        if self.ops.get(pc).map(|o| o.code) == Some(Code::FellOffEnd) {
+        if self.ops.as_slice().get(pc).map(|o| o.code) == Some(Code::FellOffEnd) {
             return VmError::FellOffEnd { pc: slot };
         }
         VmError::BudgetExhausted {
@@ -315,7 +334,14 @@ impl Interpreter {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn fell_off(&self, pc: usize) -> VmError {
+        VmError::FellOffEnd { pc: self.slot(pc) }
+    }
+
     /// The code address `v` as an op index, if it is one.
+    #[inline(never)]
     fn code_target(&self, v: u64) -> Option<usize> {
         if v & CODE_ADDR_MASK != CODE_ADDR_BASE {
             return None;
@@ -453,7 +479,7 @@ impl Interpreter {
     #[inline(never)]
     fn missing_call(&self, pc: usize, op: &Op) -> VmError {
         let pc = self.slot(pc);
-        if op.a == 1 {
+        if op.x == 1 {
             VmError::UnknownExternal {
                 pc,
                 id: op.b as i32,
@@ -515,16 +541,23 @@ impl Interpreter {
 
     /// Runs a function from op `pc` until it returns: the fast loop, then the checked loop
     /// if the budget gets tight.
+    #[inline(always)]
     fn drive(&self, cx: &mut Cx<'_>, r: &mut [u64; 11], mut pc: usize) -> Result<Ret, VmError> {
-        let need = (self.seg_end.get(pc).copied().unwrap_or(0) as u64).wrapping_sub(pc as u64);
-        if cx.count.checked_add(need).is_some_and(|n| n <= cx.limit) {
-            match self.exec::<false>(cx, r, pc)? {
+        let need = self.seg_len16.get(pc).copied().unwrap_or(0) as u64 / 16;
+        if cx.limit == u64::MAX {
+            // No budget (a count of 2^64 is out of reach): the fast loop never hands over.
+            match self.exec::<false, false>(cx, r, pc)? {
+                Flow::Return(ret) => return Ok(ret),
+                Flow::Checked(to) => pc = to,
+            }
+        } else if cx.count.checked_add(need).is_some_and(|n| n <= cx.limit) {
+            match self.exec::<false, true>(cx, r, pc)? {
                 Flow::Return(ret) => return Ok(ret),
                 Flow::Checked(to) => pc = to,
             }
         }
         loop {
-            match self.exec::<true>(cx, r, pc)? {
+            match self.exec::<true, true>(cx, r, pc)? {
                 Flow::Return(ret) => return Ok(ret),
                 Flow::Checked(to) => pc = to,
             }
@@ -532,7 +565,7 @@ impl Interpreter {
     }
 
     /// One run with a stack buffer of `N` bytes.
-    #[inline(always)]
+    #[inline(never)]
     fn execute<const N: usize>(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let limit = ctx.budget.unwrap_or(u64::MAX);
         let args = ctx.args;

@@ -100,27 +100,27 @@ codes! {
         Mov32I, MovSx8To32, MovSx16To32, Neg32,
         // byte order
         Le16, Le32, Le64, Be16, Be32, Be64, Swap16, Swap32, Swap64,
-        // memory: `a` is the offset (an `i32`)
+        // memory: `off` is the offset
         LdxB, LdxH, LdxW, LdxDW, LdxSB, LdxSH, LdxSW, StxB, StxH, StxW, StxDW,
         /// `b` is the sign-extended immediate.
         StB,
         StH, StW, StDW,
         /// `b` = [`AtomicKind`] in the low half, the size in bytes in the high half.
         Atomic,
-        /// `a` = size in bytes, `b` = the offset (sign-extended).
+        /// `x` = size in bytes, `b` = the offset (sign-extended).
         LdAbs,
         /// As `LdAbs`; `src` = the index register.
         LdInd,
-        /// `a` = the target op index.
+        /// `b` = the target op index.
         Ja,
-        /// `a` = the target op index.
+        /// `b` = the target op index.
         MayGoto,
-        /// `a` = index into the resolved call table.
+        /// `b` = index into the resolved call table.
         Call,
-        /// A helper or external function that was not registered: `b` = the id, `a` = 1
+        /// A helper or external function that was not registered: `b` = the id, `x` = 1
         /// for an external function.
         CallMissing,
-        /// bpf-to-bpf call: `a` = the callee's op index.
+        /// bpf-to-bpf call: `b` = the callee's op index.
         CallLocal,
         /// `dst` = the register holding the helper id or code address.
         CallX,
@@ -128,9 +128,10 @@ codes! {
         /// Sentinel after the last instruction (and padding).
         FellOffEnd,
     }
-    // Conditional jumps: `a` = the target op index, `b` = the immediate of the `I` forms
-    // (low 32 bits; sign-extended by the 64-bit forms). The fused form (`...Ja`, for
-    // `if cond goto A; goto B`) has `a` = A and B in the high 32 bits of `b`.
+    // Conditional jumps: the high 32 bits of `b` = the target op index, the low 32 bits =
+    // the immediate of the `I` forms (sign-extended by the 64-bit forms). The fused forms
+    // (`...Ja`, for `if cond goto A; goto B` at op `i`) have B in the high 32 bits, and A in
+    // the low 32 bits (`R` forms) or A = `i + 2` (`I` forms).
     jumps {
         JEq64R / JEq64RJa, JEq64I / JEq64IJa, JNe64R / JNe64RJa, JNe64I / JNe64IJa,
         JGt64R / JGt64RJa, JGt64I / JGt64IJa, JGe64R / JGe64RJa, JGe64I / JGe64IJa,
@@ -155,7 +156,7 @@ codes! {
         MAdd32R, MAdd32I, MSub32R, MSub32I, MMul32R, MMul32I, MOr32R, MOr32I,
         MAnd32R, MAnd32I, MXor32R, MXor32I, MLsh32R, MLsh32I, MRsh32R, MRsh32I,
         MArsh32R, MArsh32I,
-        /// `dst = *(u8 *)(src + r3 + a)`: [`Op::len`] instructions (2 or 3, in `b`).
+        /// `dst = *(u8 *)(src + r3 + off)`: `x` instructions (2 or 3).
         LdxIdxB,
         LdxIdxH, LdxIdxW, LdxIdxDW,
         /// `dst = src + b + r3` (`mov`, `add imm`, `add reg`: 3 instructions).
@@ -240,29 +241,35 @@ impl R {
     ];
 }
 
-/// One pre-decoded instruction (16 bytes). What `a` and `b` hold depends on the code (see
-/// [`Code`]); `r3` is the second source register of three-address superinstructions.
+/// One pre-decoded instruction (16 bytes). What `off`, `x` and `b` hold depends on the
+/// code (see [`Code`]); `r3` is the second source register of three-address
+/// superinstructions; `step` is set for every op by [`compile`] to `16 * advance(op)`, the
+/// bytes to the next op on the straight-line path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(16))]
 pub(crate) struct Op {
     pub code: Code,
     pub dst: R,
     pub src: R,
+    pub step: u8,
+    pub off: i16,
     pub r3: R,
-    pub a: u32,
+    pub x: u8,
     pub b: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
 
 impl Op {
-    fn new(code: Code, dst: R, src: R, a: u32, b: u64) -> Op {
+    fn new(code: Code, dst: R, src: R, off: i16, b: u64) -> Op {
         Op {
             code,
             dst,
             src,
+            step: 0,
+            off,
             r3: R::R0,
-            a,
+            x: 0,
             b,
         }
     }
@@ -271,15 +278,17 @@ impl Op {
         code: Code::FellOffEnd,
         dst: R::R0,
         src: R::R0,
+        step: 0,
+        off: 0,
         r3: R::R0,
-        a: 0,
+        x: 0,
         b: 0,
     };
 
-    /// `a` as a sign-extended memory offset.
+    /// `off` as a sign-extended memory offset.
     #[inline(always)]
     pub fn off(&self) -> u64 {
-        self.a as i32 as i64 as u64
+        self.off as i64 as u64
     }
 
     /// The low 32 bits of `b` sign-extended (the immediate of a 64-bit jump).
@@ -294,10 +303,25 @@ impl Op {
         self.b as u32
     }
 
-    /// The high 32 bits of `b` (the second target of a fused jump).
+    /// The high 32 bits of `b` (the target of a conditional jump).
     #[inline(always)]
     pub fn hi(&self) -> usize {
         (self.b >> 32) as usize
+    }
+}
+
+/// The number of ops the handler of `op` moves on by on its straight-line path: the
+/// instructions it stands for (0 for the sentinel, which never moves on). The dispatch loop
+/// steps by it and [`super::cursor::Ops::new`] checks it against the table.
+#[inline(always)]
+pub(crate) fn advance(op: &Op) -> usize {
+    use Code::*;
+    match op.code {
+        FellOffEnd => 0,
+        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW => op.x as usize,
+        MAddIR => 3,
+        c if c.is_fused() => 2,
+        _ => 1,
     }
 }
 
@@ -321,10 +345,10 @@ pub(crate) struct Compiled {
     /// Op index starting at each slot, `u32::MAX` for the second slot of a `lddw`.
     pub index_of_slot: Box<[u32]>,
     pub calls: Box<[ResolvedCall]>,
-    /// `seg_end[i]`: `i` plus the most instructions that can execute from op `i` before a
-    /// taken control transfer (up to and including the next `ja`, `exit`, local call or
+    /// `seg_len16[i]`: 16 times the most instructions that can execute from op `i` before
+    /// a taken control transfer (up to and including the next `ja`, `exit`, local call or
     /// `callx`, or up to the end of the program). Same length as `ops`.
-    pub seg_end: Box<[u32]>,
+    pub seg_len16: Box<[u32]>,
     /// Bytes at the top of each frame that the program can address (see `frame_bytes`).
     pub frame_bytes: usize,
     /// The program can enter frames beyond its own (local calls, `callx`, or helper calls,
@@ -490,7 +514,7 @@ fn translate(
 ) -> Result<Op, LoadError> {
     // `Program` guarantees every branch target is an instruction start inside it, and
     // MAX_SLOTS keeps indices inside u32.
-    let target = || program.branch_target(i).map_or(0, |t| t as u32);
+    let target = || program.branch_target(i).map_or(0, |t| t as u64);
     Ok(match *insn {
         Insn::Alu {
             width,
@@ -546,13 +570,7 @@ fn translate(
             dst,
             src,
             off,
-        } => Op::new(
-            size_ld(size, sign_extend),
-            reg(dst),
-            reg(src),
-            off as i32 as u32,
-            0,
-        ),
+        } => Op::new(size_ld(size, sign_extend), reg(dst), reg(src), off, 0),
         Insn::Store {
             size,
             dst,
@@ -566,7 +584,7 @@ fn translate(
                     Size::W => Code::StxW,
                     Size::DW => Code::StxDW,
                 };
-                Op::new(code, reg(dst), reg(s), off as i32 as u32, 0)
+                Op::new(code, reg(dst), reg(s), off, 0)
             }
             Operand::Imm(imm) => {
                 let code = match size {
@@ -575,7 +593,7 @@ fn translate(
                     Size::W => Code::StW,
                     Size::DW => Code::StDW,
                 };
-                Op::new(code, reg(dst), R::R0, off as i32 as u32, imm as i64 as u64)
+                Op::new(code, reg(dst), R::R0, off, imm as i64 as u64)
             }
         },
         Insn::Atomic {
@@ -603,7 +621,7 @@ fn translate(
                 Code::Atomic,
                 reg(dst),
                 reg(src),
-                off as i32 as u32,
+                off,
                 kind as u64 | (size.bytes() as u64) << 32,
             )
         }
@@ -632,9 +650,11 @@ fn translate(
                 PacketMode::Abs => (Code::LdAbs, R::R0),
                 PacketMode::Ind(r) => (Code::LdInd, reg(r)),
             };
-            Op::new(code, R::R0, src, size.bytes() as u32, imm as i64 as u64)
+            let mut o = Op::new(code, R::R0, src, 0, imm as i64 as u64);
+            o.x = size.bytes() as u8;
+            o
         }
-        Insn::Ja { .. } => Op::new(Code::Ja, R::R0, R::R0, target(), 0),
+        Insn::Ja { .. } => Op::new(Code::Ja, R::R0, R::R0, 0, target()),
         Insn::Jump {
             width,
             op,
@@ -642,17 +662,23 @@ fn translate(
             src,
             ..
         } => match src {
-            Operand::Reg(s) => Op::new(jmp_code(width, op, false), reg(dst), reg(s), target(), 0),
+            Operand::Reg(s) => Op::new(
+                jmp_code(width, op, false),
+                reg(dst),
+                reg(s),
+                0,
+                target() << 32,
+            ),
             Operand::Imm(imm) => Op::new(
                 jmp_code(width, op, true),
                 reg(dst),
                 R::R0,
-                target(),
-                imm as u32 as u64,
+                0,
+                imm as u32 as u64 | target() << 32,
             ),
         },
-        Insn::MayGoto { .. } => Op::new(Code::MayGoto, R::R0, R::R0, target(), 0),
-        Insn::Call(CallTarget::Local(_)) => Op::new(Code::CallLocal, R::R0, R::R0, target(), 0),
+        Insn::MayGoto { .. } => Op::new(Code::MayGoto, R::R0, R::R0, 0, target()),
+        Insn::Call(CallTarget::Local(_)) => Op::new(Code::CallLocal, R::R0, R::R0, 0, target()),
         Insn::Call(CallTarget::Helper(id)) => {
             // The id is an unsigned 32-bit number (helper ids are never negative).
             let id = id as u32 as u64;
@@ -662,7 +688,7 @@ fn translate(
                         func: h.func.clone(),
                         id,
                     });
-                    Op::new(Code::Call, R::R0, R::R0, (calls.len() - 1) as u32, 0)
+                    Op::new(Code::Call, R::R0, R::R0, 0, (calls.len() - 1) as u64)
                 }
                 None => Op::new(Code::CallMissing, R::R0, R::R0, 0, id),
             }
@@ -673,9 +699,13 @@ fn translate(
                     func: h.func.clone(),
                     id: id as i64 as u64,
                 });
-                Op::new(Code::Call, R::R0, R::R0, (calls.len() - 1) as u32, 0)
+                Op::new(Code::Call, R::R0, R::R0, 0, (calls.len() - 1) as u64)
             }
-            None => Op::new(Code::CallMissing, R::R0, R::R0, 1, id as i64 as u64),
+            None => {
+                let mut o = Op::new(Code::CallMissing, R::R0, R::R0, 0, id as i64 as u64);
+                o.x = 1;
+                o
+            }
         },
         Insn::CallX { reg: r } => Op::new(Code::CallX, reg(r), R::R0, 0, 0),
         Insn::Exit => Op::new(Code::Exit, R::R0, R::R0, 0, 0),
@@ -683,8 +713,12 @@ fn translate(
 }
 
 /// Translates a program into ops, resolving targets and helpers, and adds the
-/// superinstructions.
-pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, LoadError> {
+/// superinstructions (unless `fuse` is false: tests compare both).
+pub(crate) fn compile(
+    program: &Program,
+    helpers: &Helpers,
+    fuse_ops: bool,
+) -> Result<Compiled, LoadError> {
     let n = program.len();
     let mut plain = Vec::with_capacity(n + 1);
     let mut slot_of = Vec::with_capacity(n + 1);
@@ -709,12 +743,21 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
             _ => seg_end[i + 1],
         };
     }
+    // At most 2^20 instructions, so 16 times a length fits.
+    let seg_len16: Vec<u32> = (0..len).map(|i| 16 * (seg_end[i] - i as u32)).collect();
     let (frame_bytes, calls_frames) = frame_use(&plain[..n]);
-    let (ops, fused) = fuse(&plain, n);
+    let (mut ops, mut fused) = if fuse_ops {
+        fuse(&plain, n)
+    } else {
+        (plain.clone(), Vec::new())
+    };
+    for op in ops.iter_mut().chain(fused.iter_mut().map(|(_, op)| op)) {
+        op.step = (16 * advance(op)) as u8;
+    }
     Ok(Compiled {
         ops: ops.into_boxed_slice(),
         plain: fused.into_boxed_slice(),
-        seg_end: seg_end.into_boxed_slice(),
+        seg_len16: seg_len16.into_boxed_slice(),
         slot_of: slot_of.into_boxed_slice(),
         index_of_slot,
         calls: calls.into_boxed_slice(),
@@ -731,7 +774,7 @@ pub(crate) fn compile(program: &Program, helpers: &Helpers) -> Result<Compiled, 
 /// or call back), the only stack bytes the program can name are `[r10 + off, r10 + off +
 /// size)` of those accesses: the rest of its frame is unreachable, need not be zeroed, and is
 /// left out of the live stack (see `mem`). Otherwise the whole 512-byte frame counts.
-/// The result is a multiple of 8 between 8 and 512.
+/// The result is a power of two between 64 and 512.
 fn frame_use(ops: &[Op]) -> (usize, bool) {
     use Code::*;
     let full = STACK_SIZE;
@@ -779,7 +822,7 @@ fn frame_use(ops: &[Op]) -> (usize, bool) {
             escapes = true;
         }
         if base == R::R10 {
-            let off = op.a as i32 as i64;
+            let off = op.off as i64;
             if off < -(full as i64) || off + size as i64 > 0 {
                 // Outside the frame: the access faults (or, from a callee, reaches the
                 // caller's frame); count the whole frame.
@@ -792,7 +835,9 @@ fn frame_use(ops: &[Op]) -> (usize, bool) {
     if calls_frames || escapes {
         return (full, calls_frames);
     }
-    (lowest.div_ceil(8) * 8, false)
+    // Rounded up to a power of two (at least 64), so that zeroing it is a few
+    // fixed-size stores.
+    (lowest.max(64).next_power_of_two().min(full), false)
 }
 
 /// The 64- or 32-bit three-address form of `mov` + this ALU op, if there is one.
@@ -868,12 +913,9 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
                     if let Some(code) = idx_load(c.code).filter(|_| c.dst == d && c.src == d) {
                         let t = if b.src == d { s } else { b.src };
                         return Some(Op {
-                            code,
-                            dst: d,
-                            src: s,
                             r3: t,
-                            a: c.a,
-                            b: 3,
+                            x: 3,
+                            ..Op::new(code, d, s, c.off, 0)
                         });
                     }
                 }
@@ -888,12 +930,8 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
                         c.src
                     };
                     return Some(Op {
-                        code: Code::MAddIR,
-                        dst: d,
-                        src: s,
                         r3: t,
-                        a: 0,
-                        b: b.b,
+                        ..Op::new(Code::MAddIR, d, s, 0, b.b)
                     });
                 }
             }
@@ -913,24 +951,62 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
         let c = at(1)?;
         let code = idx_load(c.code).filter(|_| c.dst == d && c.src == d)?;
         return Some(Op {
-            code,
-            dst: d,
-            src: d,
             r3: a.src,
-            a: c.a,
-            b: 2,
+            x: 2,
+            ..Op::new(code, d, d, c.off, 0)
         });
     }
-    // if cond goto A; goto B
+    // if cond goto A; goto B. The register forms keep A and B in `b`; the immediate forms
+    // have room for B only, and are fused when A is the op after the `goto` (the loop
+    // latch clang emits: `if cond goto +1; goto head`).
     if let Some(code) = fused_jump(a.code) {
         let b = at(1).filter(|b| b.code == Code::Ja)?;
+        let (t1, t2) = (a.b >> 32, b.b);
+        let lo = if is_imm_jump(a.code) {
+            if t1 != i as u64 + 2 {
+                return None;
+            }
+            a.b & 0xffff_ffff
+        } else {
+            t1
+        };
         return Some(Op {
             code,
-            b: a.b & 0xffff_ffff | (b.a as u64) << 32,
+            b: lo | t2 << 32,
             ..a
         });
     }
     None
+}
+
+/// True for the conditional jumps with an immediate operand.
+fn is_imm_jump(c: Code) -> bool {
+    use Code::*;
+    matches!(
+        c,
+        JEq64I
+            | JNe64I
+            | JGt64I
+            | JGe64I
+            | JLt64I
+            | JLe64I
+            | JSet64I
+            | JSgt64I
+            | JSge64I
+            | JSlt64I
+            | JSle64I
+            | JEq32I
+            | JNe32I
+            | JGt32I
+            | JGe32I
+            | JLt32I
+            | JLe32I
+            | JSet32I
+            | JSgt32I
+            | JSge32I
+            | JSlt32I
+            | JSle32I
+    )
 }
 
 /// `mov rD, rS` (64- or 32-bit) followed by the ALU op `b` on rD, as one three-address op.
@@ -943,12 +1019,8 @@ fn three(mov: Op, b: Op) -> Option<Op> {
     // `rD op= rD` after the move reads rS.
     let t = if b.src == d { s } else { b.src };
     Some(Op {
-        code,
-        dst: d,
-        src: s,
         r3: t,
-        a: 0,
-        b: b.b,
+        ..Op::new(code, d, s, 0, b.b)
     })
 }
 
