@@ -8,16 +8,21 @@
 //! size, and the longer dispatch stays shared. Measured on the benchmark programs
 //! (docs/BENCHMARKS.md): about 3.5 fewer x86 instructions per executed op.
 //!
+//! The step must be a constant in each handler: loading it from the op would make every
+//! op wait for a load before the next one can be found. So a handler steps with a [`Step`],
+//! which [`Cursor::decode`] returns together with the op's code: the loop dispatches on that
+//! code value, so in each handler the compiler knows it and [`Step::next`] adds a constant.
+//!
 //! Soundness rests on one check made when the table is built ([`Ops::new`]): for every op
-//! at index `i`, its `step` is a multiple of 16 (the op size) and `i + step / 16 < len`;
-//! `step` is the number of bytes a handler moves on by on its straight-line path (set by
-//! the translation from [`super::ops::advance`]; 0 for the sentinel, which never moves). A
+//! at index `i`, `i + advance(op.code) < len`, where [`advance`] is the number of ops a
+//! handler moves on by on its straight-line path (0 for the sentinel, which never moves). A
 //! [`Cursor`] can only be made by [`Ops::at`] (a masked, hence in-bounds, index) or by
-//! [`Cursor::next`] from another cursor, so by induction it always points at an op of a
+//! [`Step::next`], and a [`Step`] only by [`Cursor::decode`], which pairs a cursor with the
+//! code of the op it points at. So by induction a cursor always points at an op of a
 //! checked table that lives as long as the cursor's lifetime, and `next` lands inside the
 //! same table.
 
-use super::ops::Op;
+use super::ops::{advance, Code, Op};
 
 /// Ops checked for [`Cursor::next`]: a power-of-two number of them, each op's straight-line
 /// successor in bounds.
@@ -28,6 +33,13 @@ pub(super) struct Ops {
 /// A step-only reference to an op of an [`Ops`] table.
 #[derive(Clone, Copy)]
 pub(super) struct Cursor<'a>(&'a Op);
+
+/// A cursor and the code of its op, to go on to the next op (see the module docs).
+#[derive(Clone, Copy)]
+pub(super) struct Step<'a> {
+    cur: Cursor<'a>,
+    code: Code,
+}
 
 impl Ops {
     /// Checks `ops` (see the module docs); `None` if the length is not a power of two or an
@@ -41,7 +53,7 @@ impl Ops {
         let ok = ops
             .iter()
             .enumerate()
-            .all(|(i, op)| op.step % 16 == 0 && i + usize::from(op.step / 16) < len);
+            .all(|(i, op)| i + advance(op.code) < len);
         ok.then_some(Ops { ops })
     }
 
@@ -82,16 +94,31 @@ impl<'a> Cursor<'a> {
         self.0 as *const Op as u64
     }
 
-    /// The op `step` bytes on: the next op on the straight-line path.
+    /// The op's code, and the [`Step`] to the next op.
+    #[inline(always)]
+    pub(super) fn decode(self) -> (Code, Step<'a>) {
+        let code = self.0.code;
+        (code, Step { cur: self, code })
+    }
+}
+
+impl<'a> Step<'a> {
+    /// The code of the op.
+    #[inline(always)]
+    pub(super) fn code(self) -> Code {
+        self.code
+    }
+
+    /// The next op on the straight-line path: `advance(code)` ops on.
     #[inline(always)]
     pub(super) fn next(self) -> Cursor<'a> {
-        let step = self.0.step as usize;
-        // SAFETY: `self.0` points at the op at some index `i` of a table checked by
-        // `Ops::new` that lives for 'a (a cursor is only made by `Ops::at` or by this
-        // function; see the module docs), and that check established that `step` is a
-        // multiple of the op size with `i + step / 16 < len` for this very op (ops are
-        // immutable once checked). So the result points at an element of the same live
-        // allocation.
-        Cursor(unsafe { &*(self.0 as *const Op).byte_add(step) })
+        let k = advance(self.code);
+        // SAFETY: `self.cur` points at the op at some index `i` of a table checked by
+        // `Ops::new` that lives for 'a, and `self.code` is that op's code (a cursor is only
+        // made by `Ops::at` or by this function, a `Step` only by `Cursor::decode`; see the
+        // module docs). The check established `i + advance(code) < len` for this very op
+        // (ops are immutable once checked), so the result points at an element of the same
+        // live allocation.
+        Cursor(unsafe { &*(self.cur.0 as *const Op).add(k) })
     }
 }

@@ -24,7 +24,7 @@
 //! and runs the plain op of each superinstruction, so that [`VmError::BudgetExhausted`]
 //! names the exact instruction. A run without a budget uses neither.
 
-use super::ops::Code;
+use super::ops::{advance, Code};
 use super::{CallOut, Cx, Interpreter, Ret};
 use crate::error::VmError;
 
@@ -178,20 +178,6 @@ impl Interpreter {
                 enter!(ops.at(to), to, t)
             }};
         }
-        // The next op, `$k` instructions on (the fast loop steps by the op's `step`, which
-        // is the same).
-        macro_rules! next {
-            ($k:expr) => {{
-                if CHECKED {
-                    pc += $k;
-                    cur = ops.at(pc);
-                } else {
-                    debug_assert_eq!(cur.op().step as usize, 16 * $k);
-                    cur = cur.next();
-                }
-                continue;
-            }};
-        }
         // Ends the function.
         macro_rules! ret {
             ($v:expr) => {{
@@ -241,16 +227,34 @@ impl Interpreter {
         }
 
         loop {
+            // The code value the loop dispatches on is the one `step` carries, so in each
+            // handler `step.next()` adds a constant.
+            let (mut code, step) = cur.decode();
             let mut op = cur.op();
             if CHECKED {
-                if op.code.is_fused() {
+                if code.is_fused() {
                     op = self.plain_op(pc);
+                    code = op.code;
                 }
                 if base == limit {
                     cx.count = base;
                     return Err(self.out_of_budget(pc, limit));
                 }
                 base += 1;
+            }
+            // The next op, `$k` instructions on (the fast loop steps by `advance`, which is the
+            // same).
+            macro_rules! next {
+                ($k:expr) => {{
+                    if CHECKED {
+                        pc += $k;
+                        cur = ops.at(pc);
+                    } else {
+                        debug_assert_eq!(advance(step.code()), $k);
+                        cur = step.next();
+                    }
+                    continue;
+                }};
             }
             macro_rules! d {
                 () => {
@@ -313,7 +317,7 @@ impl Interpreter {
                             cur = ops.at(pc);
                             continue;
                         }
-                        let next = cur.next();
+                        let next = step.next();
                         let t = base.wrapping_add(cur.addr() + 16);
                         enter!(next, ops.index(next), t)
                     }
@@ -321,15 +325,14 @@ impl Interpreter {
                 }};
             }
             macro_rules! ldx_idx {
-                ($n:literal) => {{
-                    let k = op.x as usize;
+                ($n:literal, $k:literal) => {{
                     let a = r[s!()].wrapping_add(r[t!()]).wrapping_add(op.off());
-                    r[d!()] = fault!(cx.mem.load::<$n>(a), k - 1);
-                    next!(k)
+                    r[d!()] = fault!(cx.mem.load::<$n>(a), $k - 1);
+                    next!($k)
                 }};
             }
 
-            match op.code {
+            match code {
                 // ---- 64-bit ALU
                 Code::Add64R => set!(r[d!()].wrapping_add(r[s!()])),
                 Code::Add64I => set!(r[d!()].wrapping_add(op.b)),
@@ -629,10 +632,14 @@ impl Interpreter {
                 Code::MRsh32I => set2!(((r[s!()] as u32) >> (op.b & 31)) as u64),
                 Code::MArsh32R => set2!(((r[s!()] as i32) >> (r[t!()] & 31)) as u32 as u64),
                 Code::MArsh32I => set2!(((r[s!()] as i32) >> (op.b & 31)) as u32 as u64),
-                Code::LdxIdxB => ldx_idx!(1),
-                Code::LdxIdxH => ldx_idx!(2),
-                Code::LdxIdxW => ldx_idx!(4),
-                Code::LdxIdxDW => ldx_idx!(8),
+                Code::LdxIdxB => ldx_idx!(1, 3),
+                Code::LdxIdxH => ldx_idx!(2, 3),
+                Code::LdxIdxW => ldx_idx!(4, 3),
+                Code::LdxIdxDW => ldx_idx!(8, 3),
+                Code::LdxAddB => ldx_idx!(1, 2),
+                Code::LdxAddH => ldx_idx!(2, 2),
+                Code::LdxAddW => ldx_idx!(4, 2),
+                Code::LdxAddDW => ldx_idx!(8, 2),
                 Code::MAddIR => {
                     r[d!()] = r[s!()].wrapping_add(op.b).wrapping_add(r[t!()]);
                     next!(3)

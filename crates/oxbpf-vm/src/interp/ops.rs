@@ -156,9 +156,12 @@ codes! {
         MAdd32R, MAdd32I, MSub32R, MSub32I, MMul32R, MMul32I, MOr32R, MOr32I,
         MAnd32R, MAnd32I, MXor32R, MXor32I, MLsh32R, MLsh32I, MRsh32R, MRsh32I,
         MArsh32R, MArsh32I,
-        /// `dst = *(u8 *)(src + r3 + off)`: `x` instructions (2 or 3).
+        /// `dst = *(u8 *)(src + r3 + off)` (`mov`, `add`, `load`: 3 instructions).
         LdxIdxB,
         LdxIdxH, LdxIdxW, LdxIdxDW,
+        /// `dst = *(u8 *)(dst + r3 + off)` (`add`, `load`: 2 instructions).
+        LdxAddB,
+        LdxAddH, LdxAddW, LdxAddDW,
         /// `dst = src + b + r3` (`mov`, `add imm`, `add reg`: 3 instructions).
         MAddIR,
     }
@@ -243,15 +246,14 @@ impl R {
 
 /// One pre-decoded instruction (16 bytes). What `off`, `x` and `b` hold depends on the
 /// code (see [`Code`]); `r3` is the second source register of three-address
-/// superinstructions; `step` is set for every op by [`compile`] to `16 * advance(op)`, the
-/// bytes to the next op on the straight-line path.
+/// superinstructions; `x2` is unused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(16))]
 pub(crate) struct Op {
     pub code: Code,
     pub dst: R,
     pub src: R,
-    pub step: u8,
+    pub x2: u8,
     pub off: i16,
     pub r3: R,
     pub x: u8,
@@ -266,7 +268,7 @@ impl Op {
             code,
             dst,
             src,
-            step: 0,
+            x2: 0,
             off,
             r3: R::R0,
             x: 0,
@@ -278,7 +280,7 @@ impl Op {
         code: Code::FellOffEnd,
         dst: R::R0,
         src: R::R0,
-        step: 0,
+        x2: 0,
         off: 0,
         r3: R::R0,
         x: 0,
@@ -310,16 +312,15 @@ impl Op {
     }
 }
 
-/// The number of ops the handler of `op` moves on by on its straight-line path: the
-/// instructions it stands for (0 for the sentinel, which never moves on). The dispatch loop
-/// steps by it and [`super::cursor::Ops::new`] checks it against the table.
+/// The number of ops the handler of an op with code `c` moves on by on its straight-line
+/// path: the instructions it stands for (0 for the sentinel, which never moves on). The
+/// dispatch loop steps by it and [`super::cursor::Ops::new`] checks it against the table.
 #[inline(always)]
-pub(crate) fn advance(op: &Op) -> usize {
+pub(crate) fn advance(c: Code) -> usize {
     use Code::*;
-    match op.code {
+    match c {
         FellOffEnd => 0,
-        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW => op.x as usize,
-        MAddIR => 3,
+        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW | MAddIR => 3,
         c if c.is_fused() => 2,
         _ => 1,
     }
@@ -746,14 +747,11 @@ pub(crate) fn compile(
     // At most 2^20 instructions, so 16 times a length fits.
     let seg_len16: Vec<u32> = (0..len).map(|i| 16 * (seg_end[i] - i as u32)).collect();
     let (frame_bytes, calls_frames) = frame_use(&plain[..n]);
-    let (mut ops, mut fused) = if fuse_ops {
+    let (ops, fused) = if fuse_ops {
         fuse(&plain, n)
     } else {
         (plain.clone(), Vec::new())
     };
-    for op in ops.iter_mut().chain(fused.iter_mut().map(|(_, op)| op)) {
-        op.step = (16 * advance(op)) as u8;
-    }
     Ok(Compiled {
         ops: ops.into_boxed_slice(),
         plain: fused.into_boxed_slice(),
@@ -888,12 +886,17 @@ fn is_64bit_alu(c: Code) -> bool {
     (c as u8) <= Code::Neg64 as u8
 }
 
-fn idx_load(c: Code) -> Option<Code> {
-    Some(match c {
-        Code::LdxB => Code::LdxIdxB,
-        Code::LdxH => Code::LdxIdxH,
-        Code::LdxW => Code::LdxIdxW,
-        Code::LdxDW => Code::LdxIdxDW,
+/// The indexed load after `mov` + `add` (`three`) or after `add` of this load.
+fn idx_load(c: Code, three: bool) -> Option<Code> {
+    Some(match (c, three) {
+        (Code::LdxB, true) => Code::LdxIdxB,
+        (Code::LdxH, true) => Code::LdxIdxH,
+        (Code::LdxW, true) => Code::LdxIdxW,
+        (Code::LdxDW, true) => Code::LdxIdxDW,
+        (Code::LdxB, false) => Code::LdxAddB,
+        (Code::LdxH, false) => Code::LdxAddH,
+        (Code::LdxW, false) => Code::LdxAddW,
+        (Code::LdxDW, false) => Code::LdxAddDW,
         _ => return None,
     })
 }
@@ -910,11 +913,11 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
             // mov + add reg + indexed load into the same register.
             if b.code == Code::Add64R {
                 if let Some(c) = at(2) {
-                    if let Some(code) = idx_load(c.code).filter(|_| c.dst == d && c.src == d) {
+                    if let Some(code) = idx_load(c.code, true).filter(|_| c.dst == d && c.src == d)
+                    {
                         let t = if b.src == d { s } else { b.src };
                         return Some(Op {
                             r3: t,
-                            x: 3,
                             ..Op::new(code, d, s, c.off, 0)
                         });
                     }
@@ -949,10 +952,9 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
     if a.code == Code::Add64R {
         let d = a.dst;
         let c = at(1)?;
-        let code = idx_load(c.code).filter(|_| c.dst == d && c.src == d)?;
+        let code = idx_load(c.code, false).filter(|_| c.dst == d && c.src == d)?;
         return Some(Op {
             r3: a.src,
-            x: 2,
             ..Op::new(code, d, d, c.off, 0)
         });
     }
