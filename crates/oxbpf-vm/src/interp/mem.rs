@@ -57,11 +57,14 @@ pub enum AtomicFault {
     Misaligned,
 }
 
-/// An address range of at least 8 bytes: `[start, start + lim8 + 8)`.
+/// An address range of at least 8 bytes: `[start, start + lim[3] + 8)`, with the limit of
+/// the offset from `start` for each access size (1, 2, 4, 8 bytes) precomputed, so that a
+/// check is a subtraction and one compare.
 #[derive(Clone, Copy)]
 struct Window {
     start: u64,
-    lim8: u64,
+    /// `lim[k]`: the largest offset from `start` at which `1 << k` bytes fit.
+    lim: [u64; 4],
 }
 
 impl Window {
@@ -71,15 +74,16 @@ impl Window {
         debug_assert!(len >= 8);
         Window {
             start,
-            lim8: len - 8,
+            lim: [len - 1, len - 2, len - 4, len - 8],
         }
     }
 
-    /// True when `[addr, addr + size)` (`size` at most 8) lies inside: one compare, as an
-    /// address below `start` wraps around to a huge offset.
+    /// True when `[addr, addr + size)` (`size` 1, 2, 4 or 8) lies inside: one compare, as
+    /// an address below `start` wraps around to a huge offset.
     #[inline(always)]
     fn contains(self, addr: u64, size: u64) -> bool {
-        addr.wrapping_sub(self.start) <= self.lim8 + (8 - size)
+        let k = size.trailing_zeros() as usize & 3;
+        addr.wrapping_sub(self.start) <= self.lim[k]
     }
 }
 
