@@ -27,6 +27,7 @@
 use super::ops::{advance, Code};
 use super::{CallOut, Cx, Interpreter, Ret};
 use crate::error::VmError;
+use crate::helper::TailCall;
 
 /// How a loop ended.
 pub(super) enum Flow {
@@ -35,6 +36,10 @@ pub(super) enum Flow {
     /// The budget may not cover the segment starting at this op: continue in the checked
     /// loop from there (`Cx::count` is exact).
     Checked(usize),
+    /// A helper requested a tail call: the function returns what the target returns, run
+    /// once this loop has returned (so that nested tail calls do not nest loop frames).
+    /// The count is the run's instruction count before the target.
+    TailCall(TailCall, u64),
 }
 
 #[inline(always)]
@@ -202,10 +207,7 @@ impl Interpreter {
                 let out: CallOut = $out;
                 r[0] = out.r0;
                 if let Some(tc) = out.tail {
-                    let done = out.end.unwrap_or($executed);
-                    let (r0, total) = self.tail_call(tc, cx, done)?;
-                    cx.count = total;
-                    return Ok(Flow::Return(Ret::Value(r0)));
+                    return Ok(Flow::TailCall(tc, out.end.unwrap_or($executed)));
                 }
                 if let Some(end) = out.end {
                     set_executed!(end, 1);

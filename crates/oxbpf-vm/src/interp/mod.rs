@@ -544,23 +544,38 @@ impl Interpreter {
     #[inline(always)]
     fn drive(&self, cx: &mut Cx<'_>, r: &mut [u64; 11], mut pc: usize) -> Result<Ret, VmError> {
         let need = self.seg_len16.get(pc).copied().unwrap_or(0) as u64 / 16;
-        if cx.limit == u64::MAX {
+        let flow = if cx.limit == u64::MAX {
             // No budget (a count of 2^64 is out of reach): the fast loop never hands over.
-            match self.exec::<false, false>(cx, r, pc)? {
-                Flow::Return(ret) => return Ok(ret),
-                Flow::Checked(to) => pc = to,
-            }
+            self.exec::<false, false>(cx, r, pc)?
         } else if cx.count.checked_add(need).is_some_and(|n| n <= cx.limit) {
-            match self.exec::<false, true>(cx, r, pc)? {
-                Flow::Return(ret) => return Ok(ret),
-                Flow::Checked(to) => pc = to,
+            self.exec::<false, true>(cx, r, pc)?
+        } else {
+            Flow::Checked(pc)
+        };
+        let flow = match flow {
+            Flow::Checked(to) => {
+                pc = to;
+                loop {
+                    match self.exec::<true, true>(cx, r, pc)? {
+                        Flow::Checked(to) => pc = to,
+                        other => break other,
+                    }
+                }
             }
-        }
-        loop {
-            match self.exec::<true, true>(cx, r, pc)? {
-                Flow::Return(ret) => return Ok(ret),
-                Flow::Checked(to) => pc = to,
+            other => other,
+        };
+        match flow {
+            Flow::Return(ret) => Ok(ret),
+            Flow::TailCall(tc, done) => {
+                let (r0, total) = self.tail_call(tc, cx, done)?;
+                cx.count = total;
+                Ok(Ret::Value(r0))
             }
+            // The loops above only end with one of the others.
+            Flow::Checked(_) => Err(VmError::Unsupported {
+                pc: self.slot(pc),
+                what: "a budget check that did not settle (an interpreter bug)",
+            }),
         }
     }
 
