@@ -28,6 +28,7 @@ use super::ops::{advance, Code};
 use super::{CallOut, Cx, Interpreter, Ret};
 use crate::error::VmError;
 use crate::helper::TailCall;
+use std::ops::{BitAnd, BitOr, BitXor};
 
 /// How a loop ended.
 pub(super) enum Flow {
@@ -309,21 +310,59 @@ impl Interpreter {
                     go!(op.hi(), 2)
                 }};
             }
+            // After `$c` instructions, on to the next op on the straight-line path, which
+            // `step` reaches in more (a fused `if cond goto +1; goto B` whose condition held
+            // went over the `goto`): a new segment.
+            macro_rules! skip {
+                ($c:expr) => {{
+                    if CHECKED {
+                        // (Fused ops do not run in the checked loop.)
+                        pc += $c;
+                        cur = ops.at(pc);
+                        continue;
+                    }
+                    let next = step.next();
+                    let t = base.wrapping_add(cur.addr() + 16 * $c);
+                    enter!(next, ops.index(next), t)
+                }};
+            }
             // `if cond goto +1; goto B`: the op after the `goto` is the next op on the
             // straight-line path (`step` covers both instructions), reached after one.
             macro_rules! jcc2i {
                 ($cond:expr) => {{
                     if $cond {
-                        if CHECKED {
-                            pc += 2;
-                            cur = ops.at(pc);
-                            continue;
-                        }
-                        let next = step.next();
-                        let t = base.wrapping_add(cur.addr() + 16);
-                        enter!(next, ops.index(next), t)
+                        skip!(1);
                     }
                     go!(op.hi(), 2)
+                }};
+            }
+            // `dst += off` then a test of `dst` against the immediate, as `$j` (`jcc!` after
+            // two instructions) or `$ja` (`jcc2i!` after two and three).
+            macro_rules! add_jcc {
+                ($cmp:tt, false) => {{
+                    let v = r[d!()].wrapping_add(op.off());
+                    r[d!()] = v;
+                    if v $cmp op.imm64() {
+                        go!(op.hi(), 2);
+                    }
+                    next!(2)
+                }};
+                ($cmp:tt, true) => {{
+                    let v = r[d!()].wrapping_add(op.off());
+                    r[d!()] = v;
+                    if v $cmp op.imm64() {
+                        skip!(2);
+                    }
+                    go!(op.hi(), 3)
+                }};
+            }
+            // `r3 = b; dst = dst op b`.
+            macro_rules! t_op {
+                ($f:ident) => {{
+                    let k = op.b;
+                    r[t!()] = k;
+                    r[d!()] = r[d!()].$f(k);
+                    next!(2)
                 }};
             }
             macro_rules! ldx_idx {
@@ -457,7 +496,7 @@ impl Interpreter {
                     self.atomic(pc!(), op, r, &mut cx.mem)?;
                     next!(1)
                 }
-                Code::LdAbs => match cx.mem.packet_load(op.b as i64, op.x as u64) {
+                Code::LdAbs => match cx.mem.packet_load(op.b as i64, op.off as u64) {
                     Some(v) => {
                         r[0] = v;
                         next!(1)
@@ -466,7 +505,7 @@ impl Interpreter {
                 },
                 Code::LdInd => {
                     let offset = r[s!()].wrapping_add(op.b) as i32 as i64;
-                    match cx.mem.packet_load(offset, op.x as u64) {
+                    match cx.mem.packet_load(offset, op.off as u64) {
                         Some(v) => {
                             r[0] = v;
                             next!(1)
@@ -646,6 +685,41 @@ impl Interpreter {
                     r[d!()] = r[s!()].wrapping_add(op.b).wrapping_add(r[t!()]);
                     next!(3)
                 }
+                Code::KAdd64R => set2!(op.b.wrapping_add(r[s!()])),
+                Code::KSub64R => set2!(op.b.wrapping_sub(r[s!()])),
+                Code::KMul64R => set2!(op.b.wrapping_mul(r[s!()])),
+                Code::KOr64R => set2!(op.b | r[s!()]),
+                Code::KAnd64R => set2!(op.b & r[s!()]),
+                Code::KXor64R => set2!(op.b ^ r[s!()]),
+                Code::KLsh64R => set2!(op.b << (r[s!()] & 63)),
+                Code::KRsh64R => set2!(op.b >> (r[s!()] & 63)),
+                Code::KArsh64R => set2!(((op.b as i64) >> (r[s!()] & 63)) as u64),
+                Code::KAdd32R => set2!((op.b as u32).wrapping_add(r[s!()] as u32) as u64),
+                Code::KSub32R => set2!((op.b as u32).wrapping_sub(r[s!()] as u32) as u64),
+                Code::KMul32R => set2!((op.b as u32).wrapping_mul(r[s!()] as u32) as u64),
+                Code::KOr32R => set2!((op.b as u32 | r[s!()] as u32) as u64),
+                Code::KAnd32R => set2!((op.b as u32 & r[s!()] as u32) as u64),
+                Code::KXor32R => set2!((op.b as u32 ^ r[s!()] as u32) as u64),
+                Code::KLsh32R => set2!(((op.b as u32) << (r[s!()] & 31)) as u64),
+                Code::KRsh32R => set2!(((op.b as u32) >> (r[s!()] & 31)) as u64),
+                Code::KArsh32R => set2!(((op.b as i32) >> (r[s!()] & 31)) as u32 as u64),
+                Code::TAdd64 => t_op!(wrapping_add),
+                Code::TSub64 => t_op!(wrapping_sub),
+                Code::TMul64 => t_op!(wrapping_mul),
+                Code::TOr64 => t_op!(bitor),
+                Code::TAnd64 => t_op!(bitand),
+                Code::TXor64 => t_op!(bitxor),
+                Code::MovMov => {
+                    r[d!()] = r[s!()];
+                    r[t!()] = r[op.r4 as usize];
+                    next!(2)
+                }
+                Code::ShlOr64 => set2!((r[d!()] << (op.b & 63)) | r[s!()]),
+                Code::ShlOr32 => set2!((((r[d!()] as u32) << (op.b & 31)) | r[s!()] as u32) as u64),
+                Code::AddJEq64I => add_jcc!(==, false),
+                Code::AddJNe64I => add_jcc!(!=, false),
+                Code::AddJEq64IJa => add_jcc!(==, true),
+                Code::AddJNe64IJa => add_jcc!(!=, true),
             }
         }
     }

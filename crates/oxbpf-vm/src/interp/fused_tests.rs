@@ -119,7 +119,7 @@ fn program(g: &mut Rng) -> Vec<Insn> {
     // (index of a jump, whether it is a `ja`) to patch once the length is known.
     let mut jumps: Vec<usize> = Vec::new();
     for _ in 0..blocks {
-        match g.below(9) {
+        match g.below(14) {
             0 | 1 => {
                 // mov + ALU (three-address), sometimes with a mismatched destination.
                 let d = wreg(g);
@@ -198,6 +198,67 @@ fn program(g: &mut Rng) -> Vec<Insn> {
                 });
                 v.push(alu(width(g), g.pick(&ALU), wreg(g), Operand::Reg(reg(d))));
             }
+            9 => {
+                // Two moves (the second may read the first's destination).
+                let d = wreg(g);
+                v.push(mov(Width::W64, d, rreg(g)));
+                let s2 = if g.below(3) == 0 { d } else { rreg(g) };
+                v.push(mov(Width::W64, wreg(g), s2));
+            }
+            10 => {
+                // mov imm + an operation with it (into the same or another register).
+                let d = wreg(g);
+                let w = width(g);
+                if g.below(2) == 0 {
+                    v.push(alu(w, AluOp::Mov, d, Operand::Imm(imm(g))));
+                } else {
+                    v.push(Insn::LoadImm64 {
+                        dst: reg(d),
+                        value: LoadImm64::Imm(g.next()),
+                    });
+                }
+                let op = g.pick(&ALU);
+                if g.below(2) == 0 {
+                    let s = if g.below(6) == 0 { d } else { rreg(g) };
+                    v.push(alu(width(g), op, d, Operand::Reg(reg(s))));
+                } else {
+                    v.push(alu(width(g), op, wreg(g), Operand::Reg(reg(d))));
+                }
+            }
+            11 => {
+                // lsh imm + or reg: the end of a rotation.
+                let d = wreg(g);
+                let w = width(g);
+                v.push(alu(w, AluOp::Lsh, d, Operand::Imm(imm(g))));
+                let s = if g.below(6) == 0 { d } else { rreg(g) };
+                v.push(alu(w, AluOp::Or, d, Operand::Reg(reg(s))));
+            }
+            12 => {
+                // A counter: add imm + (in)equality test (+ goto), as clang emits latches.
+                let any = wreg(g);
+                let c = g.pick(&[3, 4, 5, any]);
+                let k = if g.below(8) == 0 {
+                    imm(g)
+                } else {
+                    g.pick(&[1, -1, 4, 8])
+                };
+                v.push(alu(Width::W64, AluOp::Add, c, Operand::Imm(k)));
+                jumps.push(v.len());
+                v.push(Insn::Jump {
+                    width: Width::W64,
+                    op: g.pick(&[JmpOp::Eq, JmpOp::Ne, JmpOp::Lt]),
+                    dst: reg(c),
+                    src: Operand::Imm(g.below(12) as i32),
+                    off: 0,
+                });
+                if g.below(3) != 0 {
+                    jumps.push(v.len());
+                    v.push(Insn::Ja {
+                        off: 0,
+                        long: false,
+                    });
+                }
+            }
             _ => {
                 // Stores into the stack or the input.
                 let (base, off) = if g.below(2) == 0 {
@@ -263,7 +324,7 @@ fn outcome(
 #[test]
 fn superinstructions_match_plain_ops() {
     let mut g = Rng(0x2545_f491_4f6c_dd1d);
-    let mut seen: HashSet<u8> = HashSet::new();
+    let mut seen: HashSet<u16> = HashSet::new();
     let (mut programs, mut exits) = (0, 0);
     for _ in 0..1500 {
         let insns = program(&mut g);
@@ -276,7 +337,7 @@ fn superinstructions_match_plain_ops() {
         assert!(plain.plain.is_empty());
         for op in fused.ops.as_slice() {
             if op.code.is_fused() {
-                seen.insert(op.code as u8);
+                seen.insert(op.code as u16);
             }
         }
         let input: Vec<u8> = (0..32).map(|_| g.next() as u8).collect();
@@ -305,7 +366,7 @@ fn superinstructions_match_plain_ops() {
     let missing: Vec<Code> = FUSED_CODES
         .iter()
         .copied()
-        .filter(|c| !seen.contains(&(*c as u8)))
+        .filter(|c| !seen.contains(&(*c as u16)))
         .collect();
     assert!(missing.is_empty(), "never generated: {missing:?}");
     assert!(

@@ -479,7 +479,7 @@ impl Interpreter {
     #[inline(never)]
     fn missing_call(&self, pc: usize, op: &Op) -> VmError {
         let pc = self.slot(pc);
-        if op.x == 1 {
+        if op.off == 1 {
             VmError::UnknownExternal {
                 pc,
                 id: op.b as i32,

@@ -60,7 +60,7 @@ macro_rules! codes {
         /// Operation of a pre-decoded op. `R`: register source, `I`: immediate source.
         /// Fields per code are described on [`Op`].
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        #[repr(u8)]
+        #[repr(u16)]
         pub(crate) enum Code {
             $($(#[$pm])* $p,)*
             $($j,)*
@@ -107,7 +107,7 @@ codes! {
         StH, StW, StDW,
         /// `b` = [`AtomicKind`] in the low half, the size in bytes in the high half.
         Atomic,
-        /// `x` = size in bytes, `b` = the offset (sign-extended).
+        /// `off` = size in bytes, `b` = the offset (sign-extended).
         LdAbs,
         /// As `LdAbs`; `src` = the index register.
         LdInd,
@@ -117,7 +117,7 @@ codes! {
         MayGoto,
         /// `b` = index into the resolved call table.
         Call,
-        /// A helper or external function that was not registered: `b` = the id, `x` = 1
+        /// A helper or external function that was not registered: `b` = the id, `off` = 1
         /// for an external function.
         CallMissing,
         /// bpf-to-bpf call: `b` = the callee's op index.
@@ -164,6 +164,24 @@ codes! {
         LdxAddH, LdxAddW, LdxAddDW,
         /// `dst = src + b + r3` (`mov`, `add imm`, `add reg`: 3 instructions).
         MAddIR,
+        /// `dst = b + src` (`mov imm` + `add reg` on the same register); likewise the others.
+        KAdd64R,
+        KSub64R, KMul64R, KOr64R, KAnd64R, KXor64R, KLsh64R, KRsh64R, KArsh64R,
+        KAdd32R, KSub32R, KMul32R, KOr32R, KAnd32R, KXor32R, KLsh32R, KRsh32R, KArsh32R,
+        /// `r3 = b; dst += b` (`mov imm` into r3, then `add` of r3 to another register);
+        /// likewise the others.
+        TAdd64,
+        TSub64, TMul64, TOr64, TAnd64, TXor64,
+        /// `dst = src; r3 = r4` (two moves).
+        MovMov,
+        /// `dst = (dst << b) | src` (`lsh imm` + `or reg`, as in rotations).
+        ShlOr64,
+        /// As `ShlOr64` on the low 32 bits, zero-extended.
+        ShlOr32,
+        /// `dst += off; if dst == imm goto A` (A in the high half of `b`); `...Ja`: `dst +=
+        /// off; if dst == imm goto +1; goto B` (B in the high half of `b`).
+        AddJEq64I,
+        AddJNe64I, AddJEq64IJa, AddJNe64IJa,
     }
 }
 
@@ -171,7 +189,7 @@ impl Code {
     /// True for superinstructions (ops that stand for more than one instruction).
     #[inline(always)]
     pub(crate) fn is_fused(self) -> bool {
-        self as u8 >= Code::MAdd64R as u8
+        self as u16 >= Code::MAdd64R as u16
     }
 }
 
@@ -244,19 +262,17 @@ impl R {
     ];
 }
 
-/// One pre-decoded instruction (16 bytes). What `off`, `x` and `b` hold depends on the
-/// code (see [`Code`]); `r3` is the second source register of three-address
-/// superinstructions; `x2` is unused.
+/// One pre-decoded instruction (16 bytes). What `off` and `b` hold depends on the
+/// code (see [`Code`]); `r3` and `r4` are the further registers of superinstructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, align(16))]
 pub(crate) struct Op {
     pub code: Code,
     pub dst: R,
     pub src: R,
-    pub x2: u8,
     pub off: i16,
     pub r3: R,
-    pub x: u8,
+    pub r4: R,
     pub b: u64,
 }
 
@@ -268,10 +284,9 @@ impl Op {
             code,
             dst,
             src,
-            x2: 0,
             off,
             r3: R::R0,
-            x: 0,
+            r4: R::R0,
             b,
         }
     }
@@ -280,10 +295,9 @@ impl Op {
         code: Code::FellOffEnd,
         dst: R::R0,
         src: R::R0,
-        x2: 0,
         off: 0,
         r3: R::R0,
-        x: 0,
+        r4: R::R0,
         b: 0,
     };
 
@@ -320,7 +334,7 @@ pub(crate) fn advance(c: Code) -> usize {
     use Code::*;
     match c {
         FellOffEnd => 0,
-        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW | MAddIR => 3,
+        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW | MAddIR | AddJEq64IJa | AddJNe64IJa => 3,
         c if c.is_fused() => 2,
         _ => 1,
     }
@@ -651,9 +665,7 @@ fn translate(
                 PacketMode::Abs => (Code::LdAbs, R::R0),
                 PacketMode::Ind(r) => (Code::LdInd, reg(r)),
             };
-            let mut o = Op::new(code, R::R0, src, 0, imm as i64 as u64);
-            o.x = size.bytes() as u8;
-            o
+            Op::new(code, R::R0, src, size.bytes() as i16, imm as i64 as u64)
         }
         Insn::Ja { .. } => Op::new(Code::Ja, R::R0, R::R0, 0, target()),
         Insn::Jump {
@@ -702,11 +714,7 @@ fn translate(
                 });
                 Op::new(Code::Call, R::R0, R::R0, 0, (calls.len() - 1) as u64)
             }
-            None => {
-                let mut o = Op::new(Code::CallMissing, R::R0, R::R0, 0, id as i64 as u64);
-                o.x = 1;
-                o
-            }
+            None => Op::new(Code::CallMissing, R::R0, R::R0, 1, id as i64 as u64),
         },
         Insn::CallX { reg: r } => Op::new(Code::CallX, reg(r), R::R0, 0, 0),
         Insn::Exit => Op::new(Code::Exit, R::R0, R::R0, 0, 0),
@@ -883,7 +891,7 @@ fn three_address(c: Code) -> Option<Code> {
 }
 
 fn is_64bit_alu(c: Code) -> bool {
-    (c as u8) <= Code::Neg64 as u8
+    (c as u16) <= Code::Neg64 as u16
 }
 
 /// The indexed load after `mov` + `add` (`three`) or after `add` of this load.
@@ -938,7 +946,80 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
                     });
                 }
             }
-            return three(a, b);
+            if let Some(f) = three(a, b) {
+                return Some(f);
+            }
+        }
+        // Two moves. A second move that reads the first's destination reads its source.
+        let b = at(1).filter(|b| b.code == Code::Mov64R)?;
+        let u = if b.src == d { s } else { b.src };
+        return Some(Op {
+            r3: b.dst,
+            r4: u,
+            ..Op::new(Code::MovMov, d, s, 0, 0)
+        });
+    }
+    if matches!(a.code, Code::Mov64I | Code::Mov32I) {
+        let b = at(1)?;
+        let k = a.b;
+        if b.dst == a.dst && b.src != a.dst {
+            // mov imm + an operation of the same register with another.
+            let code = k_op(b.code)?;
+            // A 32-bit move zero-extends (`b` holds the 32 bits); a 32-bit operation reads
+            // the low half of either.
+            return Some(Op::new(code, b.dst, b.src, 0, k));
+        }
+        if a.code == Code::Mov64I && b.src == a.dst && b.dst != a.dst {
+            // mov imm into rT + an operation of another register with rT.
+            let code = t_op(b.code)?;
+            return Some(Op {
+                r3: a.dst,
+                ..Op::new(code, b.dst, R::R0, 0, k)
+            });
+        }
+        return None;
+    }
+    // lsh imm + or reg of the same register (a rotation's second half).
+    if matches!(a.code, Code::Lsh64I | Code::Lsh32I) {
+        let b = at(1)?;
+        let code = match (a.code, b.code) {
+            (Code::Lsh64I, Code::Or64R) => Code::ShlOr64,
+            (Code::Lsh32I, Code::Or32R) => Code::ShlOr32,
+            _ => return None,
+        };
+        if b.dst != a.dst || b.src == a.dst {
+            return None;
+        }
+        return Some(Op::new(code, a.dst, b.src, 0, a.b));
+    }
+    // add imm + a test of the same register for (in)equality with an immediate (a loop
+    // counter), possibly with the latch `goto` after it.
+    if a.code == Code::Add64I {
+        if let Some(b) =
+            at(1).filter(|b| matches!(b.code, Code::JEq64I | Code::JNe64I) && b.dst == a.dst)
+        {
+            let inc = i16::try_from(a.b as i64).ok()?;
+            let t1 = b.b >> 32;
+            if let Some(c) = at(2).filter(|c| c.code == Code::Ja && t1 == i as u64 + 3) {
+                let code = if b.code == Code::JEq64I {
+                    Code::AddJEq64IJa
+                } else {
+                    Code::AddJNe64IJa
+                };
+                return Some(Op::new(
+                    code,
+                    a.dst,
+                    R::R0,
+                    inc,
+                    b.b & 0xffff_ffff | c.b << 32,
+                ));
+            }
+            let code = if b.code == Code::JEq64I {
+                Code::AddJEq64I
+            } else {
+                Code::AddJNe64I
+            };
+            return Some(Op::new(code, a.dst, R::R0, inc, b.b));
         }
         return None;
     }
@@ -979,6 +1060,46 @@ fn fuse_at(ops: &[Op], n: usize, i: usize) -> Option<Op> {
         });
     }
     None
+}
+
+/// The `mov imm` + this operation form (`K...`), for register operations.
+fn k_op(c: Code) -> Option<Code> {
+    use Code::*;
+    Some(match c {
+        Add64R => KAdd64R,
+        Sub64R => KSub64R,
+        Mul64R => KMul64R,
+        Or64R => KOr64R,
+        And64R => KAnd64R,
+        Xor64R => KXor64R,
+        Lsh64R => KLsh64R,
+        Rsh64R => KRsh64R,
+        Arsh64R => KArsh64R,
+        Add32R => KAdd32R,
+        Sub32R => KSub32R,
+        Mul32R => KMul32R,
+        Or32R => KOr32R,
+        And32R => KAnd32R,
+        Xor32R => KXor32R,
+        Lsh32R => KLsh32R,
+        Rsh32R => KRsh32R,
+        Arsh32R => KArsh32R,
+        _ => return None,
+    })
+}
+
+/// The `mov imm` into rT + this 64-bit operation with rT form (`T...`).
+fn t_op(c: Code) -> Option<Code> {
+    use Code::*;
+    Some(match c {
+        Add64R => TAdd64,
+        Sub64R => TSub64,
+        Mul64R => TMul64,
+        Or64R => TOr64,
+        And64R => TAnd64,
+        Xor64R => TXor64,
+        _ => return None,
+    })
 }
 
 /// True for the conditional jumps with an immediate operand.
