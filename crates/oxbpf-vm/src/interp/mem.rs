@@ -50,6 +50,36 @@ impl<const N: usize> StackBuf<N> {
     }
 }
 
+/// The top part of each frame a run zero-fills and exposes: what the program can address
+/// (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameSize {
+    B64,
+    B128,
+    B256,
+    /// The whole frame.
+    B512,
+}
+
+impl FrameSize {
+    /// The smallest size that covers `bytes` (the whole frame for more than 512).
+    pub fn covering(bytes: usize) -> FrameSize {
+        match bytes {
+            0..=64 => FrameSize::B64,
+            65..=128 => FrameSize::B128,
+            129..=256 => FrameSize::B256,
+            _ => FrameSize::B512,
+        }
+    }
+
+    /// The size in bytes.
+    #[inline(always)]
+    pub fn bytes(self) -> usize {
+        64 << (self as u8)
+    }
+}
+
 /// Why an atomic access was refused.
 #[derive(Clone, Copy, Debug)]
 pub enum AtomicFault {
@@ -57,24 +87,30 @@ pub enum AtomicFault {
     Misaligned,
 }
 
-/// An address range of at least 8 bytes: `[start, start + lim[3] + 8)`, with the limit of
-/// the offset from `start` for each access size (1, 2, 4, 8 bytes) precomputed, so that a
-/// check is a subtraction and one compare.
+/// An address range `[start, start + len)`, with the bound of the offset from `start` for
+/// each access size (1, 2, 4, 8 bytes) precomputed, so that a check is a subtraction and
+/// one compare.
 #[derive(Clone, Copy)]
 struct Window {
     start: u64,
-    /// `lim[k]`: the largest offset from `start` at which `1 << k` bytes fit.
-    lim: [u64; 4],
+    /// `below[k]`: accesses of `1 << k` bytes at offsets below this fit.
+    below: [u64; 4],
 }
 
 impl Window {
-    /// The window `[start, start + len)`; `len` must be at least 8.
+    /// A window that contains nothing.
+    const EMPTY: Window = Window {
+        start: 0,
+        below: [0; 4],
+    };
+
+    /// The window `[start, start + len)`.
     #[inline(always)]
     fn new(start: u64, len: u64) -> Window {
-        debug_assert!(len >= 8);
+        let below = |size: u64| len.wrapping_add(1).saturating_sub(size);
         Window {
             start,
-            lim: [len - 1, len - 2, len - 4, len - 8],
+            below: [below(1), below(2), below(4), below(8)],
         }
     }
 
@@ -83,7 +119,7 @@ impl Window {
     #[inline(always)]
     fn contains(self, addr: u64, size: u64) -> bool {
         let k = size.trailing_zeros() as usize & 3;
-        addr.wrapping_sub(self.start) <= self.lim[k]
+        addr.wrapping_sub(self.start) < self.below[k]
     }
 }
 
@@ -92,10 +128,9 @@ impl Window {
 pub struct Mem<'a> {
     /// The live stack `[lo, top)`.
     stack: Window,
-    /// Last region a read was found in (reads may use read-only regions); the live stack
-    /// when there is none, so that it never matches memory outside the run's.
+    /// Last region a read was found in (reads may use read-only regions).
     rd: Window,
-    /// Last writable region a write was found in, or the live stack.
+    /// Last writable region a write was found in.
     wr: Window,
     /// One past the highest stack address (frame 0's `r10`).
     top: u64,
@@ -122,35 +157,38 @@ pub struct StackBounds {
 }
 
 impl<'a> Mem<'a> {
-    /// Takes the stack for a run and zero-fills the live part of frame 0: its top
-    /// `frame_bytes` bytes (a multiple of 8 between 64 and 512, normally a power of two:
-    /// what the program can address, see the module docs).
+    /// Takes the stack for a run and zero-fills the live part of frame 0: its top `frame`
+    /// bytes (what the program can address, see the module docs).
     #[inline]
     pub fn new<const N: usize>(
         stack: &'a mut StackBuf<N>,
         regions: &'a mut Regions,
-        frame_bytes: usize,
+        frame: FrameSize,
     ) -> Mem<'a> {
         const { assert!(N >= STACK_SIZE && N.is_multiple_of(STACK_SIZE)) };
-        let frame = (frame_bytes.clamp(64, STACK_SIZE) & !7) as u64;
+        let size = frame;
+        let frame = frame.bytes() as u64;
         let bottom = stack.0.as_mut_ptr() as *mut u8 as u64;
         let top = bottom + N as u64;
         let lo = top - frame;
         let initial_regions = regions.len();
         let w = Window::new(lo, frame);
-        // SAFETY: `[lo, top)` (`frame >= 64` bytes) is the top of the `StackBuf` this `Mem`
-        // borrows mutably for its whole life, and nothing else holds a reference into it.
-        // (The constant-size part compiles to a few stores.)
+        // SAFETY: `[lo, top)` (`frame` bytes, 64 to 512) is the top of the `StackBuf` this
+        // `Mem` borrows mutably for its whole life, and nothing else holds a reference into
+        // it. (Constant sizes compile to a few stores.)
         unsafe {
             raw_mem::zero(top - 64, 64);
-            if frame > 64 {
-                raw_mem::zero(lo, frame as usize - 64);
+            match size {
+                FrameSize::B64 => {}
+                FrameSize::B128 => raw_mem::zero(lo, 64),
+                FrameSize::B256 => raw_mem::zero(lo, 192),
+                FrameSize::B512 => raw_mem::zero(lo, 448),
             }
         }
         Mem {
             stack: w,
-            rd: w,
-            wr: w,
+            rd: Window::EMPTY,
+            wr: Window::EMPTY,
             top,
             bottom,
             frame,
@@ -182,11 +220,10 @@ impl<'a> Mem<'a> {
     /// view exists (it is inside `call_helper`).
     pub unsafe fn nested(bounds: StackBounds, regions: &'a mut Regions) -> Mem<'a> {
         let initial_regions = regions.len();
-        let w = Window::new(bounds.lo, bounds.top - bounds.lo);
         Mem {
-            stack: w,
-            rd: w,
-            wr: w,
+            stack: Window::new(bounds.lo, bounds.top - bounds.lo),
+            rd: Window::EMPTY,
+            wr: Window::EMPTY,
             top: bounds.top,
             bottom: bounds.bottom,
             frame: bounds.frame,
@@ -207,14 +244,10 @@ impl<'a> Mem<'a> {
         self.regions
     }
 
-    /// Sets the live stack to `[lo, top)` and drops the region caches (a cache may hold
-    /// the old live stack).
+    /// Sets the live stack to `[lo, top)`.
     #[inline]
     fn set_lo(&mut self, lo: u64) {
-        let w = Window::new(lo, self.top - lo);
-        self.stack = w;
-        self.rd = w;
-        self.wr = w;
+        self.stack = Window::new(lo, self.top - lo);
     }
 
     /// Enters a callee frame: moves the live stack bottom down by one frame and zero-fills
@@ -245,19 +278,16 @@ impl<'a> Mem<'a> {
         lo + self.frame
     }
 
-    /// Finds the region for an access that missed the fast paths and caches it (regions
-    /// shorter than 8 bytes are not cached).
+    /// Finds the region for an access that missed the fast paths and caches it.
     #[cold]
     #[inline(never)]
     fn lookup(&mut self, addr: u64, size: u64, write: bool) -> Result<(), AccessFault> {
         let r = self.regions.check(addr, size, write)?;
-        if r.len >= 8 {
-            let w = Window::new(r.start, r.len);
-            if write {
-                self.wr = w;
-            } else {
-                self.rd = w;
-            }
+        let w = Window::new(r.start, r.len);
+        if write {
+            self.wr = w;
+        } else {
+            self.rd = w;
         }
         Ok(())
     }
@@ -406,8 +436,8 @@ impl<'a> Mem<'a> {
         } else {
             self.regions.remove(lo, RegionKind::Stack);
         }
-        self.rd = self.stack;
-        self.wr = self.stack;
+        self.rd = Window::EMPTY;
+        self.wr = Window::EMPTY;
         out
     }
 }

@@ -127,7 +127,7 @@ use crate::raw_mem::Rmw;
 use crate::{EngineKind, Executable, RunContext, RunOutcome, MAX_CALL_DEPTH, STACK_SIZE};
 use cursor::Ops;
 use exec::Flow;
-use mem::{AtomicFault, Mem, StackBounds, StackBuf, STACK_BYTES};
+use mem::{AtomicFault, FrameSize, Mem, StackBounds, StackBuf, STACK_BYTES};
 use ops::{AtomicKind, Code, Compiled, Op, ResolvedCall, CODE_ADDR_MASK};
 use oxbpf_isa::Program;
 use std::any::Any;
@@ -150,8 +150,8 @@ pub struct Interpreter {
     index_of_slot: Box<[u32]>,
     calls: Box<[ResolvedCall]>,
     seg_len16: Box<[u32]>,
-    /// Bytes of each frame the program can address (see [`mem`]).
-    frame_bytes: usize,
+    /// The part of each frame the program can address (see [`mem`]).
+    frame: FrameSize,
     /// The program may enter more frames than its own (it gets the full stack).
     calls_frames: bool,
     /// For `callx` (ids known only at run time).
@@ -164,7 +164,7 @@ impl std::fmt::Debug for Interpreter {
             .field("ops", &self.ops.as_slice().len())
             .field("superinstructions", &self.plain.len())
             .field("resolved_calls", &self.calls.len())
-            .field("frame_bytes", &self.frame_bytes)
+            .field("frame_bytes", &self.frame.bytes())
             .finish()
     }
 }
@@ -221,7 +221,7 @@ impl Interpreter {
             index_of_slot,
             calls,
             seg_len16,
-            frame_bytes,
+            frame,
             calls_frames,
         } = ops::compile(program, helpers, fuse)?;
         log::debug!(
@@ -229,7 +229,7 @@ impl Interpreter {
             program.len(),
             plain.len(),
             calls.len(),
-            frame_bytes
+            frame.bytes()
         );
         let Some(ops) = Ops::new(ops) else {
             return Err(LoadError::Unsupported {
@@ -244,7 +244,7 @@ impl Interpreter {
             index_of_slot,
             calls,
             seg_len16,
-            frame_bytes,
+            frame,
             calls_frames,
             helpers: helpers.clone(),
         })
@@ -586,7 +586,7 @@ impl Interpreter {
         let args = ctx.args;
         let (regions, env) = ctx.parts();
         let mut stack = StackBuf::<N>::uninit();
-        let mem = Mem::new(&mut stack, regions, self.frame_bytes);
+        let mem = Mem::new(&mut stack, regions, self.frame);
         let mut r = [0u64; 11];
         r[1..6].copy_from_slice(&args);
         r[10] = mem.top();

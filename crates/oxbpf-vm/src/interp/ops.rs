@@ -30,6 +30,7 @@
 //! - `rD = rS; rD += imm; rD += rT` → `rD = rS + imm + rT` ([`Code::MAddIR`]);
 //! - `if cond goto A; goto B` → a two-way branch ([`Code::JEq64RJa`] ...).
 
+use super::mem::FrameSize;
 use crate::error::LoadError;
 use crate::helper::{HelperFn, Helpers};
 use crate::STACK_SIZE;
@@ -364,8 +365,8 @@ pub(crate) struct Compiled {
     /// a taken control transfer (up to and including the next `ja`, `exit`, local call or
     /// `callx`, or up to the end of the program). Same length as `ops`.
     pub seg_len16: Box<[u32]>,
-    /// Bytes at the top of each frame that the program can address (see `frame_bytes`).
-    pub frame_bytes: usize,
+    /// The part of each frame that the program can address (see `frame_use`).
+    pub frame: FrameSize,
     /// The program can enter frames beyond its own (local calls, `callx`, or helper calls,
     /// which may call back into the program).
     pub calls_frames: bool,
@@ -767,7 +768,7 @@ pub(crate) fn compile(
         slot_of: slot_of.into_boxed_slice(),
         index_of_slot,
         calls: calls.into_boxed_slice(),
-        frame_bytes,
+        frame: FrameSize::covering(frame_bytes),
         calls_frames,
     })
 }
