@@ -2,7 +2,7 @@
 //! fused patterns (and their near misses) run with and without fusion must end the same
 //! way (result or error, instruction count, memory), under every small budget too.
 
-use super::ops::{Code, FUSED_CODES};
+use super::ops::{Code, Op, FUSED_CODES, R};
 use super::*;
 use crate::{HelperCtx, Helpers, RunContext};
 use oxbpf_isa::{AluOp, CallTarget, Insn, JmpOp, LoadImm64, Operand, Reg, Size, Width};
@@ -476,4 +476,132 @@ fn callbacks_and_calls_count_through_superinstructions() {
         let p = plain.run(&mut RunContext::new().with_budget(Some(b)));
         assert_eq!(f, p, "budget {b}");
     }
+}
+
+// ---------------------------------------------------------------- frames and the op table
+
+fn frame_of(insns: Vec<Insn>) -> (usize, bool) {
+    let vm = Interpreter::new(&Program::from_insns(insns).unwrap(), &{
+        let mut h = Helpers::new();
+        h.register(1, "id", |_: &mut HelperCtx<'_>, a| Ok(a[0]));
+        h
+    })
+    .unwrap();
+    (vm.frame.bytes(), vm.calls_frames)
+}
+
+fn st10(off: i16, size: Size) -> Insn {
+    Insn::Store {
+        size,
+        dst: reg(10),
+        off,
+        src: Operand::Imm(7),
+    }
+}
+
+#[test]
+fn frame_size_covers_what_the_program_can_address() {
+    // No stack use: the smallest frame.
+    assert_eq!(frame_of(vec![Insn::Exit]), (64, false));
+    // Constant offsets from r10: the lowest byte reached, rounded up to a power of two.
+    assert_eq!(frame_of(vec![st10(-8, Size::DW), Insn::Exit]), (64, false));
+    assert_eq!(
+        frame_of(vec![st10(-72, Size::DW), Insn::Exit]),
+        (128, false)
+    );
+    assert_eq!(
+        frame_of(vec![st10(-129, Size::B), Insn::Exit]),
+        (256, false)
+    );
+    assert_eq!(
+        frame_of(vec![st10(-512, Size::DW), Insn::Exit]),
+        (512, false)
+    );
+    // Out of the frame (the access faults): the whole frame.
+    assert_eq!(
+        frame_of(vec![st10(-600, Size::B), Insn::Exit]),
+        (512, false)
+    );
+    assert_eq!(frame_of(vec![st10(-4, Size::DW), Insn::Exit]), (512, false));
+    // r10 as a value (copied, compared, stored) escapes: the whole frame.
+    assert_eq!(
+        frame_of(vec![mov(Width::W64, 1, 10), Insn::Exit]),
+        (512, false)
+    );
+    let cmp = Insn::Jump {
+        width: Width::W64,
+        op: JmpOp::Eq,
+        dst: reg(10),
+        src: Operand::Imm(0),
+        off: 0,
+    };
+    assert_eq!(frame_of(vec![cmp, Insn::Exit]), (512, false));
+    let store_r10 = Insn::Store {
+        size: Size::DW,
+        dst: reg(1),
+        off: 0,
+        src: Operand::Reg(reg(10)),
+    };
+    assert_eq!(frame_of(vec![store_r10, Insn::Exit]), (512, false));
+    // Calls of any kind may pass stack pointers on or call back: the whole frame and the
+    // full stack.
+    assert_eq!(
+        frame_of(vec![Insn::Call(CallTarget::Helper(1)), Insn::Exit]),
+        (512, true)
+    );
+    assert_eq!(
+        frame_of(vec![
+            Insn::Call(CallTarget::Local(1)),
+            Insn::Exit,
+            Insn::Exit
+        ]),
+        (512, true)
+    );
+}
+
+#[test]
+fn small_frames_are_zeroed_on_every_run() {
+    // r0 = *(r10 - 8); *(r10 - 8) = 7; r0 += *(r10 - 8): 7 on every run only if the
+    // (64-byte) frame is zero-filled on every run.
+    let ld = |d: u8| Insn::Load {
+        size: Size::DW,
+        sign_extend: false,
+        dst: reg(d),
+        src: reg(10),
+        off: -8,
+    };
+    let insns = vec![
+        ld(0),
+        st10(-8, Size::DW),
+        ld(1),
+        alu(Width::W64, AluOp::Add, 0, Operand::Reg(reg(1))),
+        Insn::Exit,
+    ];
+    let vm = Interpreter::new(&Program::from_insns(insns).unwrap(), &Helpers::new()).unwrap();
+    assert_eq!(vm.frame.bytes(), 64);
+    for _ in 0..3 {
+        assert_eq!(vm.run(&mut RunContext::new()).unwrap().r0, 7);
+    }
+}
+
+#[test]
+fn the_op_table_check_refuses_steps_out_of_bounds() {
+    use super::cursor::Ops;
+    let op = |code| Op {
+        code,
+        dst: R::R0,
+        src: R::R0,
+        off: 0,
+        r3: R::R0,
+        r4: R::R0,
+        b: 0,
+    };
+    // A plain op before the sentinel: fine; a plain op last (its successor would be past
+    // the end), a fused op of two before the last slot, or a length that is not a power of
+    // two: refused.
+    assert!(Ops::new(vec![op(Code::Add64I), op(Code::FellOffEnd)].into()).is_some());
+    assert!(Ops::new(vec![op(Code::FellOffEnd), op(Code::Add64I)].into()).is_none());
+    assert!(Ops::new(vec![op(Code::MAdd64R), op(Code::FellOffEnd)].into()).is_none());
+    assert!(Ops::new(vec![op(Code::FellOffEnd); 3].into()).is_none());
+    assert!(Ops::new(vec![op(Code::FellOffEnd); 4].into()).is_some());
 }
