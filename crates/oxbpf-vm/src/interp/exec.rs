@@ -365,10 +365,24 @@ impl Interpreter {
                     next!(2)
                 }};
             }
+            // A load of `$n` bytes at `src + off`, extended as `$t` (`u64`: zero-extended).
+            macro_rules! ldx {
+                ($n:literal, $rf:literal, $t:ty) => {{
+                    let v = fault!(cx.mem.load::<$n, $rf>(addr!(s!())), 0);
+                    set!(v as $t as i64 as u64)
+                }};
+            }
+            // A store of the low `$n` bytes of `$v` at `dst + off`.
+            macro_rules! stx {
+                ($n:literal, $rf:literal, $v:expr) => {{
+                    fault!(cx.mem.store::<$n, $rf>(addr!(d!()), $v), 0);
+                    next!(1)
+                }};
+            }
             macro_rules! ldx_idx {
-                ($n:literal, $k:literal) => {{
+                ($n:literal, $k:literal, $rf:literal) => {{
                     let a = r[s!()].wrapping_add(r[t!()]).wrapping_add(op.off());
-                    r[d!()] = fault!(cx.mem.load::<$n>(a), $k - 1);
+                    r[d!()] = fault!(cx.mem.load::<$n, $rf>(a), $k - 1);
                     next!($k)
                 }};
             }
@@ -453,45 +467,36 @@ impl Interpreter {
                 Code::Swap64 => set!(r[d!()].swap_bytes()),
 
                 // ---- memory
-                Code::LdxB => set!(fault!(cx.mem.load::<1>(addr!(s!())), 0)),
-                Code::LdxH => set!(fault!(cx.mem.load::<2>(addr!(s!())), 0)),
-                Code::LdxW => set!(fault!(cx.mem.load::<4>(addr!(s!())), 0)),
-                Code::LdxDW => set!(fault!(cx.mem.load::<8>(addr!(s!())), 0)),
-                Code::LdxSB => set!(fault!(cx.mem.load::<1>(addr!(s!())), 0) as i8 as i64 as u64),
-                Code::LdxSH => set!(fault!(cx.mem.load::<2>(addr!(s!())), 0) as i16 as i64 as u64),
-                Code::LdxSW => set!(fault!(cx.mem.load::<4>(addr!(s!())), 0) as i32 as i64 as u64),
-                Code::StxB => {
-                    fault!(cx.mem.store::<1>(addr!(d!()), r[s!()]), 0);
-                    next!(1)
-                }
-                Code::StxH => {
-                    fault!(cx.mem.store::<2>(addr!(d!()), r[s!()]), 0);
-                    next!(1)
-                }
-                Code::StxW => {
-                    fault!(cx.mem.store::<4>(addr!(d!()), r[s!()]), 0);
-                    next!(1)
-                }
-                Code::StxDW => {
-                    fault!(cx.mem.store::<8>(addr!(d!()), r[s!()]), 0);
-                    next!(1)
-                }
-                Code::StB => {
-                    fault!(cx.mem.store::<1>(addr!(d!()), op.b), 0);
-                    next!(1)
-                }
-                Code::StH => {
-                    fault!(cx.mem.store::<2>(addr!(d!()), op.b), 0);
-                    next!(1)
-                }
-                Code::StW => {
-                    fault!(cx.mem.store::<4>(addr!(d!()), op.b), 0);
-                    next!(1)
-                }
-                Code::StDW => {
-                    fault!(cx.mem.store::<8>(addr!(d!()), op.b), 0);
-                    next!(1)
-                }
+                Code::LdxB => ldx!(1, false, u64),
+                Code::LdxH => ldx!(2, false, u64),
+                Code::LdxW => ldx!(4, false, u64),
+                Code::LdxDW => ldx!(8, false, u64),
+                Code::LdxSB => ldx!(1, false, i8),
+                Code::LdxSH => ldx!(2, false, i16),
+                Code::LdxSW => ldx!(4, false, i32),
+                Code::StxB => stx!(1, false, r[s!()]),
+                Code::StxH => stx!(2, false, r[s!()]),
+                Code::StxW => stx!(4, false, r[s!()]),
+                Code::StxDW => stx!(8, false, r[s!()]),
+                Code::StB => stx!(1, false, op.b),
+                Code::StH => stx!(2, false, op.b),
+                Code::StW => stx!(4, false, op.b),
+                Code::StDW => stx!(8, false, op.b),
+                Code::RLdxB => ldx!(1, true, u64),
+                Code::RLdxH => ldx!(2, true, u64),
+                Code::RLdxW => ldx!(4, true, u64),
+                Code::RLdxDW => ldx!(8, true, u64),
+                Code::RLdxSB => ldx!(1, true, i8),
+                Code::RLdxSH => ldx!(2, true, i16),
+                Code::RLdxSW => ldx!(4, true, i32),
+                Code::RStxB => stx!(1, true, r[s!()]),
+                Code::RStxH => stx!(2, true, r[s!()]),
+                Code::RStxW => stx!(4, true, r[s!()]),
+                Code::RStxDW => stx!(8, true, r[s!()]),
+                Code::RStB => stx!(1, true, op.b),
+                Code::RStH => stx!(2, true, op.b),
+                Code::RStW => stx!(4, true, op.b),
+                Code::RStDW => stx!(8, true, op.b),
                 Code::Atomic => {
                     self.atomic(pc!(), op, r, &mut cx.mem)?;
                     next!(1)
@@ -673,14 +678,22 @@ impl Interpreter {
                 Code::MRsh32I => set2!(((r[s!()] as u32) >> (op.b & 31)) as u64),
                 Code::MArsh32R => set2!(((r[s!()] as i32) >> (r[t!()] & 31)) as u32 as u64),
                 Code::MArsh32I => set2!(((r[s!()] as i32) >> (op.b & 31)) as u32 as u64),
-                Code::LdxIdxB => ldx_idx!(1, 3),
-                Code::LdxIdxH => ldx_idx!(2, 3),
-                Code::LdxIdxW => ldx_idx!(4, 3),
-                Code::LdxIdxDW => ldx_idx!(8, 3),
-                Code::LdxAddB => ldx_idx!(1, 2),
-                Code::LdxAddH => ldx_idx!(2, 2),
-                Code::LdxAddW => ldx_idx!(4, 2),
-                Code::LdxAddDW => ldx_idx!(8, 2),
+                Code::LdxIdxB => ldx_idx!(1, 3, false),
+                Code::LdxIdxH => ldx_idx!(2, 3, false),
+                Code::LdxIdxW => ldx_idx!(4, 3, false),
+                Code::LdxIdxDW => ldx_idx!(8, 3, false),
+                Code::LdxAddB => ldx_idx!(1, 2, false),
+                Code::LdxAddH => ldx_idx!(2, 2, false),
+                Code::LdxAddW => ldx_idx!(4, 2, false),
+                Code::LdxAddDW => ldx_idx!(8, 2, false),
+                Code::RLdxIdxB => ldx_idx!(1, 3, true),
+                Code::RLdxIdxH => ldx_idx!(2, 3, true),
+                Code::RLdxIdxW => ldx_idx!(4, 3, true),
+                Code::RLdxIdxDW => ldx_idx!(8, 3, true),
+                Code::RLdxAddB => ldx_idx!(1, 2, true),
+                Code::RLdxAddH => ldx_idx!(2, 2, true),
+                Code::RLdxAddW => ldx_idx!(4, 2, true),
+                Code::RLdxAddDW => ldx_idx!(8, 2, true),
                 Code::MAddIR => {
                     r[d!()] = r[s!()].wrapping_add(op.b).wrapping_add(r[t!()]);
                     next!(3)

@@ -292,38 +292,67 @@ impl<'a> Mem<'a> {
         Ok(())
     }
 
-    /// Checks a read of `size` bytes at `addr`.
+    /// Checks a read of `size` bytes at `addr`: the live stack first, or, with
+    /// `REGION_FIRST`, the cached region first (both orders give the same answer; the
+    /// translation picks the one likelier to hit first).
     #[inline(always)]
-    fn check_read(&mut self, addr: u64, size: u64) -> Result<(), AccessFault> {
-        if self.stack.contains(addr, size) || self.rd.contains(addr, size) {
+    fn check_read<const REGION_FIRST: bool>(
+        &mut self,
+        addr: u64,
+        size: u64,
+    ) -> Result<(), AccessFault> {
+        let hit = if REGION_FIRST {
+            self.rd.contains(addr, size) || self.stack.contains(addr, size)
+        } else {
+            self.stack.contains(addr, size) || self.rd.contains(addr, size)
+        };
+        if hit {
             return Ok(());
         }
         self.lookup(addr, size, false)
     }
 
-    /// Checks a write of `size` bytes at `addr`.
+    /// Checks a write of `size` bytes at `addr` (see [`Mem::check_read`]).
     #[inline(always)]
-    fn check_write(&mut self, addr: u64, size: u64) -> Result<(), AccessFault> {
-        if self.stack.contains(addr, size) || self.wr.contains(addr, size) {
+    fn check_write<const REGION_FIRST: bool>(
+        &mut self,
+        addr: u64,
+        size: u64,
+    ) -> Result<(), AccessFault> {
+        let hit = if REGION_FIRST {
+            self.wr.contains(addr, size) || self.stack.contains(addr, size)
+        } else {
+            self.stack.contains(addr, size) || self.wr.contains(addr, size)
+        };
+        if hit {
             return Ok(());
         }
         self.lookup(addr, size, true)
     }
 
-    /// Reads `N` (1, 2, 4, 8) bytes at `addr`, zero-extended (host byte order).
+    /// Reads `N` (1, 2, 4, 8) bytes at `addr`, zero-extended (host byte order). With
+    /// `REGION_FIRST` the cached region is checked before the stack.
     #[inline(always)]
-    pub fn load<const N: usize>(&mut self, addr: u64) -> Result<u64, AccessFault> {
-        self.check_read(addr, N as u64)?;
+    pub fn load<const N: usize, const REGION_FIRST: bool>(
+        &mut self,
+        addr: u64,
+    ) -> Result<u64, AccessFault> {
+        self.check_read::<REGION_FIRST>(addr, N as u64)?;
         // SAFETY: `check_read` proved `[addr, addr + N)` lies in the live stack (memory of
         // the borrowed `StackBuf`, all of it zero-filled when its frame was entered) or in a
         // region of the run, which its creator guarantees valid for the run.
         Ok(unsafe { raw_mem::load(addr, N) })
     }
 
-    /// Writes the low `N` (1, 2, 4, 8) bytes of `value` at `addr`.
+    /// Writes the low `N` (1, 2, 4, 8) bytes of `value` at `addr`. With `REGION_FIRST` the
+    /// cached region is checked before the stack.
     #[inline(always)]
-    pub fn store<const N: usize>(&mut self, addr: u64, value: u64) -> Result<(), AccessFault> {
-        self.check_write(addr, N as u64)?;
+    pub fn store<const N: usize, const REGION_FIRST: bool>(
+        &mut self,
+        addr: u64,
+        value: u64,
+    ) -> Result<(), AccessFault> {
+        self.check_write::<REGION_FIRST>(addr, N as u64)?;
         // SAFETY: `check_write` proved `[addr, addr + N)` lies in the live stack or in a
         // writable region of the run.
         unsafe { raw_mem::store(addr, N, value) };
@@ -332,9 +361,9 @@ impl<'a> Mem<'a> {
 
     fn check_atomic(&mut self, addr: u64, size: u64, write: bool) -> Result<(), AtomicFault> {
         let r = if write {
-            self.check_write(addr, size)
+            self.check_write::<false>(addr, size)
         } else {
-            self.check_read(addr, size)
+            self.check_read::<false>(addr, size)
         };
         r.map_err(AtomicFault::Access)?;
         if !addr.is_multiple_of(size) {

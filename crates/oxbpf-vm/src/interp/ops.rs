@@ -106,6 +106,10 @@ codes! {
         /// `b` is the sign-extended immediate.
         StB,
         StH, StW, StDW,
+        // the same, checking the cached region before the stack (`base` not known to hold
+        // a stack address: see `stack_regs`)
+        RLdxB, RLdxH, RLdxW, RLdxDW, RLdxSB, RLdxSH, RLdxSW, RStxB, RStxH, RStxW, RStxDW,
+        RStB, RStH, RStW, RStDW,
         /// `b` = [`AtomicKind`] in the low half, the size in bytes in the high half.
         Atomic,
         /// `off` = size in bytes, `b` = the offset (sign-extended).
@@ -163,6 +167,9 @@ codes! {
         /// `dst = *(u8 *)(dst + r3 + off)` (`add`, `load`: 2 instructions).
         LdxAddB,
         LdxAddH, LdxAddW, LdxAddDW,
+        /// As `LdxIdxB` ... and `LdxAddB` ..., checking the cached region first.
+        RLdxIdxB,
+        RLdxIdxH, RLdxIdxW, RLdxIdxDW, RLdxAddB, RLdxAddH, RLdxAddW, RLdxAddDW,
         /// `dst = src + b + r3` (`mov`, `add imm`, `add reg`: 3 instructions).
         MAddIR,
         /// `dst = b + src` (`mov imm` + `add reg` on the same register); likewise the others.
@@ -335,7 +342,8 @@ pub(crate) fn advance(c: Code) -> usize {
     use Code::*;
     match c {
         FellOffEnd => 0,
-        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW | MAddIR | AddJEq64IJa | AddJNe64IJa => 3,
+        LdxIdxB | LdxIdxH | LdxIdxW | LdxIdxDW | RLdxIdxB | RLdxIdxH | RLdxIdxW | RLdxIdxDW
+        | MAddIR | AddJEq64IJa | AddJNe64IJa => 3,
         c if c.is_fused() => 2,
         _ => 1,
     }
@@ -755,6 +763,30 @@ pub(crate) fn compile(
     }
     // At most 2^20 instructions, so 16 times a length fits.
     let seg_len16: Vec<u32> = (0..len).map(|i| 16 * (seg_end[i] - i as u32)).collect();
+    // Memory ops whose base register is not known to hold a stack address check the cached
+    // region first.
+    let entries: Vec<usize> = program
+        .iter()
+        .filter(|(_, _, insn)| {
+            matches!(
+                insn,
+                Insn::Call(CallTarget::Local(_))
+                    | Insn::LoadImm64 {
+                        value: LoadImm64::CodeAddr(_),
+                        ..
+                    }
+            )
+        })
+        .filter_map(|(i, _, _)| program.branch_target(i))
+        .collect();
+    let stack = stack_regs(&plain, n, &entries);
+    for (op, &regs) in plain.iter_mut().zip(&stack) {
+        if let Some((code, base)) = region_first(op) {
+            if regs & (1 << (base as u16)) == 0 {
+                op.code = code;
+            }
+        }
+    }
     let (frame_bytes, calls_frames) = frame_use(&plain[..n]);
     let (ops, fused) = if fuse_ops {
         fuse(&plain, n)
@@ -897,17 +929,151 @@ fn is_64bit_alu(c: Code) -> bool {
 
 /// The indexed load after `mov` + `add` (`three`) or after `add` of this load.
 fn idx_load(c: Code, three: bool) -> Option<Code> {
+    use Code::*;
     Some(match (c, three) {
-        (Code::LdxB, true) => Code::LdxIdxB,
-        (Code::LdxH, true) => Code::LdxIdxH,
-        (Code::LdxW, true) => Code::LdxIdxW,
-        (Code::LdxDW, true) => Code::LdxIdxDW,
-        (Code::LdxB, false) => Code::LdxAddB,
-        (Code::LdxH, false) => Code::LdxAddH,
-        (Code::LdxW, false) => Code::LdxAddW,
-        (Code::LdxDW, false) => Code::LdxAddDW,
+        (LdxB, true) => LdxIdxB,
+        (LdxH, true) => LdxIdxH,
+        (LdxW, true) => LdxIdxW,
+        (LdxDW, true) => LdxIdxDW,
+        (LdxB, false) => LdxAddB,
+        (LdxH, false) => LdxAddH,
+        (LdxW, false) => LdxAddW,
+        (LdxDW, false) => LdxAddDW,
+        (RLdxB, true) => RLdxIdxB,
+        (RLdxH, true) => RLdxIdxH,
+        (RLdxW, true) => RLdxIdxW,
+        (RLdxDW, true) => RLdxIdxDW,
+        (RLdxB, false) => RLdxAddB,
+        (RLdxH, false) => RLdxAddH,
+        (RLdxW, false) => RLdxAddW,
+        (RLdxDW, false) => RLdxAddDW,
         _ => return None,
     })
+}
+
+/// The region-first form of a memory op, and the register its address is based on.
+fn region_first(op: &Op) -> Option<(Code, R)> {
+    use Code::*;
+    Some(match op.code {
+        LdxB => (RLdxB, op.src),
+        LdxH => (RLdxH, op.src),
+        LdxW => (RLdxW, op.src),
+        LdxDW => (RLdxDW, op.src),
+        LdxSB => (RLdxSB, op.src),
+        LdxSH => (RLdxSH, op.src),
+        LdxSW => (RLdxSW, op.src),
+        StxB => (RStxB, op.dst),
+        StxH => (RStxH, op.dst),
+        StxW => (RStxW, op.dst),
+        StxDW => (RStxDW, op.dst),
+        StB => (RStB, op.dst),
+        StH => (RStH, op.dst),
+        StW => (RStW, op.dst),
+        StDW => (RStDW, op.dst),
+        _ => return None,
+    })
+}
+
+/// For each op, the registers that may hold a stack address when it runs (bit `k`: rk): a
+/// forward data flow over the plain ops from the entry and every function start (where
+/// `r1`..`r5` may be stack pointers passed in), through moves and additions, and through
+/// 8-byte spills to constant `r10` offsets. Only an estimate, which picks the order of the
+/// two fast memory checks (the checks themselves do not depend on it).
+fn stack_regs(ops: &[Op], n: usize, entries: &[usize]) -> Vec<u16> {
+    use Code::*;
+    const R10: u16 = 1 << 10;
+    // Per op: (registers, 8-byte slots `r10 - 8 (k + 1)` holding a stack address), or
+    // `None` while unreached.
+    let mut state: Vec<Option<(u16, u64)>> = vec![None; n];
+    let mut work: Vec<usize> = Vec::new();
+    let reach = |state: &mut Vec<Option<(u16, u64)>>, work: &mut Vec<usize>, i: usize, s| {
+        if i >= n {
+            return;
+        }
+        let (r, m) = s;
+        let new = match state[i] {
+            Some((r0, m0)) => (r0 | r, m0 | m),
+            None => (r, m),
+        };
+        if state[i] != Some(new) {
+            state[i] = Some(new);
+            work.push(i);
+        }
+    };
+    reach(&mut state, &mut work, 0, (R10, 0));
+    for &e in entries {
+        reach(&mut state, &mut work, e, (R10 | 0b11_1110, 0));
+    }
+    let slot = |op: &Op| {
+        let off = op.off as i64;
+        (off < 0 && off % 8 == 0)
+            .then(|| ((-off) / 8 - 1) as u32)
+            .filter(|&k| k < 64)
+    };
+    while let Some(i) = work.pop() {
+        let Some((mut regs, mut slots)) = state[i] else {
+            continue;
+        };
+        let op = &ops[i];
+        let d = 1u16 << (op.dst as u16);
+        let s = 1u16 << (op.src as u16);
+        let set = |regs: &mut u16, on: bool| {
+            if on {
+                *regs |= d;
+            } else {
+                *regs &= !d;
+            }
+        };
+        match op.code {
+            Mov64R => {
+                let on = regs & s != 0;
+                set(&mut regs, on)
+            }
+            Add64R | Sub64R => {
+                let on = regs & (d | s) != 0;
+                set(&mut regs, on)
+            }
+            Add64I | Sub64I | And64I => {}
+            LdxDW if op.src == R::R10 => {
+                let on = slot(op).is_some_and(|k| slots & (1 << k) != 0);
+                set(&mut regs, on);
+            }
+            StxDW if op.dst == R::R10 => {
+                if let Some(k) = slot(op) {
+                    if regs & s != 0 {
+                        slots |= 1 << k;
+                    } else {
+                        slots &= !(1 << k);
+                    }
+                }
+            }
+            Atomic => regs &= !(s | 1),
+            LdAbs | LdInd => regs &= !1,
+            Call | CallX | CallLocal | CallMissing => regs &= !0b11_1111,
+            // Other ALU results and loaded values.
+            c if (c as u16) <= Code::Swap64 as u16
+                || matches!(c, LdxB | LdxH | LdxW | LdxDW | LdxSB | LdxSH | LdxSW) =>
+            {
+                set(&mut regs, false)
+            }
+            _ => {}
+        }
+        let out = (regs, slots);
+        match op.code {
+            Ja => reach(&mut state, &mut work, op.b as usize, out),
+            Exit | FellOffEnd => {}
+            MayGoto => {
+                reach(&mut state, &mut work, op.b as usize, out);
+                reach(&mut state, &mut work, i + 1, out);
+            }
+            c if fused_jump(c).is_some() => {
+                reach(&mut state, &mut work, op.hi(), out);
+                reach(&mut state, &mut work, i + 1, out);
+            }
+            _ => reach(&mut state, &mut work, i + 1, out),
+        }
+    }
+    state.iter().map(|s| s.map_or(R10, |(r, _)| r)).collect()
 }
 
 /// The superinstruction starting at op `i`, if a pattern matches (see the module docs).
