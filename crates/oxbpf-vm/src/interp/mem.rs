@@ -117,7 +117,7 @@ impl Window {
     /// True when `[addr, addr + size)` (`size` 1, 2, 4 or 8) lies inside: one compare, as
     /// an address below `start` wraps around to a huge offset.
     #[inline(always)]
-    fn contains(self, addr: u64, size: u64) -> bool {
+    fn contains(&self, addr: u64, size: u64) -> bool {
         let k = size.trailing_zeros() as usize & 3;
         addr.wrapping_sub(self.start) < self.below[k]
     }
@@ -301,12 +301,12 @@ impl<'a> Mem<'a> {
         addr: u64,
         size: u64,
     ) -> Result<(), AccessFault> {
-        let hit = if REGION_FIRST {
-            self.rd.contains(addr, size) || self.stack.contains(addr, size)
+        let (first, second) = if REGION_FIRST {
+            (&self.rd, &self.stack)
         } else {
-            self.stack.contains(addr, size) || self.rd.contains(addr, size)
+            (&self.stack, &self.rd)
         };
-        if hit {
+        if first.contains(addr, size) || second.contains(addr, size) {
             return Ok(());
         }
         self.lookup(addr, size, false)
@@ -319,12 +319,12 @@ impl<'a> Mem<'a> {
         addr: u64,
         size: u64,
     ) -> Result<(), AccessFault> {
-        let hit = if REGION_FIRST {
-            self.wr.contains(addr, size) || self.stack.contains(addr, size)
+        let (first, second) = if REGION_FIRST {
+            (&self.wr, &self.stack)
         } else {
-            self.stack.contains(addr, size) || self.wr.contains(addr, size)
+            (&self.stack, &self.wr)
         };
-        if hit {
+        if first.contains(addr, size) || second.contains(addr, size) {
             return Ok(());
         }
         self.lookup(addr, size, true)
