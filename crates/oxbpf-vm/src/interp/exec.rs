@@ -27,20 +27,24 @@
 use super::ops::{advance, Code};
 use super::{CallOut, Cx, Interpreter, Ret};
 use crate::error::VmError;
-use crate::helper::TailCall;
 use std::ops::{BitAnd, BitOr, BitXor};
 
-/// How a loop ended.
+/// How a loop ended (small, so that it comes back in registers: what does not fit waits
+/// in the [`Cx`]).
 pub(super) enum Flow {
-    /// The function returned (or the run ended early, [`Ret::Abort`]).
-    Return(Ret),
+    /// The function returned this `r0`.
+    Value(u64),
+    /// A legacy packet load failed: the run (or the callback) ends with `r0 = 0`.
+    Abort,
     /// The budget may not cover the segment starting at this op: continue in the checked
     /// loop from there (`Cx::count` is exact).
     Checked(usize),
-    /// A helper requested a tail call: the function returns what the target returns, run
-    /// once this loop has returned (so that nested tail calls do not nest loop frames).
-    /// The count is the run's instruction count before the target.
-    TailCall(TailCall, u64),
+    /// A helper requested a tail call, now in `Cx::tail` with the run's instruction count
+    /// before the target: the function returns what the target returns, run once this
+    /// loop has returned (so that nested tail calls do not nest loop frames).
+    TailCall,
+    /// The run failed with the error in `Cx::error`.
+    Error,
 }
 
 #[inline(always)]
@@ -97,6 +101,22 @@ impl Interpreter {
     /// loop: or until the budget gets tight). See the module docs.
     #[inline(never)]
     pub(super) fn exec<const CHECKED: bool, const BUDGET: bool>(
+        &self,
+        cx: &mut Cx<'_>,
+        r: &mut [u64; 11],
+        start: usize,
+    ) -> Flow {
+        match self.run_ops::<CHECKED, BUDGET>(cx, r, start) {
+            Ok(flow) => flow,
+            Err(e) => {
+                cx.error = Some(e);
+                Flow::Error
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn run_ops<const CHECKED: bool, const BUDGET: bool>(
         &self,
         cx: &mut Cx<'_>,
         r: &mut [u64; 11],
@@ -188,7 +208,7 @@ impl Interpreter {
         macro_rules! ret {
             ($v:expr) => {{
                 cx.count = executed!(1);
-                return Ok(Flow::Return($v));
+                return Ok($v);
             }};
         }
         // A memory access of the `$j`-th (from 0) instruction of the op.
@@ -208,7 +228,8 @@ impl Interpreter {
                 let out: CallOut = $out;
                 r[0] = out.r0;
                 if let Some(tc) = out.tail {
-                    return Ok(Flow::TailCall(tc, out.end.unwrap_or($executed)));
+                    cx.tail = Some((tc, out.end.unwrap_or($executed)));
+                    return Ok(Flow::TailCall);
                 }
                 if let Some(end) = out.end {
                     set_executed!(end, 1);
@@ -222,7 +243,8 @@ impl Interpreter {
                 let at = pc!();
                 cx.count = executed!(1);
                 if let Ret::Abort = self.call_local(cx, r, at, $to)? {
-                    return Ok(Flow::Return(Ret::Abort));
+                    // (The count is the callee's.)
+                    return Ok(Flow::Abort);
                 }
                 set_executed!(cx.count, 1);
                 go!(at + 1, 1);
@@ -506,7 +528,7 @@ impl Interpreter {
                         r[0] = v;
                         next!(1)
                     }
-                    None => ret!(Ret::Abort),
+                    None => ret!(Flow::Abort),
                 },
                 Code::LdInd => {
                     let offset = r[s!()].wrapping_add(op.b) as i32 as i64;
@@ -515,7 +537,7 @@ impl Interpreter {
                             r[0] = v;
                             next!(1)
                         }
-                        None => ret!(Ret::Abort),
+                        None => ret!(Flow::Abort),
                     }
                 }
 
@@ -638,7 +660,7 @@ impl Interpreter {
                     // straight-line bound never spans a `callx`.
                     go!(pc!() + 1, 1)
                 }
-                Code::Exit => ret!(Ret::Value(r[0])),
+                Code::Exit => ret!(Flow::Value(r[0])),
                 Code::FellOffEnd => return Err(self.fell_off(pc!())),
 
                 // ---- superinstructions

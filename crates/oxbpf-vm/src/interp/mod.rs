@@ -180,6 +180,10 @@ struct Cx<'a> {
     may_goto_left: u64,
     /// Frames live below frame 0 of the run.
     depth: usize,
+    /// Where a loop leaves what does not fit its [`Flow`]: the error of a failed run, a
+    /// tail call to make.
+    error: Option<VmError>,
+    tail: Option<(TailCall, u64)>,
 }
 
 /// How a function ended.
@@ -544,38 +548,40 @@ impl Interpreter {
     #[inline(always)]
     fn drive(&self, cx: &mut Cx<'_>, r: &mut [u64; 11], mut pc: usize) -> Result<Ret, VmError> {
         let need = self.seg_len16.get(pc).copied().unwrap_or(0) as u64 / 16;
-        let flow = if cx.limit == u64::MAX {
+        let mut flow = if cx.limit == u64::MAX {
             // No budget (a count of 2^64 is out of reach): the fast loop never hands over.
-            self.exec::<false, false>(cx, r, pc)?
+            self.exec::<false, false>(cx, r, pc)
         } else if cx.count.checked_add(need).is_some_and(|n| n <= cx.limit) {
-            self.exec::<false, true>(cx, r, pc)?
+            self.exec::<false, true>(cx, r, pc)
         } else {
             Flow::Checked(pc)
         };
-        let flow = match flow {
-            Flow::Checked(to) => {
-                pc = to;
-                loop {
-                    match self.exec::<true, true>(cx, r, pc)? {
-                        Flow::Checked(to) => pc = to,
-                        other => break other,
-                    }
-                }
-            }
-            other => other,
-        };
+        while let Flow::Checked(to) = flow {
+            pc = to;
+            flow = self.exec::<true, true>(cx, r, pc);
+        }
         match flow {
-            Flow::Return(ret) => Ok(ret),
-            Flow::TailCall(tc, done) => {
-                let (r0, total) = self.tail_call(tc, cx, done)?;
-                cx.count = total;
-                Ok(Ret::Value(r0))
-            }
-            // The loops above only end with one of the others.
-            Flow::Checked(_) => Err(VmError::Unsupported {
-                pc: self.slot(pc),
-                what: "a budget check that did not settle (an interpreter bug)",
-            }),
+            Flow::Value(v) => Ok(Ret::Value(v)),
+            Flow::Abort => Ok(Ret::Abort),
+            Flow::TailCall => match cx.tail.take() {
+                Some((tc, done)) => {
+                    let (r0, total) = self.tail_call(tc, cx, done)?;
+                    cx.count = total;
+                    Ok(Ret::Value(r0))
+                }
+                None => Err(self.lost(pc)),
+            },
+            _ => Err(cx.error.take().unwrap_or_else(|| self.lost(pc))),
+        }
+    }
+
+    /// The error for a loop result without its error or tail call (never happens).
+    #[cold]
+    #[inline(never)]
+    fn lost(&self, pc: usize) -> VmError {
+        VmError::Unsupported {
+            pc: self.slot(pc),
+            what: "a loop result that lost its error or tail call (an interpreter bug)",
         }
     }
 
@@ -583,13 +589,13 @@ impl Interpreter {
     #[inline(never)]
     fn execute<const N: usize>(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let limit = ctx.budget.unwrap_or(u64::MAX);
-        let args = ctx.args;
+        // The entry registers one by one: callers often write `args` just before the run, and
+        // a wider load over several fresh 8-byte stores would wait for them.
+        let [a1, a2, a3, a4, a5] = ctx.args;
         let (regions, env) = ctx.parts();
         let mut stack = StackBuf::<N>::uninit();
         let mem = Mem::new(&mut stack, regions, self.frame);
-        let mut r = [0u64; 11];
-        r[1..6].copy_from_slice(&args);
-        r[10] = mem.top();
+        let mut r = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, mem.top()];
         let mut cx = Cx {
             mem,
             env,
@@ -597,6 +603,8 @@ impl Interpreter {
             limit,
             may_goto_left: MAY_GOTO_LOOPS,
             depth: 0,
+            error: None,
+            tail: None,
         };
         let r0 = match self.drive(&mut cx, &mut r, 0)? {
             Ret::Value(v) => v,
@@ -659,6 +667,8 @@ impl ProgramCalls for Reentry<'_> {
             limit: self.limit,
             may_goto_left: *self.may_goto_left,
             depth: self.depth + 1,
+            error: None,
+            tail: None,
         };
         let mut r = [0u64; 11];
         r[1..6].copy_from_slice(&args);
