@@ -323,10 +323,19 @@ fn outcome(
 
 #[test]
 fn superinstructions_match_plain_ops() {
-    let mut g = Rng(0x2545_f491_4f6c_dd1d);
+    // OXBPF_FUSED_CASES / OXBPF_FUSED_SEED run more or other programs.
+    let seed: u64 = std::env::var("OXBPF_FUSED_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut g = Rng((0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1);
     let mut seen: HashSet<u16> = HashSet::new();
     let (mut programs, mut exits) = (0, 0);
-    for _ in 0..1500 {
+    let cases: usize = std::env::var("OXBPF_FUSED_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    for _ in 0..cases {
         let insns = program(&mut g);
         let Ok(prog) = Program::from_insns(insns) else {
             continue;
