@@ -25,7 +25,7 @@
 //! names the exact instruction. A run without a budget uses neither.
 
 use super::ops::{advance, Code};
-use super::{CallOut, Cx, Interpreter, Ret};
+use super::{CallOut, Cx, Interpreter};
 use crate::error::VmError;
 use std::ops::{BitAnd, BitOr, BitXor};
 
@@ -105,8 +105,9 @@ impl Interpreter {
         cx: &mut Cx<'_>,
         r: &mut [u64; 11],
         start: usize,
+        base: usize,
     ) -> Flow {
-        match self.run_ops::<CHECKED, BUDGET>(cx, r, start) {
+        match self.run_ops::<CHECKED, BUDGET>(cx, r, start, base) {
             Ok(flow) => flow,
             Err(e) => {
                 cx.error = Some(e);
@@ -121,6 +122,7 @@ impl Interpreter {
         cx: &mut Cx<'_>,
         r: &mut [u64; 11],
         start: usize,
+        base_depth: usize,
     ) -> Result<Flow, VmError> {
         let ops = &self.ops;
         // `seg_len16` has as many entries as there are ops, a power of two: spelled as a
@@ -220,16 +222,41 @@ impl Interpreter {
                 }
             };
         }
+        // Returns from the current function: ends the loop in the function it started
+        // with, else goes back to the caller (`r6`..`r9` and `r10` restored) after the call.
+        macro_rules! leave {
+            ($c:expr) => {{
+                if cx.depth == base_depth {
+                    cx.count = executed!($c);
+                    return Ok(Flow::Value(r[0]));
+                }
+                cx.depth -= 1;
+                let Some(f) = cx.frames.get(cx.depth).copied() else {
+                    return Err(self.lost(pc!()));
+                };
+                r[6..10].copy_from_slice(&f.saved);
+                r[10] = cx.mem.leave_frame();
+                go!(f.ret, $c)
+            }};
+        }
         // After a helper call: its result, the instructions its callbacks ran, and a
         // requested tail call, which replaces the current function (as if it returned the
-        // target's `r0`). Continues at the next instruction if the helper ran callbacks.
+        // target's `r0`; run after the loop when the function is the one the loop started
+        // with). Continues at the next instruction if the helper ran callbacks.
         macro_rules! after_helper {
             ($out:expr, $executed:expr) => {{
                 let out: CallOut = $out;
                 r[0] = out.r0;
                 if let Some(tc) = out.tail {
-                    cx.tail = Some((tc, out.end.unwrap_or($executed)));
-                    return Ok(Flow::TailCall);
+                    let done = out.end.unwrap_or($executed);
+                    if cx.depth == base_depth {
+                        cx.tail = Some((tc, done));
+                        return Ok(Flow::TailCall);
+                    }
+                    let (r0, total) = self.tail_call(tc, cx, done)?;
+                    r[0] = r0;
+                    set_executed!(total, 1);
+                    leave!(1);
                 }
                 if let Some(end) = out.end {
                     set_executed!(end, 1);
@@ -237,17 +264,22 @@ impl Interpreter {
                 }
             }};
         }
-        // A bpf-to-bpf call of the function at op `$to`.
+        // A bpf-to-bpf call of the function at op `$to`: saves `r6`..`r9` and where to
+        // return, and enters a new zeroed frame (`r10` moves down).
         macro_rules! call_local {
             ($to:expr) => {{
                 let at = pc!();
-                cx.count = executed!(1);
-                if let Ret::Abort = self.call_local(cx, r, at, $to)? {
-                    // (The count is the callee's.)
-                    return Ok(Flow::Abort);
-                }
-                set_executed!(cx.count, 1);
-                go!(at + 1, 1);
+                let Some(f) = cx.frames.get_mut(cx.depth) else {
+                    return Err(self.depth_exceeded(at));
+                };
+                let Some(fp) = cx.mem.enter_frame() else {
+                    return Err(self.depth_exceeded(at));
+                };
+                f.ret = at + 1;
+                f.saved = [r[6], r[7], r[8], r[9]];
+                cx.depth += 1;
+                r[10] = fp;
+                go!($to, 1);
             }};
         }
 
@@ -660,7 +692,7 @@ impl Interpreter {
                     // straight-line bound never spans a `callx`.
                     go!(pc!() + 1, 1)
                 }
-                Code::Exit => ret!(Flow::Value(r[0])),
+                Code::Exit => leave!(1),
                 Code::FellOffEnd => return Err(self.fell_off(pc!())),
 
                 // ---- superinstructions

@@ -180,18 +180,23 @@ struct Cx<'a> {
     may_goto_left: u64,
     /// Frames live below frame 0 of the run.
     depth: usize,
+    /// `frames[d]`: the caller of the function at depth `d + 1`, for calls made inside the
+    /// dispatch loop (a callback's first frame has none: it returns to its helper). Empty
+    /// for programs that make no calls.
+    frames: &'a mut [Frame],
     /// Where a loop leaves what does not fit its [`Flow`]: the error of a failed run, a
     /// tail call to make.
     error: Option<VmError>,
     tail: Option<(TailCall, u64)>,
 }
 
-/// How a function ended.
-enum Ret {
-    /// `exit` (or a tail call) with this `r0`.
-    Value(u64),
-    /// A legacy packet load failed: the run (or the callback) ends with `r0 = 0`.
-    Abort,
+/// Saved state of a caller during a bpf-to-bpf call.
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    /// The op to return to.
+    ret: usize,
+    /// The caller's `r6`..`r9`.
+    saved: [u64; 4],
 }
 
 /// What a helper call produced.
@@ -436,6 +441,7 @@ impl Interpreter {
             executed,
             limit: cx.limit,
             may_goto_left: &mut cx.may_goto_left,
+            frames: &mut *cx.frames,
             end: None,
         };
         let env = &mut cx.env;
@@ -510,64 +516,33 @@ impl Interpreter {
         Ok((out.r0, done.saturating_add(out.insns_executed.unwrap_or(0))))
     }
 
-    /// A bpf-to-bpf call at op `pc` of the function at op `target`: a new zeroed frame, the
-    /// callee runs with the caller's registers (its own copy, so the caller's `r6`..`r10`
-    /// come back unchanged) and leaves `r0`..`r5` to the caller. `cx.count` counts the
-    /// call on entry and everything the callee ran on return.
-    #[inline(never)]
-    fn call_local(
-        &self,
-        cx: &mut Cx<'_>,
-        r: &mut [u64; 11],
-        pc: usize,
-        target: usize,
-    ) -> Result<Ret, VmError> {
-        if cx.depth + 1 >= MAX_CALL_DEPTH {
-            return Err(self.depth_exceeded(pc));
-        }
-        let Some(fp) = cx.mem.enter_frame() else {
-            return Err(self.depth_exceeded(pc));
-        };
-        let mut callee = *r;
-        callee[10] = fp;
-        cx.depth += 1;
-        let res = self.drive(cx, &mut callee, target);
-        cx.depth -= 1;
-        cx.mem.leave_frame();
-        let ret = res?;
-        r[..6].copy_from_slice(&callee[..6]);
-        if let Ret::Value(v) = ret {
-            // (A tail call's result is not in the callee's registers.)
-            r[0] = v;
-        }
-        Ok(ret)
-    }
-
     /// Runs a function from op `pc` until it returns: the fast loop, then the checked loop
     /// if the budget gets tight.
+    /// Returns `r0` (0 when a legacy packet load ended the run early).
     #[inline(always)]
-    fn drive(&self, cx: &mut Cx<'_>, r: &mut [u64; 11], mut pc: usize) -> Result<Ret, VmError> {
+    fn drive(&self, cx: &mut Cx<'_>, r: &mut [u64; 11], mut pc: usize) -> Result<u64, VmError> {
         let need = self.seg_len16.get(pc).copied().unwrap_or(0) as u64 / 16;
+        let base = cx.depth;
         let mut flow = if cx.limit == u64::MAX {
             // No budget (a count of 2^64 is out of reach): the fast loop never hands over.
-            self.exec::<false, false>(cx, r, pc)
+            self.exec::<false, false>(cx, r, pc, base)
         } else if cx.count.checked_add(need).is_some_and(|n| n <= cx.limit) {
-            self.exec::<false, true>(cx, r, pc)
+            self.exec::<false, true>(cx, r, pc, base)
         } else {
             Flow::Checked(pc)
         };
         while let Flow::Checked(to) = flow {
             pc = to;
-            flow = self.exec::<true, true>(cx, r, pc);
+            flow = self.exec::<true, true>(cx, r, pc, base);
         }
         match flow {
-            Flow::Value(v) => Ok(Ret::Value(v)),
-            Flow::Abort => Ok(Ret::Abort),
+            Flow::Value(v) => Ok(v),
+            Flow::Abort => Ok(0),
             Flow::TailCall => match cx.tail.take() {
                 Some((tc, done)) => {
                     let (r0, total) = self.tail_call(tc, cx, done)?;
                     cx.count = total;
-                    Ok(Ret::Value(r0))
+                    Ok(r0)
                 }
                 None => Err(self.lost(pc)),
             },
@@ -585,9 +560,13 @@ impl Interpreter {
         }
     }
 
-    /// One run with a stack buffer of `N` bytes.
+    /// One run with a stack buffer of `N` bytes and room for `frames.len()` nested calls.
     #[inline(never)]
-    fn execute<const N: usize>(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
+    fn execute<const N: usize>(
+        &self,
+        ctx: &mut RunContext<'_>,
+        frames: &mut [Frame],
+    ) -> Result<RunOutcome, VmError> {
         let limit = ctx.budget.unwrap_or(u64::MAX);
         // The entry registers one by one: callers often write `args` just before the run, and
         // a wider load over several fresh 8-byte stores would wait for them.
@@ -603,13 +582,11 @@ impl Interpreter {
             limit,
             may_goto_left: MAY_GOTO_LOOPS,
             depth: 0,
+            frames,
             error: None,
             tail: None,
         };
-        let r0 = match self.drive(&mut cx, &mut r, 0)? {
-            Ret::Value(v) => v,
-            Ret::Abort => 0,
-        };
+        let r0 = self.drive(&mut cx, &mut r, 0)?;
         Ok(RunOutcome {
             r0,
             insns_executed: Some(cx.count),
@@ -629,6 +606,8 @@ struct Reentry<'i> {
     executed: u64,
     limit: u64,
     may_goto_left: &'i mut u64,
+    /// The run's call frames (the callback's calls use those past its depth).
+    frames: &'i mut [Frame],
     end: Option<u64>,
 }
 
@@ -667,6 +646,7 @@ impl ProgramCalls for Reentry<'_> {
             limit: self.limit,
             may_goto_left: *self.may_goto_left,
             depth: self.depth + 1,
+            frames: &mut *self.frames,
             error: None,
             tail: None,
         };
@@ -676,19 +656,17 @@ impl ProgramCalls for Reentry<'_> {
         let res = self.interp.drive(&mut cx, &mut r, target);
         *self.may_goto_left = cx.may_goto_left;
         self.end = Some(cx.count);
-        Ok(match res? {
-            Ret::Value(v) => v,
-            Ret::Abort => 0,
-        })
+        res
     }
 }
 
 impl Executable for Interpreter {
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         if self.calls_frames {
-            self.execute::<STACK_BYTES>(ctx)
+            let mut frames = [Frame::default(); MAX_CALL_DEPTH - 1];
+            self.execute::<STACK_BYTES>(ctx, &mut frames)
         } else {
-            self.execute::<STACK_SIZE>(ctx)
+            self.execute::<STACK_SIZE>(ctx, &mut [])
         }
     }
 
