@@ -1,10 +1,12 @@
 //! The dispatch loop.
 //!
 //! One `match` on the op code per executed op; each arm loads only the operands its code
-//! uses (see [`Op`]) and ends by advancing `pc` (by the number of instructions the op
-//! stands for) or by a control transfer. The ops are padded to a power of two, so
-//! `ops[pc & mask]` needs no bounds check, and registers are indexed by a 0..=10 enum, so
-//! the register file needs none either.
+//! uses (see [`Op`](super::ops::Op)) and ends by stepping to the next op (by the number of
+//! instructions the op stands for, a constant per arm) or by a control transfer. The fast
+//! loop holds a cursor to the current op (see `cursor`), so stepping is one addition and the
+//! dispatch after it (load the code, load the jump-table entry, jump) is short enough for
+//! the compiler to copy it into the handlers. Registers are indexed by a 0..=10 enum, so the
+//! register file needs no bounds checks either.
 //!
 //! # Counting and the budget
 //!

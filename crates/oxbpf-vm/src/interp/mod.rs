@@ -46,11 +46,13 @@
 //! sequentially consistent; 32-bit fetching atomics zero-extend the old value into the
 //! register, `cmpxchg` compares the low 32 bits of `r0` for the 32-bit form.
 //!
-//! **Stack.** 512 bytes per frame ([`STACK_SIZE`](crate::STACK_SIZE)), up to [`MAX_CALL_DEPTH`] frames, growing
+//! **Stack.** 512 bytes per frame ([`STACK_SIZE`]), up to [`MAX_CALL_DEPTH`] frames, growing
 //! down: `r10` points one past the current frame, whose valid bytes are `[r10 - 512, r10)`.
 //! Callers' frames (above `r10`) stay accessible, so pointers to a caller's stack can be
 //! passed down; frames below the current one are not. Each frame is zero-filled when it is
-//! entered. See [`mem`] for the layout.
+//! entered. (A program that makes no calls and uses `r10` only as the base of constant-offset
+//! accesses can name only the bytes those accesses reach: only they are zeroed and valid; see
+//! [`mem`] for this and the layout.)
 //!
 //! **Calls.** A bpf-to-bpf call (`call` src 1, or `callx` on a code address) passes
 //! `r1`..`r5` unchanged, gives the callee a fresh zeroed frame (`r10` moves down 512 bytes)
@@ -140,9 +142,10 @@ pub const MAY_GOTO_LOOPS: u64 = 8 * 1024 * 1024;
 /// Memory: for `n` instructions, `m` = `(n + 1).next_power_of_two()` ops of 16 bytes plus
 /// two 4-byte tables of `m` entries and one of one entry per slot (about 28 bytes per
 /// instruction, up to twice that when `n + 1` is just past a power of two), 32 bytes per
-/// superinstruction (the plain op it replaced), and the resolved helpers (see
-/// [`Interpreter::code_bytes`]). A run uses no heap: its stack (512 bytes, or 4 KiB for a
-/// program that calls functions or helpers) and the register file live on the host stack.
+/// superinstruction (the plain op it replaced, for the checked loop), and the resolved
+/// helpers (see [`Interpreter::code_bytes`]). A run uses no heap: its stack (512 bytes, or 4
+/// KiB and 7 saved frames of 40 bytes for a program that calls functions or helpers) and the
+/// register file live on the host stack.
 pub struct Interpreter {
     ops: Ops,
     plain: Box<[(u32, Op)]>,

@@ -1,14 +1,19 @@
 //! The interpreter's pre-decoded instruction form and the translation from [`Program`].
 //!
-//! Each [`Insn`] becomes one 16-byte [`Op`]: a specialised [`Code`] (operation, width and
-//! operand kind folded into one byte, so the dispatch loop needs a single `match` and every
-//! handler loads only the operands it uses), register numbers as a 0..=10 enum, and
-//! pre-computed operands: immediates already sign-extended (64-bit forms) or truncated
-//! (32-bit forms), shift counts already masked, jump and call targets resolved to op
-//! indices, helpers resolved to table indices. One extra [`Code::FellOffEnd`] op after the
-//! last instruction catches execution that runs off the end, and the ops are padded with
-//! more of them to a power of two (the dispatch loop indexes them with a mask, no bounds
-//! check).
+//! Each [`Insn`] becomes one 16-byte [`Op`]: a specialised [`Code`] (operation, width,
+//! operand kind and, for memory accesses, the order of the two fast checks folded into one
+//! 16-bit code, so the dispatch loop needs a single `match` and every handler loads only the
+//! operands it uses), register numbers as a 0..=10 enum, and pre-computed operands:
+//! immediates already sign-extended (64-bit forms) or truncated (32-bit forms), shift counts
+//! already masked, jump and call targets resolved to op indices, helpers resolved to table
+//! indices. One extra [`Code::FellOffEnd`] op after the last instruction catches execution
+//! that runs off the end, and the ops are padded with more of them to a power of two (the
+//! loop finds a jump target with a mask, no bounds check).
+//!
+//! A memory access whose base register may hold a stack address (a small forward data
+//! flow, `stack_regs`) checks the live stack first, the others the cached region first: both
+//! orders check the same, one of them hits sooner. `frame_use` finds how much of each frame
+//! a program can address (see `mem`).
 //!
 //! # Superinstructions
 //!
@@ -22,12 +27,19 @@
 //! before every instruction runs the plain op instead (`Compiled::plain`). The patterns,
 //! chosen from what clang emits for BPF (two-operand code needs a `mov` before most
 //! operations, array indexing is `mov`+`add`+`load`, loop latches are
-//! `if cond goto +1; goto head`):
+//! `if cond goto +1; goto head`) and from pair counts of executed ops on the benchmark
+//! programs:
 //!
 //! - `rD = rS; rD op= X` → `rD = rS op X` (three-address ALU, [`Code::MAdd64R`] ...);
 //! - `rD = rS; rD += rT; rD = *(size *)(rD + off)` and `rD += rT; rD = *(size *)(rD + off)`
-//!   → one indexed load ([`Code::LdxIdxB`] ...);
+//!   → one indexed load ([`Code::LdxIdxB`], [`Code::LdxAddB`] ...);
 //! - `rD = rS; rD += imm; rD += rT` → `rD = rS + imm + rT` ([`Code::MAddIR`]);
+//! - `rD = imm; rD op= rS` → `rD = imm op rS` ([`Code::KAdd64R`] ...), and
+//!   `rT = imm; rD op= rT` → both ([`Code::TAdd64`] ...);
+//! - two moves ([`Code::MovMov`]);
+//! - `rD <<= imm; rD |= rS`, the end of a rotation ([`Code::ShlOr64`], [`Code::ShlOr32`]);
+//! - `rD += imm; if rD ==/!= imm goto A` (a loop counter), with the latch `goto` after it
+//!   when there is one ([`Code::AddJEq64I`] ...);
 //! - `if cond goto A; goto B` → a two-way branch ([`Code::JEq64RJa`] ...).
 
 use super::mem::FrameSize;
