@@ -30,6 +30,14 @@ pub fn kernel_missing() -> Option<String> {
     oxbpf_kernel::probe::bpf_unavailable().map(str::to_string)
 }
 
+/// Serialises the kernel tests of one test binary. Their programs attach to system-wide
+/// hooks (the BCC hello world prints on every `openat` of every process), so two tests
+/// running at once see each other's lines for their own pids.
+pub fn kernel_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Skips the test (prints `SKIP: reason` and returns) when clang is missing.
 #[macro_export]
 macro_rules! require_clang {
@@ -50,6 +58,8 @@ macro_rules! require_kernel {
             println!("SKIP: {why}");
             return;
         }
+        // Held until the end of the test.
+        let _kernel_guard = common::kernel_lock();
     };
 }
 
