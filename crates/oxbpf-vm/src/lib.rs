@@ -149,6 +149,15 @@ pub struct RunOutcome {
 pub trait Executable: Send + Sync {
     /// Runs the program once.
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError>;
+    /// Runs the program once with `r1` = `r1`, `r2`..`r5` = 0, no memory regions, no
+    /// embedder data and no budget, and returns its `r0`: the cheapest entry, for hooks
+    /// whose programs need nothing else (engines may run such calls without building a
+    /// [`RunContext`]; the JIT makes it a plain call for code that needs no run state).
+    fn call1(&self, r1: u64) -> Result<u64, VmError> {
+        let mut ctx = RunContext::new();
+        ctx.args[0] = r1;
+        self.run(&mut ctx).map(|o| o.r0)
+    }
     /// Which engine this is.
     fn engine(&self) -> EngineKind;
 }

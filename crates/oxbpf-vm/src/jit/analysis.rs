@@ -1,7 +1,19 @@
 //! Whole-program facts the code generator needs: which instructions can run at all and in
 //! which kind of frame (outermost or callee), where basic blocks start (for the instruction
 //! budget), which callee-saved eBPF registers each function writes, how deep calls nest,
-//! and what the program uses (stack, helpers, packet loads...).
+//! which registers are live after each instruction, and what the program uses (stack,
+//! helpers, packet loads...).
+//!
+//! **Function entries.** Functions are entered by `call` (src 1), by `callx` on a code
+//! address and by helpers that call back into the program (`HelperCtx::call_function`)
+//! with a code address. Code addresses are what `lddw` src 4 loads, `CODE_ADDR_BASE +
+//! slot`. A program without `callx` can only pass those values on to helpers, so its
+//! function entries are its call targets and its `lddw` src 4 targets. A program *with*
+//! `callx` may compute a code address (`lddw` then arithmetic), and the reference
+//! interpreter calls any instruction start such a value names; such programs are compiled
+//! with every instruction as a possible function entry ([`Analysis::any_entry`]): no
+//! assumption crosses an instruction boundary, every `exit` decides at run time whether it
+//! leaves a callee or the program, and calls check the depth at run time.
 
 use oxbpf_isa::{CallTarget, Insn, LoadImm64, Operand, Program, Reg};
 
@@ -23,8 +35,13 @@ pub struct Analysis {
     /// Per function entry (indexed like `ctx`, meaningful for call targets): bit `k` set when
     /// the function (not counting its own callees) may write `r6 + k`.
     pub clobbers: Vec<u8>,
-    /// Functions `callx` may enter (code-address targets).
+    /// Functions entered through code addresses (`lddw` src 4 targets), sorted.
     pub code_addr_targets: Vec<usize>,
+    /// Every instruction may be entered as a function (the program has `callx`).
+    pub any_entry: bool,
+    /// Per instruction: bit `k` set when `r_k` (k in 0..=9) may be read after it before
+    /// being written (conservative: calls read everything, `exit` of a callee r0-r5).
+    pub live_out: Vec<u16>,
     /// Frames the stack area needs (1 for the outermost frame).
     pub frames: usize,
     /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
@@ -129,7 +146,12 @@ impl Analysis {
                     ends = true;
                     has_local_calls = true;
                 }
-                Insn::Call(_) => has_helper_calls = true,
+                Insn::Call(_) => {
+                    // Helper calls end blocks so that the instruction count is exact when
+                    // the helper calls back into the program or requests a tail call.
+                    ends = true;
+                    has_helper_calls = true;
+                }
                 Insn::CallX { .. } => {
                     ends = true;
                     has_callx = true;
@@ -182,14 +204,19 @@ impl Analysis {
         call_targets.dedup();
         code_addr_targets.sort_unstable();
         code_addr_targets.dedup();
-        if !has_callx {
-            code_addr_targets.clear();
+        let any_entry = has_callx;
+        if any_entry {
+            for i in 0..n {
+                target[i] = true;
+                leader[i] = true;
+            }
         }
         for &t in call_targets.iter().chain(&code_addr_targets) {
             target[t] = true;
             leader[t] = true;
         }
-        if has_callx && !code_addr_targets.is_empty() {
+        // Callbacks run as bpf-to-bpf calls (a frame below their caller's).
+        if has_callx || !code_addr_targets.is_empty() {
             has_local_calls = true;
         }
         let mut roots: Vec<usize> = call_targets.clone();
@@ -211,7 +238,18 @@ impl Analysis {
 
         let can_fall = |insn: &Insn| !matches!(insn, Insn::Exit | Insn::Ja { .. });
         let mut clobbers = vec![0u8; n];
-        let (ctx, falls_off_end, frames, dynamic_depth) = if roots.is_empty() {
+        let (ctx, falls_off_end, frames, dynamic_depth) = if any_entry {
+            // Any instruction may start a function: every one may run in either kind of
+            // frame and write any callee-saved register.
+            clobbers.iter_mut().for_each(|c| *c = 0xf);
+            let falls = insns.last().is_some_and(can_fall);
+            (
+                vec![IN_MAIN | IN_SUB; n],
+                falls,
+                crate::MAX_CALL_DEPTH,
+                true,
+            )
+        } else if roots.is_empty() {
             // A single function: every instruction counts as part of the outermost frame
             // (unreachable code is compiled but never runs).
             let falls = insns.last().is_some_and(can_fall);
@@ -219,12 +257,14 @@ impl Analysis {
         } else {
             Self::functions(prog, &roots, &code_addr_targets, &mut clobbers)
         };
-        let dynamic_depth = dynamic_depth || (has_callx && !code_addr_targets.is_empty());
+        // Callbacks nest to a depth only known at run time.
+        let dynamic_depth = dynamic_depth || has_callx || !code_addr_targets.is_empty();
         let frames = if dynamic_depth {
             crate::MAX_CALL_DEPTH
         } else {
             frames
         };
+        let live_out = liveness(prog, &ctx);
         Analysis {
             ctx,
             target,
@@ -233,6 +273,8 @@ impl Analysis {
             loop_head,
             clobbers,
             code_addr_targets,
+            any_entry,
+            live_out,
             frames,
             dynamic_depth,
             uses_r10,
@@ -376,6 +418,65 @@ impl Analysis {
         let static_depth = depth[0].max(1);
         let dynamic = cyclic || static_depth > crate::MAX_CALL_DEPTH;
         (ctx, falls_off_end, static_depth, dynamic)
+    }
+}
+
+/// Registers (bits 0..=9) an instruction reads, for liveness: calls into the program read
+/// every register (the callee sees its caller's registers), helper calls their
+/// arguments, `exit` `r0` and, from a callee, `r1`-`r5` too (its caller may read them).
+fn uses(insn: &Insn, ctx: u8) -> u16 {
+    match insn {
+        Insn::Call(CallTarget::Local(_)) | Insn::CallX { .. } => 0x3ff,
+        Insn::Call(_) => 0b11_1110,
+        Insn::Exit if ctx & IN_SUB != 0 => 0b11_1111,
+        Insn::Exit => 1,
+        _ => reads(insn) & 0x3ff,
+    }
+}
+
+/// Registers an instruction certainly writes (calls write `r0`; nothing else is assumed
+/// killed).
+fn defs(insn: &Insn) -> u16 {
+    match insn {
+        Insn::Call(_) | Insn::CallX { .. } => 1,
+        _ => insn.written_reg().map_or(0, |r| 1 << r.num()) & 0x3ff,
+    }
+}
+
+/// Backward liveness of r0..r9 over the whole program: `live_out[i]` is the set of
+/// registers that may be read after instruction `i` before being written. Function
+/// boundaries are covered by the conservative `uses` of calls and `exit`s.
+fn liveness(prog: &Program, ctx: &[u8]) -> Vec<u16> {
+    let insns = prog.insns();
+    let n = insns.len();
+    let mut live_in = vec![0u16; n];
+    let mut live_out = vec![0u16; n];
+    let succ = |i: usize| -> [Option<usize>; 2] {
+        let next = (i + 1 < n).then_some(i + 1);
+        match insns[i] {
+            Insn::Exit => [None, None],
+            Insn::Ja { .. } => [prog.branch_target(i), None],
+            Insn::Jump { .. } | Insn::MayGoto { .. } => [prog.branch_target(i), next],
+            _ => [next, None],
+        }
+    };
+    loop {
+        let mut changed = false;
+        for i in (0..n).rev() {
+            let mut out = 0u16;
+            for s in succ(i).into_iter().flatten() {
+                out |= live_in[s];
+            }
+            let inn = (out & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
+            if out != live_out[i] || inn != live_in[i] {
+                live_out[i] = out;
+                live_in[i] = inn;
+                changed = true;
+            }
+        }
+        if !changed {
+            return live_out;
+        }
     }
 }
 

@@ -107,6 +107,22 @@ enum Stub {
         label: Label,
         index: u32,
     },
+    /// After a helper call that failed (`rdx` = 1) or requested a tail call (`rdx` = 2):
+    /// `pushed` bytes of preserved registers to drop, then the exit of instruction `index`.
+    HelperExit {
+        label: Label,
+        index: u32,
+        pushed: i32,
+    },
+}
+
+/// Where a bpf-to-bpf call goes.
+#[derive(Clone, Copy)]
+enum Callee {
+    /// Instruction `t`, known at compile time.
+    Insn(usize),
+    /// The native address in `S1` (`callx` on a code address).
+    Indirect,
 }
 
 /// The result of compilation.
@@ -125,6 +141,14 @@ pub struct Output {
     pub uses_caches: bool,
     /// The code never touches the run state (no `r12`): runs may pass a null state.
     pub stateless: bool,
+    /// Offset of the callback entry (see [`Output::entries`]), when the program has
+    /// function entries reachable through code addresses.
+    pub cb_entry: Option<usize>,
+    /// Function entries reachable through code addresses: (slot, code offset), by slot.
+    pub entries: Vec<(u32, u32)>,
+    /// Highest argument register (`r1`..`r5`) the code may read: entry calls need not
+    /// pass the others.
+    pub nargs: u8,
 }
 
 struct Gen<'a> {
@@ -145,6 +169,16 @@ struct Gen<'a> {
     l_uncache: Label,
     l_pool_tramp: Label,
     l_pool_memcheck: Label,
+    /// The callback entry and its return path (programs with code addresses).
+    l_cb_entry: Label,
+    l_cb_return: Label,
+    /// `callx` dispatch: the slot-to-offset table and the start of the code.
+    l_callx_table: Label,
+    l_code_base: Label,
+    /// Functions can be entered from helpers (callbacks).
+    has_cb: bool,
+    /// This body counts instructions (the budget variant).
+    counted: bool,
     checked: bool,
     area: usize,
     /// Bytes subtracted from rsp by the entry prologue (area + alignment pad).
@@ -882,40 +916,62 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ calls
 
-    /// A helper, external or `callx` call through the trampoline.
-    fn helper_call(&mut self, site: Site, callx: Option<X>) {
+    /// A helper, external or `callx` call through the trampoline. The trampoline returns
+    /// `r0` in `rax` and in `rdx` 0 (go on), 1 (the run failed) or 2 (the helper requested
+    /// a tail call, which ran: the current function returns `rax`).
+    fn helper_call(&mut self, i: usize, site: Site, callx: Option<X>) {
         let idx = self.sites.len() as i32;
         self.sites.push(site);
-        let preserve = self.checked;
         if let Some(r) = callx {
             self.a.store(st(OFF_CALLX), r, W::B64);
         }
         if self.area > 0 {
             self.a.store(st(OFF_CUR_FP), X::Rbp, W::B64);
         }
-        if preserve {
-            // Unverified programs may read r1-r5 after a call: keep them as they were.
-            for r in [X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8] {
-                self.a.push(r);
-            }
+        // Unverified programs may read r1-r5 after a call, and get them unchanged, as in
+        // the interpreter: checked code keeps those that are read afterwards.
+        let keep: Vec<X> = if self.checked {
+            let live = self.an.live_out.get(i).copied().unwrap_or(0x3ff);
+            (1..=5)
+                .filter(|r| live & (1 << r) != 0)
+                .map(|r| MAP[r])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // The trampoline is a C function: rsp % 16 == 0 at the call.
+        let pad = keep.len() % 2 == 1;
+        for &r in &keep {
+            self.a.push(r);
+        }
+        if pad {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, -8));
         }
         self.a.store_imm(st(OFF_SITE), idx, W::B32);
         self.a.mov_rr(true, X::R9, ST);
         self.a.call_m(Mem::Rip(self.l_pool_tramp));
         self.a.test_rr(true, X::Rdx, X::Rdx);
-        if preserve {
+        let l = self.a.new_label();
+        self.a.jcc(Cond::Ne, l);
+        if pad {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, 8));
-            for r in [X::R8, X::Rcx, X::Rdx, X::Rsi, X::Rdi] {
-                self.a.pop(r);
-            }
         }
-        self.a.jcc(Cond::Ne, self.l_error);
+        for &r in keep.iter().rev() {
+            self.a.pop(r);
+        }
+        self.stubs.push(Stub::HelperExit {
+            label: l,
+            index: i as u32,
+            pushed: (keep.len() + pad as usize) as i32 * 8,
+        });
     }
 
-    /// A bpf-to-bpf call to instruction `t`.
-    fn local_call(&mut self, i: usize, t: usize) {
-        let mask = self.an.clobbers[t];
+    /// A bpf-to-bpf call made by instruction `i`.
+    fn local_call(&mut self, i: usize, callee: Callee) {
+        let mask = match callee {
+            Callee::Insn(t) => self.an.clobbers[t],
+            Callee::Indirect => 0xf,
+        };
         let saved: Vec<X> = (0..4)
             .filter(|k| mask & (1 << k) != 0)
             .map(|k| MAP[6 + k])
@@ -944,8 +1000,13 @@ impl<'a> Gen<'a> {
                 self.zero_frame(STACK_SIZE);
             }
         }
-        let target = self.label(t);
-        self.a.call(target);
+        match callee {
+            Callee::Insn(t) => {
+                let target = self.label(t);
+                self.a.call(target);
+            }
+            Callee::Indirect => self.a.call_r(S1),
+        }
         if self.area > 0 {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, STACK_SIZE as i32));
         }
@@ -964,17 +1025,28 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn exit(&mut self, i: usize) {
+    /// `exit` of instruction `i`: `ret` from a callee, the epilogue (or a jump to it when
+    /// `inline_epilogue` is false) from the outermost frame, a run-time choice when the
+    /// instruction runs in both.
+    fn exit_seq(&mut self, i: usize, inline_epilogue: bool) {
         let c = self.an.ctx[i];
         if c == IN_SUB {
             self.a.ret();
         } else if c == IN_MAIN {
-            self.epilogue();
+            if inline_epilogue {
+                self.epilogue();
+            } else {
+                self.a.jmp(self.l_main_exit);
+            }
         } else {
             self.a.alu_rm(true, Alu::Cmp, X::Rsp, st(OFF_MAIN_RSP));
             self.a.jcc(Cond::E, self.l_main_exit);
             self.a.ret();
         }
+    }
+
+    fn exit(&mut self, i: usize) {
+        self.exit_seq(i, true);
     }
 
     // ------------------------------------------------------------------ packets
@@ -1256,12 +1328,13 @@ impl<'a> Gen<'a> {
             }
             Insn::Call(CallTarget::Local(_)) => {
                 let t = self.prog.branch_target(i).unwrap_or(0);
-                self.local_call(i, t);
+                self.local_call(i, Callee::Insn(t));
             }
             Insn::Call(CallTarget::Helper(id)) => {
                 let idu = id as u32 as u64;
                 let func = self.helpers.get(idu).map(|h| h.func.clone());
                 self.helper_call(
+                    i,
                     Site::Call {
                         pc: self.pc(i) as u32,
                         id: idu,
@@ -1274,6 +1347,7 @@ impl<'a> Gen<'a> {
             Insn::Call(CallTarget::External { id, .. }) => {
                 let func = self.helpers.external(id).map(|h| h.func.clone());
                 self.helper_call(
+                    i,
                     Site::Call {
                         pc: self.pc(i) as u32,
                         id: id as i64 as u64,
@@ -1283,39 +1357,40 @@ impl<'a> Gen<'a> {
                     None,
                 );
             }
-            Insn::CallX { reg } => {
-                if self.an.code_addr_targets.is_empty() {
-                    self.helper_call(
-                        Site::CallX {
-                            pc: self.pc(i) as u32,
-                        },
-                        Some(xr(reg)),
-                    );
-                } else {
-                    self.callx_code(i, reg);
-                }
-            }
+            Insn::CallX { reg } => self.callx(i, reg),
             Insn::Exit => self.exit(i),
         }
         self.track_zext(&insn);
         Ok(false)
     }
 
-    /// `callx` in a program that has code addresses: a register holding one of them calls
-    /// that function; anything else is a helper id.
-    fn callx_code(&mut self, i: usize, reg: Reg) {
+    /// `callx reg`: a register holding the code address of an instruction start
+    /// (`CODE_ADDR_BASE + slot`) makes a bpf-to-bpf call to that instruction (programs
+    /// with `callx` are compiled with every instruction as a possible entry, see
+    /// [`Analysis::any_entry`]); any other value is a helper id, looked up at run time.
+    fn callx(&mut self, i: usize, reg: Reg) {
         let r = xr(reg);
+        let helper = self.a.new_label();
         let done = self.a.new_label();
-        for t in self.an.code_addr_targets.clone() {
-            let next = self.a.new_label();
-            self.a.mov_ri(S0, super::code_addr_value(self.prog.slot(t)));
-            self.a.alu_rr(true, Alu::Cmp, r, S0);
-            self.a.jcc(Cond::Ne, next);
-            self.local_call(i, t);
-            self.a.jmp(done);
-            self.a.bind(next);
-        }
+        // S1 = reg - CODE_ADDR_BASE; below slot_count: the table gives the code offset
+        // of the instruction at that slot (0: not an instruction start).
+        self.a.mov_ri(S2, super::CODE_ADDR_BASE);
+        self.a.mov_rr(true, S1, r);
+        self.a.alu_rr(true, Alu::Sub, S1, S2);
+        let slots = self.prog.slot_count().min(i32::MAX as usize) as i32;
+        self.a.alu_ri(true, Alu::Cmp, S1, slots);
+        self.a.jcc(Cond::Ae, helper);
+        self.a.lea(S2, Mem::Rip(self.l_callx_table));
+        self.a.load(S1, Mem::bi(S2, S1, 4, 0), W::B32);
+        self.a.test_rr(false, S1, S1);
+        self.a.jcc(Cond::E, helper);
+        self.a.lea(S2, Mem::Rip(self.l_code_base));
+        self.a.alu_rr(true, Alu::Add, S1, S2);
+        self.local_call(i, Callee::Indirect);
+        self.a.jmp(done);
+        self.a.bind(helper);
         self.helper_call(
+            i,
             Site::CallX {
                 pc: self.pc(i) as u32,
             },
@@ -1330,7 +1405,7 @@ impl<'a> Gen<'a> {
     /// scratch copies, the compare, and a `cmov` per written register: no branch to
     /// mispredict. Returns the index of the `goto` when applied.
     fn if_convert(&mut self, i: usize) -> Option<usize> {
-        if self.opts.constant_blinding || self.opts.budget_checks {
+        if self.opts.constant_blinding || self.counted {
             return None;
         }
         let Insn::Jump {
@@ -1492,7 +1567,7 @@ impl<'a> Gen<'a> {
     /// `if c goto +1; goto T` becomes `if !c goto T`: one branch instead of two (clang emits
     /// this shape at the bottom of loops).
     fn branch_over_goto(&mut self, i: usize) -> bool {
-        if self.opts.budget_checks || i + 1 >= self.insns.len() || self.an.target[i + 1] {
+        if self.counted || i + 1 >= self.insns.len() || self.an.target[i + 1] {
             return false;
         }
         let Insn::Jump {
@@ -1564,7 +1639,7 @@ impl<'a> Gen<'a> {
                 self.a.bind(l);
             }
             self.insn_offsets[i] = self.a.pos() as u32;
-            if self.opts.budget_checks && self.an.leader[i] {
+            if self.counted && self.an.leader[i] {
                 let len = self.an.block_len[i];
                 let l = self.a.new_label();
                 self.a.alu_mi(true, Alu::Sub, st(OFF_BUDGET), len as i32);
@@ -1643,6 +1718,20 @@ impl<'a> Gen<'a> {
                         .store_imm(st(OFF_ERR_KIND), ERR_CALL_DEPTH as i32, W::B32);
                     self.a.jmp(self.l_error);
                 }
+                Stub::HelperExit {
+                    label,
+                    index,
+                    pushed,
+                } => {
+                    self.a.bind(label);
+                    self.a.alu_ri(false, Alu::Cmp, X::Rdx, 1);
+                    self.a.jcc(Cond::E, self.l_error);
+                    // A tail call ran: the current function returns its r0 (rax).
+                    if pushed > 0 {
+                        self.a.lea(X::Rsp, Mem::b(X::Rsp, pushed));
+                    }
+                    self.exit_seq(index as usize, false);
+                }
             }
         }
     }
@@ -1650,26 +1739,66 @@ impl<'a> Gen<'a> {
     fn commons(&mut self) {
         // Error exit: back to the outermost frame's stack, then the epilogue. Programs
         // without state cannot fail and have no use for it.
+        // Inside a callback (`RunState::cb_depth` > 0) `main_rsp` is the callback entry's
+        // and the exit is its return path.
         let has_state = self.saves.contains(&ST);
         self.a.bind(self.l_error);
         if has_state {
             self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
+            if self.has_cb {
+                self.a.alu_mi(true, Alu::Cmp, st(OFF_CB_DEPTH), 0);
+                self.a.jcc(Cond::Ne, self.l_cb_return);
+            }
         }
         self.a.bind(self.l_main_exit);
         if has_state {
             self.epilogue();
         }
 
-        // Out-of-bounds legacy packet load: the program ends with r0 = 0.
+        // Out-of-bounds legacy packet load: the program (or the callback) ends with
+        // r0 = 0.
         self.a.bind(self.l_pkt_oob);
         if self.an.has_packet_loads {
             self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
             self.a.zero(X::Rax);
+            if self.has_cb {
+                self.a.alu_mi(true, Alu::Cmp, st(OFF_CB_DEPTH), 0);
+                self.a.jcc(Cond::Ne, self.l_cb_return);
+            }
             self.a.jmp(self.l_main_exit);
         }
 
+        // Callback entry (`runtime::enter_callback`): a function of the program called
+        // by a helper, as a bpf-to-bpf call from the helper's calling instruction. Same
+        // signature as the program entry; `RunState::cb_fp` is the callback's r10 and
+        // `cb_target` the function's address. Errors inside unwind to `l_cb_return`.
+        self.a.bind(self.l_cb_entry);
+        if self.has_cb {
+            let all = [X::Rbx, X::Rbp, X::R12, X::R13, X::R14, X::R15];
+            for r in all {
+                self.a.push(r);
+            }
+            // Entry rsp % 16 == 8; six pushes keep it: the call below leaves the callee
+            // with rsp % 16 == 0, as every function body expects.
+            self.a.mov_rr(true, ST, X::R9);
+            self.a.store(st(OFF_MAIN_RSP), X::Rsp, W::B64);
+            self.a.load(X::Rbp, st(OFF_CB_FP), W::B64);
+            if self.checked && self.an.uses_r10 {
+                self.zero_frame(STACK_SIZE);
+            }
+            for r in [0usize, 6, 7, 8, 9] {
+                self.a.zero(MAP[r]);
+            }
+            self.a.call_m(st(OFF_CB_TARGET));
+            self.a.bind(self.l_cb_return);
+            for r in all.iter().rev() {
+                self.a.pop(*r);
+            }
+            self.a.ret();
+        }
+
         self.a.bind(self.l_budget_common);
-        if self.opts.budget_checks {
+        if self.counted {
             self.a.alu_mr(true, Alu::Add, st(OFF_BUDGET), S1);
             self.a.store(st(OFF_ERR_ARG), S2, W::B64);
             self.a
@@ -1722,12 +1851,32 @@ impl<'a> Gen<'a> {
             .data64(helper_trampoline as *const () as usize as u64);
         self.a.bind(self.l_pool_memcheck);
         self.a.data64(mem_check as *const () as usize as u64);
+        // `callx` dispatch table: code offset of the instruction at each slot (0: none).
+        self.a.bind(self.l_callx_table);
+        if self.an.any_entry {
+            for slot in 0..self.prog.slot_count() {
+                let off = self
+                    .prog
+                    .index_at_slot(slot)
+                    .and_then(|i| self.insn_offsets.get(i).copied())
+                    .filter(|&o| o < FUSED)
+                    .unwrap_or(0);
+                self.a.data32(off);
+            }
+        }
     }
 }
 
 /// Compiles `prog`.
-pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output> {
-    let an = Analysis::new(prog);
+/// Compiles `prog` (analysed as `an`) into one body: with instruction counting (the
+/// budget variant) when `counted`, without otherwise.
+pub fn compile(
+    prog: &Program,
+    an: &Analysis,
+    helpers: &Helpers,
+    opts: &JitOptions,
+    counted: bool,
+) -> R<Output> {
     let insns = prog.insns();
     let checked = opts.mode == JitMode::Checked;
     let has_mem = an.has_mem;
@@ -1739,7 +1888,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let need_state = an.has_helper_calls
         || an.has_local_calls
         || (checked && has_mem)
-        || opts.budget_checks
+        || counted
         || an.has_may_goto
         || an.has_packet_loads
         || an.falls_off_end;
@@ -1781,10 +1930,16 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let l_uncache = a.new_label();
     let l_pool_tramp = a.new_label();
     let l_pool_memcheck = a.new_label();
+    let l_cb_entry = a.new_label();
+    let l_cb_return = a.new_label();
+    let l_callx_table = a.new_label();
+    let l_code_base = a.new_label();
+    a.bind(l_code_base);
+    let has_cb = an.any_entry || !an.code_addr_targets.is_empty();
     let mut g = Gen {
         prog,
         insns,
-        an: &an,
+        an,
         opts,
         helpers,
         a,
@@ -1799,6 +1954,12 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         l_uncache,
         l_pool_tramp,
         l_pool_memcheck,
+        l_cb_entry,
+        l_cb_return,
+        l_callx_table,
+        l_code_base,
+        has_cb,
+        counted,
         checked,
         area,
         sub_rsp,
@@ -1823,6 +1984,28 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     if insns.iter().any(|i| matches!(i, Insn::CallX { .. })) {
         callx = helpers.clone();
     }
+    // Functions a helper may call back: the code-address targets, or every instruction
+    // when `callx` may compute addresses.
+    let entry_of = |i: usize| -> Option<(u32, u32)> {
+        let off = *g.insn_offsets.get(i)?;
+        (off < FUSED).then(|| (prog.slot(i) as u32, off))
+    };
+    let entries: Vec<(u32, u32)> = if !has_cb {
+        Vec::new()
+    } else if an.any_entry {
+        (0..insns.len()).filter_map(entry_of).collect()
+    } else {
+        an.code_addr_targets
+            .iter()
+            .filter_map(|&t| entry_of(t))
+            .collect()
+    };
+    let cb_entry = has_cb.then(|| g.a.label_offset(l_cb_entry)).flatten();
+    // r1..r5 the code may read: entry calls pass only those.
+    let nargs = (1..=5u8)
+        .rev()
+        .find(|&r| an.regs_used & (1 << r) != 0)
+        .unwrap_or(0);
     Ok(Output {
         code: std::mem::take(&mut g.a.buf),
         insn_offsets: g.insn_offsets,
@@ -1836,8 +2019,15 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
             slots,
             slot_count: prog.slot_count(),
             stack_bytes: area,
+            counted,
+            entries: entries.clone(),
+            cb_entry,
+            code_base: 0,
         },
         uses_packet: an.has_packet_loads,
         uses_may_goto: an.has_may_goto,
+        cb_entry,
+        entries,
+        nargs,
     })
 }

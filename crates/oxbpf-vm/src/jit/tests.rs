@@ -617,6 +617,11 @@ fn budget_reports_exact_pc_and_count() {
     let prog = Program::from_insns(p).unwrap();
     let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
     let mut ctx = RunContext::new();
+    // Runs without a budget use the body without counting.
+    let o = jit.run(&mut ctx).unwrap();
+    assert_eq!((o.r0, o.insns_executed), (10, None));
+    // A budget of u64::MAX counts without a limit.
+    ctx.budget = Some(u64::MAX);
     let o = jit.run(&mut ctx).unwrap();
     assert_eq!(o.insns_executed, Some(22));
     ctx.budget = Some(22);

@@ -774,6 +774,11 @@ impl Asm {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    /// 4 raw bytes (table entries).
+    pub fn data32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
     /// Pads with `int3` to a multiple of `align`.
     pub fn align(&mut self, align: usize) {
         while !self.buf.len().is_multiple_of(align) {
