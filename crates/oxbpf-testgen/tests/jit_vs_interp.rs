@@ -50,8 +50,7 @@ fn interpreter_and_jit_agree_on_generated_programs() {
         let prog = case.program();
         let has = |id: u32| {
             prog.insns()
-                .iter()
-                .any(|i| *i == Insn::Call(CallTarget::Helper(id as i32)))
+                .contains(&Insn::Call(CallTarget::Helper(id as i32)))
         };
         callbacks += has(run::LOOP_HELPER) as u64;
         tails += has(run::TAIL_HELPER) as u64;
