@@ -42,6 +42,8 @@ pub struct Analysis {
     /// Per instruction: bit `k` set when `r_k` (k in 0..=9) may be read after it before
     /// being written (conservative: calls read everything, `exit` of a callee r0-r5).
     pub live_out: Vec<u16>,
+    /// Registers that may be read before being written when the program starts.
+    pub live_at_entry: u16,
     /// Frames the stack area needs (1 for the outermost frame).
     pub frames: usize,
     /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
@@ -265,6 +267,9 @@ impl Analysis {
             frames
         };
         let live_out = liveness(prog, &ctx);
+        let live_at_entry = insns.first().map_or(0, |i| {
+            (live_out[0] & !defs(i)) | uses(i, ctx.first().copied().unwrap_or(IN_MAIN))
+        });
         Analysis {
             ctx,
             target,
@@ -275,6 +280,7 @@ impl Analysis {
             code_addr_targets,
             any_entry,
             live_out,
+            live_at_entry,
             frames,
             dynamic_depth,
             uses_r10,

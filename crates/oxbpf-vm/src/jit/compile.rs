@@ -319,9 +319,11 @@ impl<'a> Gen<'a> {
                 self.a.alu_ri(true, Alu::Add, S2, 32);
                 self.a.jcc(Cond::Ne, top);
             }
-            let used = self.an.regs_used;
+            // Registers the program may read before writing them start at zero (only
+            // registers it uses at all: the others are not even saved).
+            let live = self.an.live_at_entry & self.an.regs_used;
             for r in [0u8, 6, 7, 8, 9] {
-                if used & (1 << r) != 0 {
+                if live & (1 << r) != 0 {
                     self.a.zero(MAP[r as usize]);
                 }
             }

@@ -216,9 +216,8 @@ impl JitProgram {
         };
         let direct = fast.stateless.then(|| {
             // SAFETY: the fast body starts at offset 0 of `code`, which the program owns
-            // (so it outlives every use of `direct`); it is stateless and reads at most
-            // `nargs` argument registers (`compile::Output`).
-            unsafe { Direct::new(code.addr(), fast.nargs) }
+            // (so it outlives every use of `direct`), and it is stateless.
+            unsafe { Direct::new(code.addr()) }
         });
         log::debug!(
             "jit: {} instructions -> {} bytes ({:?}{})",
@@ -345,14 +344,12 @@ impl JitProgram {
 impl Executable for JitProgram {
     #[inline]
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
-        if ctx.budget.is_none() {
-            if let Some(d) = self.direct {
-                // No helpers, calls, checks or budget: a plain call.
-                return Ok(RunOutcome {
-                    r0: d.call(&ctx.args),
-                    insns_executed: None,
-                });
-            }
+        if let (Some(d), None) = (self.direct, ctx.budget) {
+            // No helpers, calls, checks or budget: a plain call.
+            return Ok(RunOutcome {
+                r0: d.call(&ctx.args),
+                insns_executed: None,
+            });
         }
         self.run_slow(ctx)
     }
@@ -368,6 +365,9 @@ impl Executable for JitProgram {
 }
 
 impl JitProgram {
+    /// Runs with the run state (and the budget variant when a budget is given). Cold for
+    /// the layout of callers' loops around `run`: the direct path falls through.
+    #[cold]
     #[inline(never)]
     fn run_slow(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let variant = match (ctx.budget, &self.counted) {

@@ -547,44 +547,34 @@ pub unsafe fn enter(entry: EntryFn, args: [u64; 5], st: &mut RunState) -> u64 {
     unsafe { entry(args[0], args[1], args[2], args[3], args[4], st) }
 }
 
-/// The entry of code that never uses its state (compiled without `r12`), called with
-/// only the argument registers it may read.
+/// The entry of code that never uses its state (compiled without `r12`).
 #[derive(Clone, Copy, Debug)]
 pub struct Direct {
     addr: usize,
-    nargs: u8,
 }
 
-type Entry0 = unsafe extern "sysv64" fn() -> u64;
-type Entry1 = unsafe extern "sysv64" fn(u64) -> u64;
-type Entry2 = unsafe extern "sysv64" fn(u64, u64) -> u64;
 type Entry5 = unsafe extern "sysv64" fn(u64, u64, u64, u64, u64) -> u64;
 
 impl Direct {
     /// # Safety
     /// `addr` must be the entry of stateless generated code (`compile::Output::stateless`)
-    /// that reads at most its first `nargs` argument registers, and stay mapped for as
-    /// long as the value is used.
-    pub unsafe fn new(addr: usize, nargs: u8) -> Direct {
-        Direct { addr, nargs }
+    /// and stay mapped for as long as the value is used.
+    pub unsafe fn new(addr: usize) -> Direct {
+        Direct { addr }
     }
 
-    /// Calls the code with `r1`..`r5` = `args`.
+    /// Calls the code with `r1`..`r5` = `args`. No branch: all five registers are passed
+    /// whether the program reads them or not (loads are cheaper than a dispatch).
     #[inline(always)]
     pub fn call(self, args: &[u64; 5]) -> u64 {
-        // SAFETY: `new`'s contract: stateless code that reads no argument register beyond
-        // `nargs` (so the registers a shorter signature leaves undefined are never read)
-        // and never looks at its state; it only touches memory a verifier proved safe or
-        // its own stack frame (checked mode without memory accesses).
+        // SAFETY: `new`'s contract: stateless code that never looks at its state (the
+        // sixth argument, left undefined here, is never read); it only touches memory a
+        // verifier proved safe or its own stack frame (checked mode without memory
+        // accesses).
         unsafe {
-            match self.nargs {
-                0 => std::mem::transmute::<usize, Entry0>(self.addr)(),
-                1 => std::mem::transmute::<usize, Entry1>(self.addr)(args[0]),
-                2 => std::mem::transmute::<usize, Entry2>(self.addr)(args[0], args[1]),
-                _ => std::mem::transmute::<usize, Entry5>(self.addr)(
-                    args[0], args[1], args[2], args[3], args[4],
-                ),
-            }
+            std::mem::transmute::<usize, Entry5>(self.addr)(
+                args[0], args[1], args[2], args[3], args[4],
+            )
         }
     }
 
@@ -592,13 +582,7 @@ impl Direct {
     #[inline(always)]
     pub fn call1(self, r1: u64) -> u64 {
         // SAFETY: as in `call`.
-        unsafe {
-            match self.nargs {
-                0 => std::mem::transmute::<usize, Entry0>(self.addr)(),
-                1 => std::mem::transmute::<usize, Entry1>(self.addr)(r1),
-                _ => std::mem::transmute::<usize, Entry5>(self.addr)(r1, 0, 0, 0, 0),
-            }
-        }
+        unsafe { std::mem::transmute::<usize, Entry5>(self.addr)(r1, 0, 0, 0, 0) }
     }
 }
 
