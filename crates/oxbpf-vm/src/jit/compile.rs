@@ -1135,13 +1135,197 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
-    fn fuse(&mut self, i: usize) -> bool {
-        let n = self.insns.len();
-        if i + 1 >= n || self.an.target[i + 1] || self.an.leader[i + 1] {
-            return false;
+    /// True when instructions `i..i + n` run straight through: no jump lands inside, all
+    /// in the same kind of frame.
+    fn straight(&self, i: usize, n: usize) -> bool {
+        i + n <= self.insns.len()
+            && (i + 1..i + n).all(|k| {
+                !self.an.target[k] && !self.an.leader[k] && self.an.ctx[k] == self.an.ctx[i]
+            })
+    }
+
+    /// True when `r` may be read after instruction `i`.
+    fn live_after(&self, i: usize, r: Reg) -> bool {
+        self.an
+            .live_out
+            .get(i)
+            .is_none_or(|&l| l & (1 << r.num()) != 0)
+    }
+
+    /// Tries a peephole pattern at `i`; returns how many instructions it consumed (0 when
+    /// none applies).
+    fn fuse(&mut self, i: usize) -> usize {
+        if let Some(n) = self.rotate(i) {
+            return n;
         }
-        if self.an.ctx[i + 1] != self.an.ctx[i] {
+        if let Some(n) = self.scaled_address(i) {
+            return n;
+        }
+        if self.fuse2(i) {
+            for k in [i, i + 1] {
+                let insn = self.insns[k];
+                self.track_zext(&insn);
+            }
+            2
+        } else {
+            0
+        }
+    }
+
+    /// The rotate idiom clang emits for `(x << n) | (x >> (64 - n))` (or 32 bits):
+    /// `rB = rA; rB >>= k; rA <<= n; rA |= rB` with `k + n` the width, shifts in either
+    /// order, `|` (or `^`, `+`: the bits are disjoint) into either register. Becomes one
+    /// `rol` (or `rorx` into the other register), plus the shifted copy when it is read
+    /// later.
+    fn rotate(&mut self, i: usize) -> Option<usize> {
+        if !self.straight(i, 4) {
+            return None;
+        }
+        let alu = |k: usize| match self.insns[k] {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => Some((width, op, dst, src)),
+            _ => None,
+        };
+        let (w0, op0, b, s0) = alu(i)?;
+        let (w1, op1, b1, s1) = alu(i + 1)?;
+        let (w2, op2, a2, s2) = alu(i + 2)?;
+        let (w3, op3, d3, s3) = alu(i + 3)?;
+        let Operand::Reg(a) = s0 else { return None };
+        let w = w0;
+        if op0 != AluOp::Mov || a == b || [w1, w2, w3] != [w, w, w] || b1 != b || a2 != a {
+            return None;
+        }
+        let bits = if w == Width::W64 { 64 } else { 32 };
+        let (Operand::Imm(k1), Operand::Imm(k2)) = (s1, s2) else {
+            return None;
+        };
+        let valid = |k: i32| k > 0 && k < bits;
+        if !valid(k1) || !valid(k2) || k1 + k2 != bits {
+            return None;
+        }
+        // Left-shift count of the combination: rotl(A, left).
+        let left = match (op1, op2) {
+            (AluOp::Rsh, AluOp::Lsh) => k2,
+            (AluOp::Lsh, AluOp::Rsh) => k1,
+            _ => return None,
+        };
+        if !matches!(op3, AluOp::Or | AluOp::Xor | AluOp::Add) {
+            return None;
+        }
+        let into_a = match (d3, s3) {
+            (d, Operand::Reg(s)) if d == a && s == b => true,
+            (d, Operand::Reg(s)) if d == b && s == a => false,
+            _ => return None,
+        };
+        let wide = w == Width::W64;
+        let (xa, xb) = (xr(a), xr(b));
+        let sh1 = if op1 == AluOp::Lsh {
+            Shift::Shl
+        } else {
+            Shift::Shr
+        };
+        let sh2 = if op2 == AluOp::Lsh {
+            Shift::Shl
+        } else {
+            Shift::Shr
+        };
+        if into_a {
+            if self.live_after(i + 3, b) {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, sh1, xb, k1 as u8);
+            }
+            self.a.shift_ri(wide, Shift::Rol, xa, left as u8);
+        } else {
+            let right = ((bits - left) % bits) as u8;
+            if self.live_after(i + 3, a) {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, Shift::Rol, xb, left as u8);
+                self.a.shift_ri(wide, sh2, xa, k2 as u8);
+            } else if self.opts.cpu.bmi2 {
+                self.a.rorx(wide, xb, xa, right);
+            } else {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, Shift::Rol, xb, left as u8);
+            }
+        }
+        for k in i..i + 4 {
+            let insn = self.insns[k];
+            self.track_zext(&insn);
+        }
+        Some(4)
+    }
+
+    /// Address arithmetic clang emits for `&array[i]`: `rI <<= s; rD = rX; [rD += imm;]
+    /// rD += rI` (s in 1..=3) becomes `lea rD, [rX + rI * 2^s + imm]`, after a `shl` of
+    /// `rI` only when the shifted index is read later.
+    fn scaled_address(&mut self, i: usize) -> Option<usize> {
+        if self.opts.constant_blinding {
+            return None;
+        }
+        let Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Lsh,
+            dst: ri,
+            src: Operand::Imm(s),
+        } = self.insns[i]
+        else {
+            return None;
+        };
+        if !(1..=3).contains(&s) || !self.straight(i, 3) {
+            return None;
+        }
+        let Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst: rd,
+            src: Operand::Reg(rx),
+        } = self.insns[i + 1]
+        else {
+            return None;
+        };
+        if rd == ri || rx == ri || rd == rx {
+            return None;
+        }
+        let add_reg = |insn: Insn| {
+            matches!(insn, Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst,
+                src: Operand::Reg(r),
+            } if dst == rd && r == ri)
+        };
+        let (disp, n) = match self.insns[i + 2] {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst,
+                src: Operand::Imm(v),
+            } if dst == rd && self.straight(i, 4) && add_reg(self.insns[i + 3]) => (v, 4),
+            insn if add_reg(insn) => (0, 3),
+            _ => return None,
+        };
+        let last = i + n - 1;
+        let m = if self.live_after(last, ri) {
+            self.a.shift_ri(true, Shift::Shl, xr(ri), s as u8);
+            Mem::bi(xr(rx), xr(ri), 1, disp)
+        } else {
+            Mem::bi(xr(rx), xr(ri), 1 << s, disp)
+        };
+        self.a.lea(xr(rd), m);
+        for k in i..i + n {
+            let insn = self.insns[k];
+            self.track_zext(&insn);
+        }
+        Some(n)
+    }
+
+    /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
+    fn fuse2(&mut self, i: usize) -> bool {
+        if !self.straight(i, 2) {
             return false;
         }
         let (a, b) = (self.insns[i], self.insns[i + 1]);
@@ -1208,19 +1392,19 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn insn(&mut self, i: usize) -> R<bool> {
+    /// Compiles instruction `i` (and those a peephole pattern fuses with it); returns how
+    /// many instructions were consumed.
+    fn insn(&mut self, i: usize) -> R<usize> {
         let r = self.insn_inner(i);
         self.flags = self.flags_next.take();
         r
     }
 
-    fn insn_inner(&mut self, i: usize) -> R<bool> {
+    fn insn_inner(&mut self, i: usize) -> R<usize> {
         let insn = self.insns[i];
-        if self.fuse(i) {
-            let b = self.insns[i + 1];
-            self.track_zext(&insn);
-            self.track_zext(&b);
-            return Ok(true);
+        let fused = self.fuse(i);
+        if fused > 0 {
+            return Ok(fused);
         }
         match insn {
             Insn::Alu {
@@ -1363,7 +1547,7 @@ impl<'a> Gen<'a> {
             Insn::Exit => self.exit(i),
         }
         self.track_zext(&insn);
-        Ok(false)
+        Ok(1)
     }
 
     /// `callx reg`: a register holding the code address of an instruction start
@@ -1666,12 +1850,11 @@ impl<'a> Gen<'a> {
                 i = j + 1;
                 continue;
             }
-            if self.insn(i)? {
-                self.insn_offsets[i + 1] = FUSED;
-                i += 2;
-            } else {
-                i += 1;
+            let n = self.insn(i)?;
+            for k in i + 1..i + n {
+                self.insn_offsets[k] = FUSED;
             }
+            i += n;
         }
         if self.an.falls_off_end {
             self.a

@@ -3,6 +3,7 @@
 use super::*;
 use crate::helper::HelperError;
 use crate::memory::MemoryRegion;
+use crate::Interpreter;
 use oxbpf_isa::{
     AluOp, AtomicOp, CallTarget, Insn, JmpOp, LoadImm64, Operand, PacketMode, Reg, Size, Width,
 };
@@ -1014,4 +1015,103 @@ fn code_addresses_and_callx() {
         jit.run(&mut RunContext::new()).unwrap().r0,
         CODE_ADDR_BASE + 3
     );
+}
+
+/// Every shape of the rotate idiom (widths, shift order, counts, combining operation,
+/// result register, the other register read afterwards or not) against the interpreter.
+#[test]
+fn rotate_idioms_match_the_interpreter() {
+    let h = Helpers::new();
+    let vals = [
+        0x0123_4567_89ab_cdefu64,
+        u64::MAX,
+        0x8000_0000_0000_0001,
+        0xffff_ffff,
+    ];
+    for width in [Width::W64, Width::W32] {
+        let bits = if width == Width::W64 { 64 } else { 32 };
+        for k in [1, 5, bits / 2, bits - 1] {
+            for rsh_first in [true, false] {
+                for op3 in [AluOp::Or, AluOp::Xor, AluOp::Add] {
+                    for into_a in [true, false] {
+                        for use_other in [false, true] {
+                            let (op1, op2) = if rsh_first {
+                                (AluOp::Rsh, AluOp::Lsh)
+                            } else {
+                                (AluOp::Lsh, AluOp::Rsh)
+                            };
+                            let (a, b) = (Reg::R3, Reg::R4);
+                            let mut p = vec![
+                                lddw(a, vals[(k as usize) % vals.len()]),
+                                alu(width, AluOp::Mov, b, Operand::Reg(a)),
+                                alu(width, op1, b, Operand::Imm(k)),
+                                alu(width, op2, a, Operand::Imm(bits - k)),
+                            ];
+                            let (d, s) = if into_a { (a, b) } else { (b, a) };
+                            p.push(alu(width, op3, d, Operand::Reg(s)));
+                            p.push(alu(Width::W64, AluOp::Mov, Reg::R0, Operand::Reg(d)));
+                            if use_other {
+                                p.push(alu(Width::W64, AluOp::Mul, Reg::R0, Operand::Imm(3)));
+                                p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(s)));
+                            }
+                            p.push(Insn::Exit);
+                            let prog = Program::from_insns(p.clone()).unwrap();
+                            let want = Interpreter::new(&prog, &h)
+                                .unwrap()
+                                .run(&mut RunContext::new())
+                                .unwrap()
+                                .r0;
+                            for o in all_option_sets() {
+                                let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
+                                assert_eq!(
+                                    got, want,
+                                    "{width:?} k={k} rsh_first={rsh_first} {op3:?} into_a={into_a} \
+                                     use_other={use_other} {o:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `rI <<= s; rD = rX; [rD += imm;] rD += rI` into `lea`, with the shifted index read
+/// later or not, against the interpreter.
+#[test]
+fn scaled_addresses_match_the_interpreter() {
+    let h = Helpers::new();
+    for s in 1..=3 {
+        for with_imm in [false, true] {
+            for use_index in [false, true] {
+                let (ri, rd, rx) = (Reg::R2, Reg::R3, Reg::R4);
+                let mut p = vec![
+                    lddw(ri, 0x1234_5678_9abc),
+                    lddw(rx, 0xfedc_ba98_7654),
+                    alu(Width::W64, AluOp::Lsh, ri, Operand::Imm(s)),
+                    alu(Width::W64, AluOp::Mov, rd, Operand::Reg(rx)),
+                ];
+                if with_imm {
+                    p.push(alu(Width::W64, AluOp::Add, rd, Operand::Imm(-256)));
+                }
+                p.push(alu(Width::W64, AluOp::Add, rd, Operand::Reg(ri)));
+                p.push(alu(Width::W64, AluOp::Mov, Reg::R0, Operand::Reg(rd)));
+                if use_index {
+                    p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(ri)));
+                }
+                p.push(Insn::Exit);
+                let prog = Program::from_insns(p.clone()).unwrap();
+                let want = Interpreter::new(&prog, &h)
+                    .unwrap()
+                    .run(&mut RunContext::new())
+                    .unwrap()
+                    .r0;
+                for o in all_option_sets() {
+                    let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
+                    assert_eq!(got, want, "s={s} imm={with_imm} use={use_index} {o:?}");
+                }
+            }
+        }
+    }
 }
