@@ -44,6 +44,11 @@ pub struct Analysis {
     pub live_out: Vec<u16>,
     /// Registers that may be read before being written when the program starts.
     pub live_at_entry: u16,
+    /// Bytes at the top of each frame that can ever be read: `[r10 - frame_bytes, r10)`.
+    /// When `r10` is only the base of accesses at constant offsets inside the frame (it
+    /// is never copied, so no pointer into the stack exists), only the lowest such offset
+    /// up to the top; otherwise the whole frame.
+    pub frame_bytes: usize,
     /// Frames the stack area needs (1 for the outermost frame).
     pub frames: usize,
     /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
@@ -267,6 +272,7 @@ impl Analysis {
             frames
         };
         let live_out = liveness(prog, &ctx);
+        let frame_bytes = frame_bytes(prog);
         let live_at_entry = insns.first().map_or(0, |i| {
             (live_out[0] & !defs(i)) | uses(i, ctx.first().copied().unwrap_or(IN_MAIN))
         });
@@ -281,6 +287,7 @@ impl Analysis {
             any_entry,
             live_out,
             live_at_entry,
+            frame_bytes,
             frames,
             dynamic_depth,
             uses_r10,
@@ -484,6 +491,39 @@ fn liveness(prog: &Program, ctx: &[u8]) -> Vec<u16> {
             return live_out;
         }
     }
+}
+
+/// See [`Analysis::frame_bytes`].
+fn frame_bytes(prog: &Program) -> usize {
+    let whole = crate::STACK_SIZE;
+    let mut lowest = 0i32;
+    for insn in prog.insns() {
+        let base_only = match *insn {
+            Insn::Load { src, off, size, .. } if src == Reg::R10 => Some((off, size)),
+            Insn::Store {
+                dst,
+                off,
+                size,
+                src,
+                ..
+            } if dst == Reg::R10 => {
+                if src == Operand::Reg(Reg::R10) {
+                    return whole;
+                }
+                Some((off, size))
+            }
+            Insn::Atomic { .. } if reads(insn) & (1 << 10) != 0 => return whole,
+            _ if reads(insn) & (1 << 10) != 0 => return whole,
+            _ => None,
+        };
+        if let Some((off, size)) = base_only {
+            if !in_frame(off, size) {
+                return whole;
+            }
+            lowest = lowest.min(off as i32);
+        }
+    }
+    (-lowest) as usize
 }
 
 /// True when an access of `size` at `r10 + off` stays inside the current frame.

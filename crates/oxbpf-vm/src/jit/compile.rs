@@ -332,20 +332,8 @@ impl<'a> Gen<'a> {
             // Checked programs may read what they never wrote: start from zeros, as the
             // interpreter does.
             if self.an.uses_r10 && self.area > 0 {
-                // xmm0 = 0; store 32 bytes per iteration from the bottom of the area up.
-                self.a.buf.extend_from_slice(&[0x66, 0x0f, 0xef, 0xc0]); // pxor xmm0, xmm0
-                self.a.mov_ri(S2, (-(self.area as i64)) as u64);
-                let top = self.a.new_label();
-                self.a.bind(top);
-                // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x00]);
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x10]);
-                self.a.alu_ri(true, Alu::Add, S2, 32);
-                self.a.jcc(Cond::Ne, top);
+                // Only the outermost frame: callees zero theirs when called.
+                self.zero_frame(self.an.frame_bytes);
             }
             // Registers the program may read before writing them start at zero (only
             // registers it uses at all: the others are not even saved).
@@ -358,10 +346,31 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Zero-fills `[rbp - bytes, rbp)` (16-byte aligned), clobbering xmm0 and r11.
+    /// Zero-fills `[rbp - bytes, rbp)` (rounded up to 16 bytes; `rbp` is 16-byte
+    /// aligned), clobbering xmm0 and r11: unrolled up to 256 bytes, else a loop of 32 bytes
+    /// per iteration.
     fn zero_frame(&mut self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
         self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
-        self.a.mov_ri(S2, (-(bytes as i64)) as u64);
+        if bytes <= 256 {
+            for off in (16..=bytes.next_multiple_of(16)).step_by(16) {
+                // movaps [rbp - off], xmm0
+                let d = -(off as i32);
+                if d >= -128 {
+                    self.a
+                        .buf
+                        .extend_from_slice(&[0x0f, 0x29, 0x45, d as i8 as u8]);
+                } else {
+                    self.a.buf.extend_from_slice(&[0x0f, 0x29, 0x85]);
+                    self.a.buf.extend_from_slice(&d.to_le_bytes());
+                }
+            }
+            return;
+        }
+        self.a
+            .mov_ri(S2, (-(bytes.next_multiple_of(32) as i64)) as u64);
         let top = self.a.new_label();
         self.a.bind(top);
         // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
@@ -1031,7 +1040,7 @@ impl<'a> Gen<'a> {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, -(STACK_SIZE as i32)));
             if self.checked && self.an.uses_r10 {
                 // Each frame starts zeroed, as in the interpreter.
-                self.zero_frame(STACK_SIZE);
+                self.zero_frame(self.an.frame_bytes);
             }
         }
         match callee {
@@ -2159,7 +2168,7 @@ impl<'a> Gen<'a> {
             self.a.store(st(OFF_MAIN_RSP), X::Rsp, W::B64);
             self.a.load(X::Rbp, st(OFF_CB_FP), W::B64);
             if self.checked && self.an.uses_r10 {
-                self.zero_frame(STACK_SIZE);
+                self.zero_frame(self.an.frame_bytes);
             }
             for r in [0usize, 6, 7, 8, 9] {
                 self.a.zero(MAP[r]);
