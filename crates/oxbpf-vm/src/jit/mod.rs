@@ -394,6 +394,16 @@ impl JitProgram {
         let start = ctx.budget.unwrap_or(u64::MAX);
         let (regions, env) = ctx.parts();
         let initial_regions = regions.len();
+        // The caches start with the run's first region (the input or context of the usual
+        // runs): the first access need not go out of line to find it.
+        let (mut rc_start, mut rc_lim, mut wc_start, mut wc_lim) =
+            (0, [0; runtime::LIMS], 0, [0; runtime::LIMS]);
+        if let Some(r) = regions.iter().next() {
+            (rc_start, rc_lim) = (r.start, runtime::lims(r.len));
+            if r.writable {
+                (wc_start, wc_lim) = (rc_start, rc_lim);
+            }
+        }
         let regions: *mut _ = regions;
         let mut st = RunState {
             budget: start,
@@ -408,10 +418,10 @@ impl JitProgram {
             err_kind: runtime::ERR_NONE,
             err_arg: 0,
             callx_target: 0,
-            rc_start: 0,
-            rc_lim: [0; runtime::LIMS],
-            wc_start: 0,
-            wc_lim: [0; runtime::LIMS],
+            rc_start,
+            rc_lim,
+            wc_start,
+            wc_lim,
             pkt_data,
             pkt_len,
             cb_depth: 0,

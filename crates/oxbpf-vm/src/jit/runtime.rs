@@ -190,7 +190,9 @@ pub struct CallRet {
     pub err: u64,
 }
 
-fn lims(len: u64) -> [u64; LIMS] {
+/// The cache limits of a region of `len` bytes (see [`RunState::rc_lim`]).
+#[inline]
+pub fn lims(len: u64) -> [u64; LIMS] {
     let mut l = [0u64; LIMS];
     for (k, v) in l.iter_mut().enumerate() {
         let s = 1u64 << k;
