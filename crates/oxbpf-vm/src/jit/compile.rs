@@ -15,7 +15,7 @@
 //! (slow paths of memory checks, budget exhaustion, errors), the shared exits, the
 //! constant pool.
 
-use super::analysis::{Analysis, IN_MAIN, IN_SUB};
+use super::analysis::{in_frame, Analysis, IN_MAIN, IN_SUB};
 use super::runtime::*;
 use super::x86::{Alu, Asm, Cond, Label, Mem, Shift, Unary, Width as W, X};
 use super::{JitMode, JitOptions};
@@ -90,8 +90,7 @@ enum Stub {
     MemSlow {
         label: Label,
         back: Label,
-        base: X,
-        off: i32,
+        addr: Mem,
         site: u32,
     },
     Misaligned {
@@ -398,16 +397,17 @@ impl<'a> Gen<'a> {
 
     /// Emits the checks for an access of `size` at `base + off` and returns the operand.
     fn mem(&mut self, i: usize, base: Reg, off: i16, size: Size, write: bool) -> Mem {
-        let b = xr(base);
-        let off = off as i32;
-        let m = Mem::b(b, off);
-        if !self.checked {
+        let frame = base == Reg::R10 && in_frame(off, size);
+        self.mem_at(i, Mem::b(xr(base), off as i32), frame, size, write)
+    }
+
+    /// Emits the checks for an access of `size` at `m` (constant offsets into the current
+    /// frame, `frame`, need none) and returns the operand.
+    fn mem_at(&mut self, i: usize, m: Mem, frame: bool, size: Size, write: bool) -> Mem {
+        if !self.checked || frame {
             return m;
         }
         let bytes = size.bytes() as i32;
-        if base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0 {
-            return m;
-        }
         if !self.individual && self.group_of.get(i).is_some_and(|&g| g != NO_GROUP) {
             // Covered by its group's check.
             return m;
@@ -435,8 +435,7 @@ impl<'a> Gen<'a> {
         self.stubs.push(Stub::MemSlow {
             label: slow,
             back,
-            base: b,
-            off,
+            addr: m,
             site,
         });
         m
@@ -804,6 +803,10 @@ impl<'a> Gen<'a> {
 
     fn load(&mut self, i: usize, size: Size, sx: bool, dst: Reg, src: Reg, off: i16) {
         let m = self.mem(i, src, off, size, false);
+        self.load_from(size, sx, dst, m);
+    }
+
+    fn load_from(&mut self, size: Size, sx: bool, dst: Reg, m: Mem) {
         let d = xr(dst);
         if sx {
             self.a.load_sx(d, m, width_of(size));
@@ -813,6 +816,11 @@ impl<'a> Gen<'a> {
     }
 
     fn store(&mut self, i: usize, size: Size, dst: Reg, off: i16, src: Operand) {
+        let frame = dst == Reg::R10 && in_frame(off, size);
+        self.store_to(i, size, Mem::b(xr(dst), off as i32), frame, src);
+    }
+
+    fn store_to(&mut self, i: usize, size: Size, addr: Mem, frame: bool, src: Operand) {
         // Resolve (and blind) the immediate before the check: both use scratch registers
         // the other does not touch (S0 vs S2).
         let s = match src {
@@ -823,7 +831,7 @@ impl<'a> Gen<'a> {
             }
             Operand::Imm(v) => Src::I(v),
         };
-        let m = self.mem(i, dst, off, size, true);
+        let m = self.mem_at(i, addr, frame, size, true);
         match s {
             Src::R(r) => self.a.store(m, r, width_of(size)),
             Src::I(v) => self.a.store_imm(m, v, width_of(size)),
@@ -1199,7 +1207,7 @@ impl<'a> Gen<'a> {
         if let Some(n) = self.rotate(i) {
             return n;
         }
-        if let Some(n) = self.scaled_address(i) {
+        if let Some(n) = self.address(i) {
             return n;
         }
         if self.fuse2(i) {
@@ -1300,68 +1308,151 @@ impl<'a> Gen<'a> {
         Some(4)
     }
 
-    /// Address arithmetic clang emits for `&array[i]`: `rI <<= s; rD = rX; [rD += imm;]
-    /// rD += rI` (s in 1..=3) becomes `lea rD, [rX + rI * 2^s + imm]`, after a `shl` of
-    /// `rI` only when the shifted index is read later.
-    fn scaled_address(&mut self, i: usize) -> Option<usize> {
+    /// Address arithmetic: `rD = rX` followed by `rD += imm`, `rD += rI` or both (in that
+    /// order), optionally preceded by `rI <<= s` (s in 1..=3, what clang emits for
+    /// `&array[i]`), is one address expression `[rX + rI * 2^s + imm]`. Returns the
+    /// destination, the expression, the instructions it spans, and the index register to
+    /// shift in place first (when the shifted index is read later).
+    fn address_expr(&self, i: usize) -> Option<(Reg, Mem, usize, Option<(Reg, u8)>)> {
         if self.opts.constant_blinding {
             return None;
         }
-        let Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Lsh,
-            dst: ri,
-            src: Operand::Imm(s),
-        } = self.insns[i]
-        else {
+        let alu64 = |k: usize| match self.insns.get(k) {
+            Some(&Insn::Alu {
+                width: Width::W64,
+                op,
+                dst,
+                src,
+            }) => Some((op, dst, src)),
+            _ => None,
+        };
+        // Optional leading shift of the index.
+        let (shift, at) = match alu64(i) {
+            Some((AluOp::Lsh, ri, Operand::Imm(s))) if (1..=3).contains(&s) => {
+                (Some((ri, s as u8)), i + 1)
+            }
+            _ => (None, i),
+        };
+        let Some((AluOp::Mov, rd, Operand::Reg(rx))) = alu64(at) else {
             return None;
         };
-        if !(1..=3).contains(&s) || !self.straight(i, 3) {
+        if rd == rx {
             return None;
         }
-        let Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Mov,
-            dst: rd,
-            src: Operand::Reg(rx),
-        } = self.insns[i + 1]
-        else {
-            return None;
-        };
-        if rd == ri || rx == ri || rd == rx {
+        let mut disp = 0i32;
+        let mut index: Option<Reg> = None;
+        let mut k = at + 1;
+        if let Some((AluOp::Add, d, Operand::Imm(v))) = alu64(k) {
+            if d == rd {
+                disp = v;
+                k += 1;
+            }
+        }
+        if let Some((AluOp::Add, d, Operand::Reg(r))) = alu64(k) {
+            if d == rd {
+                index = Some(if r == rd { rx } else { r });
+                k += 1;
+            }
+        }
+        let n = k - i;
+        if n < 2 || !self.straight(i, n) {
             return None;
         }
-        let add_reg = |insn: Insn| {
-            matches!(insn, Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                dst,
-                src: Operand::Reg(r),
-            } if dst == rd && r == ri)
-        };
-        let (disp, n) = match self.insns[i + 2] {
-            Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                dst,
-                src: Operand::Imm(v),
-            } if dst == rd && self.straight(i, 4) && add_reg(self.insns[i + 3]) => (v, 4),
-            insn if add_reg(insn) => (0, 3),
-            _ => return None,
-        };
-        let last = i + n - 1;
-        let m = if self.live_after(last, ri) {
-            self.a.shift_ri(true, Shift::Shl, xr(ri), s as u8);
-            Mem::bi(xr(rx), xr(ri), 1, disp)
+        match (shift, index) {
+            // The shift must be of the added index, which is neither rX nor rD.
+            (Some((ri, s)), Some(idx)) if idx == ri && ri != rx && ri != rd => {
+                let last = k - 1;
+                if self.live_after(last, ri) {
+                    Some((rd, Mem::bi(xr(rx), xr(ri), 1, disp), n, Some((ri, s))))
+                } else {
+                    Some((rd, Mem::bi(xr(rx), xr(ri), 1 << s, disp), n, None))
+                }
+            }
+            (Some(_), _) => None,
+            (None, Some(idx)) => Some((rd, Mem::bi(xr(rx), xr(idx), 1, disp), n, None)),
+            (None, None) => Some((rd, Mem::b(xr(rx), disp), n, None)),
+        }
+    }
+
+    /// An address expression (see [`Gen::address_expr`]) at `i`: into the memory access
+    /// that follows when that is the only use of the address (one `mov` with a SIB
+    /// operand), else into one `lea`.
+    fn address(&mut self, i: usize) -> Option<usize> {
+        let (rd, expr, n, shift) = self.address_expr(i)?;
+        let k = i + n;
+        // The access right after, through rD, rD not read afterwards.
+        let fold = if self.straight(i, n + 1) {
+            match self.insns[k] {
+                Insn::Load { src, dst, off, .. }
+                    if src == rd && (dst == rd || !self.live_after(k, rd)) =>
+                {
+                    Some(off)
+                }
+                Insn::Store { dst, off, src, .. }
+                    if dst == rd && src != Operand::Reg(rd) && !self.live_after(k, rd) =>
+                {
+                    Some(off)
+                }
+                _ => None,
+            }
         } else {
-            Mem::bi(xr(rx), xr(ri), 1 << s, disp)
+            None
         };
-        self.a.lea(xr(rd), m);
-        for k in i..i + n {
-            let insn = self.insns[k];
-            self.track_zext(&insn);
+        // Grouped accesses are checked through their base register: keep it.
+        let fold = fold.filter(|_| !self.checked || self.group_of[k] == NO_GROUP);
+        let at = |m: Mem, off: i32| match m {
+            Mem::Base { base, index, disp } => {
+                disp.checked_add(off)
+                    .map(|disp| Mem::Base { base, index, disp })
+            }
+            Mem::Rip(_) => None,
+        };
+        let folded = fold.and_then(|off| at(expr, off as i32).map(|m| (off, m)));
+        if let Some((ri, s)) = shift {
+            self.a.shift_ri(true, Shift::Shl, xr(ri), s);
         }
-        Some(n)
+        match folded {
+            Some((off, m)) => {
+                // An address that is r10 plus a constant is a frame access when in range.
+                let frame = matches!(expr, Mem::Base { base: X::Rbp, index: None, disp }
+                if disp.checked_add(off as i32).is_some_and(|d| {
+                    i16::try_from(d).is_ok_and(|d| in_frame(d, self.access_size(k)))
+                }));
+                match self.insns[k] {
+                    Insn::Load {
+                        size,
+                        sign_extend,
+                        dst,
+                        ..
+                    } => {
+                        let m = self.mem_at(k, m, frame, size, false);
+                        self.load_from(size, sign_extend, dst, m);
+                    }
+                    Insn::Store { size, src, .. } => self.store_to(k, size, m, frame, src),
+                    _ => {}
+                }
+                for j in i..=k {
+                    let insn = self.insns[j];
+                    self.track_zext(&insn);
+                }
+                Some(n + 1)
+            }
+            None => {
+                self.a.lea(xr(rd), expr);
+                for j in i..k {
+                    let insn = self.insns[j];
+                    self.track_zext(&insn);
+                }
+                Some(n)
+            }
+        }
+    }
+
+    fn access_size(&self, k: usize) -> Size {
+        match self.insns[k] {
+            Insn::Load { size, .. } | Insn::Store { size, .. } => size,
+            _ => Size::DW,
+        }
     }
 
     /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
@@ -2071,12 +2162,11 @@ impl<'a> Gen<'a> {
                 Stub::MemSlow {
                     label,
                     back,
-                    base,
-                    off,
+                    addr,
                     site,
                 } => {
                     self.a.bind(label);
-                    self.a.lea(S2, Mem::b(base, off));
+                    self.a.lea(S2, addr);
                     self.a.mov_ri(S1, site as u64);
                     self.a.call(self.l_mem_common);
                     self.a.jmp(back);

@@ -1211,3 +1211,60 @@ fn grouped_checks_fault_exactly_like_separate_checks() {
     );
     assert_eq!(r, Ok(60));
 }
+
+/// Address expressions folded into the access that uses them (`mov` with a SIB operand),
+/// in bounds and out of bounds (the fault names the access), against the interpreter.
+#[test]
+fn folded_addresses_match_the_interpreter() {
+    use oxbpf_isa::asm::assemble;
+    let h = Helpers::new();
+    let sources = [
+        // Load through r1 + index * 4 + 8, address dead afterwards.
+        "r3 = IDX\nr3 <<= 2\nr4 = r1\nr4 += 8\nr4 += r3\nr0 = *(u32 *)(r4 + 0)\nexit\n",
+        // The same, the shifted index read later.
+        "r3 = IDX\nr3 <<= 2\nr4 = r1\nr4 += 8\nr4 += r3\nr0 = *(u32 *)(r4 + 4)\nr0 += r3\nexit\n",
+        // A store; the address register is the load's destination afterwards.
+        "r3 = IDX\nr4 = r1\nr4 += r3\n*(u8 *)(r4 + 1) = 7\nr4 = r1\nr4 += r3\nr4 = *(u16 *)(r4 + 0)\nr0 = r4\nexit\n",
+        // Stack arrays: r10-based, in the frame or not depending on the index.
+        "r3 = IDX\n*(u64 *)(r10 - 64) = r1\nr3 <<= 3\nr4 = r10\nr4 += -64\nr4 += r3\nr0 = *(u64 *)(r4 + 0)\nexit\n",
+        // The address is read again after the access: lea, then the access.
+        "r3 = IDX\nr4 = r1\nr4 += 2\nr4 += r3\nr0 = *(u8 *)(r4 + 0)\nr0 += r4\nr0 -= r1\nexit\n",
+    ];
+    for src in sources {
+        for idx in [0i64, 1, 3, 7, 100, -3] {
+            let text = src.replace("IDX", &idx.to_string());
+            let prog = assemble(&text).unwrap();
+            let mut mem0: Vec<u8> = (0..32u8).collect();
+            let want = {
+                let mut ctx = RunContext::with_memory(&mut mem0);
+                Interpreter::new(&prog, &h)
+                    .unwrap()
+                    .run(&mut ctx)
+                    .map(|o| (o.r0.wrapping_sub(ctx.args[0]) > 64).then_some(o.r0))
+            };
+            for o in all_option_sets() {
+                let mut mem: Vec<u8> = (0..32u8).collect();
+                let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+                let got = {
+                    let mut ctx = RunContext::with_memory(&mut mem);
+                    if o.mode == JitMode::Verified && !matches!(want, Ok(_)) {
+                        continue;
+                    }
+                    jit.run(&mut ctx)
+                        .map(|o| (o.r0.wrapping_sub(ctx.args[0]) > 64).then_some(o.r0))
+                };
+                match (&want, &got) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{text} {o:?}"),
+                    (
+                        Err(VmError::MemoryFault { pc: a, .. }),
+                        Err(VmError::MemoryFault { pc: b, .. }),
+                    ) => {
+                        assert_eq!(a, b, "{text} {o:?}")
+                    }
+                    _ => panic!("{text} {o:?}: interpreter {want:?}, JIT {got:?}"),
+                }
+                assert_eq!(mem, mem0, "{text} {o:?}");
+            }
+        }
+    }
+}
