@@ -129,6 +129,10 @@ struct Group {
     slow: Label,
 }
 
+/// An address computation found by `Gen::address_expr`: destination register, the
+/// operand, instructions spanned, index register to shift in place first.
+type AddressExpr = (Reg, Mem, usize, Option<(Reg, u8)>);
+
 /// `Gen::group_of` entry of an instruction in no group.
 const NO_GROUP: u32 = u32::MAX;
 
@@ -1313,7 +1317,7 @@ impl<'a> Gen<'a> {
     /// `&array[i]`), is one address expression `[rX + rI * 2^s + imm]`. Returns the
     /// destination, the expression, the instructions it spans, and the index register to
     /// shift in place first (when the shifted index is read later).
-    fn address_expr(&self, i: usize) -> Option<(Reg, Mem, usize, Option<(Reg, u8)>)> {
+    fn address_expr(&self, i: usize) -> Option<AddressExpr> {
         if self.opts.constant_blinding {
             return None;
         }
