@@ -22,13 +22,17 @@ fn ns_per_run(exe: &dyn Executable, mem: &mut [u8], budget: Option<u64>) -> f64 
     for _ in 0..20 {
         black_box(exe.run(&mut ctx).map(|o| o.r0).unwrap_or(0));
     }
+    // Batches of about 20 us.
+    let t = Instant::now();
+    black_box(exe.run(&mut ctx).map(|o| o.r0).unwrap_or(0));
+    let batch = (20_000 / t.elapsed().as_nanos().max(1)).clamp(1, 10_000) as u32;
     let mut best = f64::MAX;
     for _ in 0..200 {
         let t = Instant::now();
-        for _ in 0..5 {
+        for _ in 0..batch {
             black_box(exe.run(&mut ctx).map(|o| o.r0).unwrap_or(0));
         }
-        best = best.min(t.elapsed().as_nanos() as f64 / 5.0);
+        best = best.min(t.elapsed().as_nanos() as f64 / batch as f64);
     }
     best
 }
@@ -72,7 +76,13 @@ fn main() {
             as Arc<dyn Executable>
     };
     let h = helpers(target);
-    let rows: [(&str, String); 5] = [
+    let rows: [(&str, String); 7] = [
+        // Whole runs (not per loop iteration): the cost of entering the program.
+        ("run: r0 = 0 (whole run)", "r0 = 0\nexit\n".to_string()),
+        (
+            "run: one load from the input (whole run)",
+            "r0 = *(u8 *)(r1 + 0)\nexit\n".to_string(),
+        ),
         ("empty loop", looped("")),
         ("helper call", looped("        r1 = r6\n        call 1")),
         (
@@ -115,7 +125,12 @@ fn main() {
             }
             if once.is_some() {
                 let mut ctx = RunContext::with_memory(&mut mem);
-                for _ in 0..1000 {
+                let n = if name.contains("whole run") {
+                    1_000_000
+                } else {
+                    1000
+                };
+                for _ in 0..n {
                     black_box(jit.run(&mut ctx).map(|o| o.r0).unwrap_or(0));
                 }
                 continue;
@@ -124,7 +139,7 @@ fn main() {
             let per = if *name == "empty loop" {
                 base[k] = ns;
                 ns / N as f64
-            } else if name.starts_with("tail") {
+            } else if name.contains("whole run") {
                 ns
             } else {
                 (ns - base[k]) / N as f64
