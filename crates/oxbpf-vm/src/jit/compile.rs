@@ -133,6 +133,9 @@ struct Group {
 /// operand, instructions spanned, index register to shift in place first.
 type AddressExpr = (Reg, Mem, usize, Option<(Reg, u8)>);
 
+/// Widest range of one grouped check (the size of a stack frame).
+const MAX_GROUP_SPAN: i32 = 512;
+
 /// `Gen::group_of` entry of an instruction in no group.
 const NO_GROUP: u32 = u32::MAX;
 
@@ -1980,7 +1983,10 @@ impl<'a> Gen<'a> {
                 if !in_frame {
                     let v = version[base.index()];
                     match open.iter().position(|o| o.base == base && o.version == v) {
-                        Some(p) if open[p].hi.max(off + bytes) - open[p].lo.min(off) <= 64 => {
+                        Some(p)
+                            if open[p].hi.max(off + bytes) - open[p].lo.min(off)
+                                <= MAX_GROUP_SPAN =>
+                        {
                             let o = &mut open[p];
                             o.lo = o.lo.min(off);
                             o.hi = o.hi.max(off + bytes);
@@ -2046,9 +2052,7 @@ impl<'a> Gen<'a> {
             let g = &self.groups[g];
             (g.base, g.lo, g.hi, g.write, g.slow)
         };
-        let k = ((hi - lo).max(1) as u32)
-            .next_power_of_two()
-            .trailing_zeros() as i32;
+        let span = (hi - lo).max(1);
         let (start, lim) = if write {
             (OFF_WC_START, OFF_WC_LIM)
         } else {
@@ -2057,8 +2061,18 @@ impl<'a> Gen<'a> {
         self.uses_caches = true;
         self.a.lea(S2, Mem::b(xr(base), lo));
         self.a.alu_rm(true, Alu::Sub, S2, st(start));
-        self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * k));
-        self.a.jcc(Cond::Ae, slow);
+        if span <= 64 {
+            // The limit of the power of two at or above the span.
+            let k = (span as u32).next_power_of_two().trailing_zeros() as i32;
+            self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * k));
+            self.a.jcc(Cond::Ae, slow);
+        } else {
+            // Exactly: a - start + span <= len, and no carry (a below start).
+            self.a.alu_ri(true, Alu::Add, S2, span);
+            self.a.jcc(Cond::B, slow);
+            self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * LEN as i32));
+            self.a.jcc(Cond::A, slow);
+        }
     }
 
     /// Compiles instruction `i` with the patterns that start there; returns how many
@@ -2312,15 +2326,14 @@ impl<'a> Gen<'a> {
         if self.checked && self.an.has_local_calls {
             self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
             for base in [OFF_RC_LIM, OFF_WC_LIM] {
-                // The first 6 entries as three 16-byte stores, the seventh as 8 bytes.
-                for k in 0..3 {
+                // The 8 entries as four 16-byte stores.
+                for k in 0..4 {
                     // movups [r12 + off], xmm0
                     self.a
                         .buf
                         .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
                     self.a.buf.extend_from_slice(&(base + 16 * k).to_le_bytes());
                 }
-                self.a.store_imm(st(base + 48), 0, W::B64);
             }
             self.a.store_imm(st(OFF_STACK_CACHED), 0, W::B64);
             self.a.ret();

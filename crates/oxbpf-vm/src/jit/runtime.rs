@@ -47,8 +47,9 @@ pub struct RunState {
     pub stack_lo: u64,
     /// Read cache: a region reads were last found in. An access of `2^k` bytes at `a` hits
     /// when `a - rc_start < rc_lim[k]` (unsigned; `rc_lim[k]` is `len + 1 - 2^k`, or 0
-    /// when the region is shorter than `2^k`). Sizes up to 64 bytes: grouped checks
-    /// ([`super::compile`]) test a whole range at once.
+    /// when the region is shorter than `2^k`), for sizes up to 64 bytes; the last entry
+    /// (`LEN`) is the region's length, for grouped checks of larger ranges
+    /// ([`super::compile`]), which test `a - start + span <= len` without carry.
     pub rc_start: u64,
     pub rc_lim: [u64; LIMS],
     /// Write cache: the same, for a writable region.
@@ -116,8 +117,11 @@ pub const OFF_CB_DEPTH: i32 = offset_of!(RunState, cb_depth) as i32;
 pub const OFF_CB_FP: i32 = offset_of!(RunState, cb_fp) as i32;
 pub const OFF_CB_TARGET: i32 = offset_of!(RunState, cb_target) as i32;
 
-/// Entries of the cache limit arrays: access sizes `1 << k` for k in `0..LIMS`.
-pub const LIMS: usize = 7;
+/// Entries of the cache limit arrays: access sizes `1 << k` for k in `0..LEN`, then the
+/// region length.
+pub const LIMS: usize = 8;
+/// Index of the region length in the cache limit arrays.
+pub const LEN: usize = 7;
 
 /// `err_kind` values stored by generated code.
 pub const ERR_NONE: u32 = 0;
@@ -194,10 +198,11 @@ pub struct CallRet {
 #[inline]
 pub fn lims(len: u64) -> [u64; LIMS] {
     let mut l = [0u64; LIMS];
-    for (k, v) in l.iter_mut().enumerate() {
+    for (k, v) in l[..LEN].iter_mut().enumerate() {
         let s = 1u64 << k;
         *v = if len >= s { len + 1 - s } else { 0 };
     }
+    l[LEN] = len;
     l
 }
 
