@@ -15,7 +15,7 @@
 //! assumption crosses an instruction boundary, every `exit` decides at run time whether it
 //! leaves a callee or the program, and calls check the depth at run time.
 
-use oxbpf_isa::{CallTarget, Insn, LoadImm64, Operand, Program, Reg};
+use oxbpf_isa::{AluOp, CallTarget, Insn, LoadImm64, Operand, Program, Reg, Width};
 
 /// Reached as part of the outermost frame.
 pub const IN_MAIN: u8 = 1;
@@ -49,6 +49,10 @@ pub struct Analysis {
     /// is never copied, so no pointer into the stack exists), only the lowest such offset
     /// up to the top; otherwise the whole frame.
     pub frame_bytes: usize,
+    /// Per instruction: registers that probably hold a pointer into the stack (derived
+    /// from `r10` by moves and additions) when it starts. A guess for choosing a region
+    /// cache (checked mode), never relied on for safety.
+    pub stack_ptr: Vec<u16>,
     /// Frames the stack area needs (1 for the outermost frame).
     pub frames: usize,
     /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
@@ -273,6 +277,7 @@ impl Analysis {
         };
         let live_out = liveness(prog, &ctx);
         let frame_bytes = frame_bytes(prog);
+        let stack_ptr = stack_pointers(prog);
         let live_at_entry = insns.first().map_or(0, |i| {
             (live_out[0] & !defs(i)) | uses(i, ctx.first().copied().unwrap_or(IN_MAIN))
         });
@@ -288,6 +293,7 @@ impl Analysis {
             live_out,
             live_at_entry,
             frame_bytes,
+            stack_ptr,
             frames,
             dynamic_depth,
             uses_r10,
@@ -489,6 +495,73 @@ fn liveness(prog: &Program, ctx: &[u8]) -> Vec<u16> {
         }
         if !changed {
             return live_out;
+        }
+    }
+}
+
+/// See [`Analysis::stack_ptr`]: a forward "may" analysis (union at joins) of registers
+/// derived from `r10` by `mov` and `add`/`sub`.
+fn stack_pointers(prog: &Program) -> Vec<u16> {
+    let insns = prog.insns();
+    let n = insns.len();
+    let fp = 1u16 << 10;
+    let mut inn = vec![fp; n];
+    let transfer = |insn: &Insn, s: u16| -> u16 {
+        let bit = |r: Reg| 1u16 << r.num();
+        match *insn {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst,
+                src: Operand::Reg(r),
+            } => (s & !bit(dst)) | if s & bit(r) != 0 { bit(dst) } else { 0 },
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add | AluOp::Sub,
+                src: Operand::Imm(_),
+                ..
+            } => s,
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst,
+                src: Operand::Reg(r),
+            } => s | if s & bit(r) != 0 { bit(dst) } else { 0 },
+            Insn::Call(_) | Insn::CallX { .. } => s & !0b11_1111,
+            _ => match insn.written_reg() {
+                Some(r) => s & !bit(r),
+                None => s,
+            },
+        }
+    };
+    loop {
+        let mut changed = false;
+        for i in 0..n {
+            let out = transfer(&insns[i], inn[i]) | fp;
+            let mut push = |j: usize| {
+                if j < n && inn[j] | out != inn[j] {
+                    inn[j] |= out;
+                    changed = true;
+                }
+            };
+            match insns[i] {
+                Insn::Exit => {}
+                Insn::Ja { .. } => {
+                    if let Some(t) = prog.branch_target(i) {
+                        push(t);
+                    }
+                }
+                Insn::Jump { .. } | Insn::MayGoto { .. } => {
+                    if let Some(t) = prog.branch_target(i) {
+                        push(t);
+                    }
+                    push(i + 1);
+                }
+                _ => push(i + 1),
+            }
+        }
+        if !changed {
+            return inn;
         }
     }
 }

@@ -419,21 +419,22 @@ impl<'a> Gen<'a> {
             // Covered by its group's check.
             return m;
         }
+        let stack = match m {
+            Mem::Base { base, .. } => self.stack_guess(i, base),
+            Mem::Rip(_) => false,
+        };
         let site = self.sites.len() as u32;
         self.sites.push(Site::Mem {
             pc: self.pc(i) as u32,
             size: bytes as u8,
             write,
+            stack,
         });
         let slow = self.a.new_label();
         let back = self.a.new_label();
         self.a.lea(S2, m);
         self.uses_caches = true;
-        let (start, lim) = if write {
-            (OFF_WC_START, OFF_WC_LIM)
-        } else {
-            (OFF_RC_START, OFF_RC_LIM)
-        };
+        let (start, lim) = Self::cache(write, stack);
         self.a.alu_rm(true, Alu::Sub, S2, st(start));
         self.a
             .alu_rm(true, Alu::Cmp, S2, st(lim + 8 * log2_size(size)));
@@ -448,6 +449,29 @@ impl<'a> Gen<'a> {
         m
     }
 
+    /// True when the x86 register `base` probably points into the stack at instruction `i`
+    /// (see `Analysis::stack_ptr`): its accesses use the stack cache.
+    fn stack_guess(&self, i: usize, base: X) -> bool {
+        let Some(r) = MAP.iter().position(|&x| x == base) else {
+            return false;
+        };
+        self.an
+            .stack_ptr
+            .get(i)
+            .is_some_and(|&s| s & (1 << r) != 0)
+    }
+
+    /// State offsets of the cache an access uses: (start, limits).
+    fn cache(write: bool, stack: bool) -> (i32, i32) {
+        if stack {
+            (OFF_SC_START, OFF_SC_LIM)
+        } else if write {
+            (OFF_WC_START, OFF_WC_LIM)
+        } else {
+            (OFF_RC_START, OFF_RC_LIM)
+        }
+    }
+
     /// Alignment check of an atomic access (checked mode), after `mem`.
     fn align_check(&mut self, i: usize, base: Reg, off: i16, size: Size) {
         if !self.checked || size == Size::B {
@@ -458,6 +482,7 @@ impl<'a> Gen<'a> {
             pc: self.pc(i) as u32,
             size: size.bytes() as u8,
             write: true,
+            stack: false,
         });
         let l = self.a.new_label();
         self.a.lea(S2, Mem::b(xr(base), off as i32));
@@ -2053,11 +2078,8 @@ impl<'a> Gen<'a> {
             (g.base, g.lo, g.hi, g.write, g.slow)
         };
         let span = (hi - lo).max(1);
-        let (start, lim) = if write {
-            (OFF_WC_START, OFF_WC_LIM)
-        } else {
-            (OFF_RC_START, OFF_RC_LIM)
-        };
+        let first = self.groups[g].first;
+        let (start, lim) = Self::cache(write, self.stack_guess(first, xr(base)));
         self.uses_caches = true;
         self.a.lea(S2, Mem::b(xr(base), lo));
         self.a.alu_rm(true, Alu::Sub, S2, st(start));
@@ -2325,7 +2347,7 @@ impl<'a> Gen<'a> {
         self.a.bind(self.l_uncache);
         if self.checked && self.an.has_local_calls {
             self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
-            for base in [OFF_RC_LIM, OFF_WC_LIM] {
+            for base in [OFF_RC_LIM, OFF_WC_LIM, OFF_SC_LIM] {
                 // The 8 entries as four 16-byte stores.
                 for k in 0..4 {
                     // movups [r12 + off], xmm0

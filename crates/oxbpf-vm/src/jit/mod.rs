@@ -422,6 +422,8 @@ impl JitProgram {
             rc_lim,
             wc_start,
             wc_lim,
+            sc_start: 0,
+            sc_lim: [0; runtime::LIMS],
             pkt_data,
             pkt_len,
             cb_depth: 0,

@@ -55,6 +55,11 @@ pub struct RunState {
     /// Write cache: the same, for a writable region.
     pub wc_start: u64,
     pub wc_lim: [u64; LIMS],
+    /// Stack cache: the live stack, for reads and writes through registers that probably
+    /// point into the stack (`Site::Mem::stack`), so that they do not evict the region
+    /// other accesses use from the read and write caches.
+    pub sc_start: u64,
+    pub sc_lim: [u64; LIMS],
     /// Index into [`Shared::sites`] of the helper call or memory access in progress.
     pub site: u32,
     /// Error reported by generated code itself (`ERR_*`), 0 when none.
@@ -111,6 +116,8 @@ pub const OFF_RC_START: i32 = offset_of!(RunState, rc_start) as i32;
 pub const OFF_RC_LIM: i32 = offset_of!(RunState, rc_lim) as i32;
 pub const OFF_WC_START: i32 = offset_of!(RunState, wc_start) as i32;
 pub const OFF_WC_LIM: i32 = offset_of!(RunState, wc_lim) as i32;
+pub const OFF_SC_START: i32 = offset_of!(RunState, sc_start) as i32;
+pub const OFF_SC_LIM: i32 = offset_of!(RunState, sc_lim) as i32;
 pub const OFF_PKT_DATA: i32 = offset_of!(RunState, pkt_data) as i32;
 pub const OFF_PKT_LEN: i32 = offset_of!(RunState, pkt_len) as i32;
 pub const OFF_CB_DEPTH: i32 = offset_of!(RunState, cb_depth) as i32;
@@ -137,8 +144,14 @@ pub const ERR_MISALIGNED: u32 = 4;
 /// An out-of-line operation of generated code, by index (`RunState::site`).
 #[derive(Clone)]
 pub enum Site {
-    /// A checked memory access at instruction slot `pc`.
-    Mem { pc: u32, size: u8, write: bool },
+    /// A checked memory access at instruction slot `pc`; `stack` when it uses the stack
+    /// cache.
+    Mem {
+        pc: u32,
+        size: u8,
+        write: bool,
+        stack: bool,
+    },
     /// A helper or external call; `func` is `None` when nothing is registered under `id`.
     Call {
         pc: u32,
@@ -232,7 +245,13 @@ pub unsafe extern "sysv64" fn mem_check(st: *mut RunState, addr: u64, site: u32,
     let st = unsafe { &mut *st };
     // SAFETY: `shared` points into the `JitProgram` that is running, alive for the call.
     let shared = unsafe { &*st.shared };
-    let Some(Site::Mem { pc, size, write }) = shared.sites.get(site as usize).cloned() else {
+    let Some(Site::Mem {
+        pc,
+        size,
+        write,
+        stack,
+    }) = shared.sites.get(site as usize).cloned()
+    else {
         st.error = Some(VmError::Unsupported {
             pc: 0,
             what: "internal JIT error: bad memory site",
@@ -243,6 +262,11 @@ pub unsafe extern "sysv64" fn mem_check(st: *mut RunState, addr: u64, site: u32,
     let found = match st.live_stack(fp) {
         Some(r) if r.contains(addr, size) => {
             st.stack_cached = 1;
+            if stack {
+                st.sc_start = r.start;
+                st.sc_lim = lims(r.len);
+                return 0;
+            }
             Ok(r)
         }
         // SAFETY: `regions` points to the run's regions, exclusively ours during the run.
@@ -415,6 +439,7 @@ unsafe fn after_helper(
             (*st).callback_ran = false;
             (*st).rc_lim = [0; LIMS];
             (*st).wc_lim = [0; LIMS];
+            (*st).sc_lim = [0; LIMS];
             (*st).stack_cached = 0;
         }
     }
