@@ -455,10 +455,7 @@ impl<'a> Gen<'a> {
         let Some(r) = MAP.iter().position(|&x| x == base) else {
             return false;
         };
-        self.an
-            .stack_ptr
-            .get(i)
-            .is_some_and(|&s| s & (1 << r) != 0)
+        self.an.stack_ptr.get(i).is_some_and(|&s| s & (1 << r) != 0)
     }
 
     /// State offsets of the cache an access uses: (start, limits).

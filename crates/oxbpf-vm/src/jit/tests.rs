@@ -1203,7 +1203,8 @@ fn grouped_checks_fault_exactly_like_separate_checks() {
     assert_eq!(m, vec![9, 0, 4, 9]);
     // Wide groups (over 64 bytes) are checked exactly: in bounds, past the end, and
     // starting below the region (the carry of the check).
-    let wide = "r0 = *(u8 *)(r1 + 0)\nr2 = *(u8 *)(r1 + 199)\nr0 += r2\n*(u8 *)(r1 + 100) = r0\nexit\n";
+    let wide =
+        "r0 = *(u8 *)(r1 + 0)\nr2 = *(u8 *)(r1 + 199)\nr0 += r2\n*(u8 *)(r1 + 100) = r0\nexit\n";
     let mut m = [0u8; 200];
     m[0] = 1;
     m[199] = 2;
@@ -1211,10 +1212,16 @@ fn grouped_checks_fault_exactly_like_separate_checks() {
     assert_eq!(r, Ok(3));
     assert_eq!(m[100], 3);
     let (r, _) = run(wide, &mut [0u8; 199], None);
-    assert!(matches!(r, Err(VmError::MemoryFault { pc: 1, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
     let below = "r1 += -1\nr0 = *(u8 *)(r1 + 0)\nr2 = *(u8 *)(r1 + 150)\nexit\n";
     let (r, _) = run(below, &mut [0u8; 200], None);
-    assert!(matches!(r, Err(VmError::MemoryFault { pc: 1, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
     let below = "r1 += -1\nr0 = *(u8 *)(r1 + 1)\nr2 = *(u8 *)(r1 + 150)\nexit\n";
     let (r, _) = run(below, &mut [7u8; 200], None);
     assert_eq!(r, Ok(7));
