@@ -275,7 +275,7 @@ impl Analysis {
         } else {
             frames
         };
-        let live_out = liveness(prog, &ctx);
+        let live_out = liveness(prog, &ctx, &leader);
         let frame_bytes = frame_bytes(prog);
         let stack_ptr = stack_pointers(prog);
         let live_at_entry = insns.first().map_or(0, |i| {
@@ -464,39 +464,95 @@ fn defs(insn: &Insn) -> u16 {
 
 /// Backward liveness of r0..r9 over the whole program: `live_out[i]` is the set of
 /// registers that may be read after instruction `i` before being written. Function
-/// boundaries are covered by the conservative `uses` of calls and `exit`s.
-fn liveness(prog: &Program, ctx: &[u8]) -> Vec<u16> {
+/// boundaries are covered by the conservative `uses` of calls and `exit`s. Solved on basic
+/// blocks (`leader`) with a worklist, then expanded to instructions.
+fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
     let insns = prog.insns();
     let n = insns.len();
-    let mut live_in = vec![0u16; n];
     let mut live_out = vec![0u16; n];
-    let succ = |i: usize| -> [Option<usize>; 2] {
-        let next = (i + 1 < n).then_some(i + 1);
-        match insns[i] {
+    if n == 0 {
+        return live_out;
+    }
+    // Blocks: [start, end).
+    let starts: Vec<usize> = (0..n).filter(|&i| i == 0 || leader[i]).collect();
+    let mut block_of = vec![0u32; n];
+    for (b, &s) in starts.iter().enumerate() {
+        let e = starts.get(b + 1).copied().unwrap_or(n);
+        block_of[s..e].iter_mut().for_each(|x| *x = b as u32);
+    }
+    let nb = starts.len();
+    let end = |b: usize| starts.get(b + 1).copied().unwrap_or(n);
+    let succ = |b: usize| -> [Option<usize>; 2] {
+        let last = end(b) - 1;
+        let next = (last + 1 < n).then(|| block_of[last + 1] as usize);
+        let tgt = || prog.branch_target(last).map(|t| block_of[t] as usize);
+        match insns[last] {
             Insn::Exit => [None, None],
-            Insn::Ja { .. } => [prog.branch_target(i), None],
-            Insn::Jump { .. } | Insn::MayGoto { .. } => [prog.branch_target(i), next],
+            Insn::Ja { .. } => [tgt(), None],
+            Insn::Jump { .. } | Insn::MayGoto { .. } => [tgt(), next],
             _ => [next, None],
         }
     };
-    loop {
-        let mut changed = false;
-        for i in (0..n).rev() {
-            let mut out = 0u16;
-            for s in succ(i).into_iter().flatten() {
-                out |= live_in[s];
-            }
-            let inn = (out & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
-            if out != live_out[i] || inn != live_in[i] {
-                live_out[i] = out;
-                live_in[i] = inn;
-                changed = true;
-            }
+    // Transfer of each block: live_in = gen | (live_out & !kill).
+    let mut gen = vec![0u16; nb];
+    let mut kill = vec![0u16; nb];
+    // Predecessors in one array (`pred[pred_at[b]..pred_at[b + 1]]`).
+    let mut pred_at = vec![0u32; nb + 1];
+    for b in 0..nb {
+        let (mut g, mut k) = (0u16, 0u16);
+        for i in (starts[b]..end(b)).rev() {
+            let d = defs(&insns[i]);
+            g = (g & !d) | uses(&insns[i], ctx[i]);
+            k |= d;
         }
-        if !changed {
-            return live_out;
+        gen[b] = g;
+        kill[b] = k;
+        for s in succ(b).into_iter().flatten() {
+            pred_at[s + 1] += 1;
         }
     }
+    for b in 0..nb {
+        pred_at[b + 1] += pred_at[b];
+    }
+    let mut fill = pred_at.clone();
+    let mut pred = vec![0u32; pred_at[nb] as usize];
+    for b in 0..nb {
+        for s in succ(b).into_iter().flatten() {
+            pred[fill[s] as usize] = b as u32;
+            fill[s] += 1;
+        }
+    }
+    let mut live_in = vec![0u16; nb];
+    let mut queued = vec![true; nb];
+    let mut work: Vec<usize> = (0..nb).collect();
+    while let Some(b) = work.pop() {
+        queued[b] = false;
+        let mut out = 0u16;
+        for s in succ(b).into_iter().flatten() {
+            out |= live_in[s];
+        }
+        let inn = gen[b] | (out & !kill[b]);
+        if inn != live_in[b] {
+            live_in[b] = inn;
+            for &p in &pred[pred_at[b] as usize..pred_at[b + 1] as usize] {
+                if !queued[p as usize] {
+                    queued[p as usize] = true;
+                    work.push(p as usize);
+                }
+            }
+        }
+    }
+    for b in 0..nb {
+        let mut live = 0u16;
+        for s in succ(b).into_iter().flatten() {
+            live |= live_in[s];
+        }
+        for i in (starts[b]..end(b)).rev() {
+            live_out[i] = live;
+            live = (live & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
+        }
+    }
+    live_out
 }
 
 /// See [`Analysis::stack_ptr`]: a forward "may" analysis (union at joins) of registers
@@ -534,14 +590,14 @@ fn stack_pointers(prog: &Program) -> Vec<u16> {
             },
         }
     };
-    loop {
-        let mut changed = false;
+    // Two forward sweeps: a guess, so no fixpoint is needed (the second carries what
+    // loops bring back to their heads).
+    for _ in 0..2 {
         for i in 0..n {
             let out = transfer(&insns[i], inn[i]) | fp;
             let mut push = |j: usize| {
-                if j < n && inn[j] | out != inn[j] {
+                if j < n {
                     inn[j] |= out;
-                    changed = true;
                 }
             };
             match insns[i] {
@@ -560,10 +616,8 @@ fn stack_pointers(prog: &Program) -> Vec<u16> {
                 _ => push(i + 1),
             }
         }
-        if !changed {
-            return inn;
-        }
     }
+    inn
 }
 
 /// See [`Analysis::frame_bytes`].
