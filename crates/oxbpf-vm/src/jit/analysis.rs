@@ -542,12 +542,12 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
             }
         }
     }
-    for b in 0..nb {
+    for (b, &start) in starts.iter().enumerate() {
         let mut live = 0u16;
         for s in succ(b).into_iter().flatten() {
             live |= live_in[s];
         }
-        for i in (starts[b]..end(b)).rev() {
+        for i in (start..end(b)).rev() {
             live_out[i] = live;
             live = (live & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
         }
