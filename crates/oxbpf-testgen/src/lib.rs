@@ -115,7 +115,7 @@ pub struct Features {
     pub calls: bool,
     pub loops: bool,
     pub may_goto: bool,
-    /// Calls to [`run::test_helpers`] (ids 1-3) and `callx`.
+    /// Calls to [`run::test_helpers`] (ids 1-3) and `callx` on helper ids.
     pub helpers: bool,
     pub addr_space_cast: bool,
     /// Memory accesses through registers computed at run time (stack and buffer).

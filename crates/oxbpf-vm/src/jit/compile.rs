@@ -164,14 +164,6 @@ pub struct Output {
     pub uses_caches: bool,
     /// The code never touches the run state (no `r12`): runs may pass a null state.
     pub stateless: bool,
-    /// Offset of the callback entry (see [`Output::entries`]), when the program has
-    /// function entries reachable through code addresses.
-    pub cb_entry: Option<usize>,
-    /// Function entries reachable through code addresses: (slot, code offset), by slot.
-    pub entries: Vec<(u32, u32)>,
-    /// Highest argument register (`r1`..`r5`) the code may read: entry calls need not
-    /// pass the others.
-    pub nargs: u8,
 }
 
 struct Gen<'a> {
@@ -2279,7 +2271,7 @@ impl<'a> Gen<'a> {
             self.a.jmp(self.l_main_exit);
         }
 
-        // Callback entry (`runtime::enter_callback`): a function of the program called
+        // Callback entry (called by `runtime::Reentry`): a function of the program called
         // by a helper, as a bpf-to-bpf call from the helper's calling instruction. Same
         // signature as the program entry; `RunState::cb_fp` is the callback's r10 and
         // `cb_target` the function's address. Errors inside unwind to `l_cb_return`.
@@ -2524,11 +2516,6 @@ pub fn compile(
             .collect()
     };
     let cb_entry = has_cb.then(|| g.a.label_offset(l_cb_entry)).flatten();
-    // r1..r5 the code may read: entry calls pass only those.
-    let nargs = (1..=5u8)
-        .rev()
-        .find(|&r| an.regs_used & (1 << r) != 0)
-        .unwrap_or(0);
     Ok(Output {
         code: std::mem::take(&mut g.a.buf),
         insn_offsets: g.insn_offsets,
@@ -2543,14 +2530,11 @@ pub fn compile(
             slot_count: prog.slot_count(),
             stack_bytes: area,
             counted,
-            entries: entries.clone(),
+            entries,
             cb_entry,
             code_base: 0,
         },
         uses_packet: an.has_packet_loads,
         uses_may_goto: an.has_may_goto,
-        cb_entry,
-        entries,
-        nargs,
     })
 }

@@ -8,19 +8,27 @@
 //!   [`JitOptions`]: [`JitMode::Checked`] bounds-checks every memory access against the
 //!   run's regions (for programs nobody verified), [`JitMode::Verified`] trusts a verifier
 //!   and emits plain loads and stores.
-//! - [`JitProgram`] implements [`Executable`]; a run costs a few stores of state and one
-//!   indirect call.
+//! - [`JitProgram`] implements [`Executable`]. A run of code that needs no run state (no
+//!   helpers, calls, memory checks, packet loads or failure) is one indirect call
+//!   ([`JitProgram::call1`] is the hook entry with `r1` only); other runs fill a state block
+//!   first.
+//! - Callbacks and tail calls requested by helpers re-enter the generated code on the same
+//!   state ([`runtime`]); `callx` on a code address calls any instruction start, as in the
+//!   interpreter.
 //!
 //! Register mapping, frame layout and the calling protocol are described in [`compile`]
 //! and [`runtime`].
 //!
-//! **Instruction budget.** With `budget_checks`, every basic block subtracts its length
+//! **Instruction budget.** Runs without a budget use a body without any counting (and
+//! report no `insns_executed`). With `budget_checks`, runs with a budget use a second
+//! body, compiled on the first such run, in which every basic block subtracts its length
 //! from the budget when it is entered. When a block does not fit in what is left, the run
 //! stops *before executing any of the block* with [`VmError::BudgetExhausted`] whose `pc`
 //! is the exact instruction that would have exceeded the budget (the one the interpreter
 //! stops at). The reported `insns_executed` is exact: a block that is entered runs to its
-//! end (or the run stops with another error). Basic blocks end at jumps, calls, exits and
-//! before every jump target.
+//! end (or the run stops with another error). Basic blocks end at jumps, calls (helper
+//! calls included, so counts are exact at callbacks and tail calls), exits and before
+//! every jump target. A budget of `u64::MAX` counts without a limit.
 
 pub mod analysis;
 pub mod buffer;
@@ -83,8 +91,9 @@ impl Default for CpuFeatures {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct JitOptions {
     pub mode: JitMode,
-    /// Count instructions per basic block so [`RunContext::budget`] can stop runaway
-    /// programs. Without it a run that asks for a budget is refused.
+    /// Support [`RunContext::budget`]: runs with a budget use a second body that counts
+    /// instructions per basic block, compiled on the first such run (runs without a budget
+    /// never count). Without it a run that asks for a budget is refused.
     pub budget_checks: bool,
     /// Constant blinding against JIT spraying: immediates never appear as such in the code.
     pub constant_blinding: bool,
@@ -103,7 +112,8 @@ impl Default for JitOptions {
 }
 
 impl JitOptions {
-    /// Checked mode with budget checks (the default).
+    /// Checked mode with budget checks (the default): for programs nobody verified; runs
+    /// may have a budget.
     pub fn checked() -> JitOptions {
         JitOptions::default()
     }

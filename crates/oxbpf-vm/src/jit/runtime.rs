@@ -10,7 +10,8 @@
 //! - Every function called from generated code is `extern "sysv64"`, never unwinds, and
 //!   reports failure by storing a [`VmError`] in `RunState::error` and returning non-zero;
 //!   generated code then jumps to its error exit, which restores the entry stack pointer
-//!   and returns to [`enter`] (or, inside a callback, to [`enter_callback`]).
+//!   and returns to [`enter`] (or, inside a callback, to the callback entry called by
+//!   `Reentry::call_function`).
 //! - The helper trampoline returns `r0` in `rax` and a status in `rdx`: 0 go on, 1 the run
 //!   failed, 2 the helper requested a tail call, which ran: the current function returns
 //!   `rax` (see [`crate::helper`] for the semantics).
@@ -19,7 +20,7 @@
 //! of the program through the callback entry of the generated code, on the same
 //! `RunState` (same budget, `may_goto` counter, regions, caches and stack), with `r10`
 //! 512 bytes below the calling instruction's and `RunState::main_rsp` pointing into the
-//! callback entry's frame, so errors inside unwind back to [`enter_callback`].
+//! callback entry's frame, so errors inside unwind back to it.
 //!
 //! Aliasing: generated code reads and writes the state through `r12` while Rust code
 //! called from it (trampoline, `mem_check`, callbacks) runs, so Rust only touches the
@@ -478,8 +479,9 @@ unsafe fn helper_error(st: *mut RunState, pc: usize, id: u64, e: HelperError) ->
 unsafe fn tail_call(st: *mut RunState, shared: &Shared, tc: TailCall) -> CallRet {
     let mut ctx = RunContext::new();
     ctx.args[0] = tc.ctx;
-    // SAFETY: as in `call_helper`; the borrows end before the target runs... the regions
-    // are copied, and `env` is lent to the target's run for its duration only.
+    // SAFETY: as in `call_helper`: the regions are copied (the shared borrow ends at once)
+    // and `env` is lent to the target's run for its duration only; nothing else uses the
+    // run's embedder data meanwhile.
     let env = unsafe {
         ctx.regions = (*(*st).regions).clone();
         if shared.counted {
