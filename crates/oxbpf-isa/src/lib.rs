@@ -23,7 +23,7 @@ pub mod opcode;
 pub mod program;
 pub mod raw;
 
-pub use asm::{assemble, AsmError};
+pub use asm::{assemble, assemble_with_lines, AsmError};
 pub use decode::{decode_insn, DecodeError, DecodeErrorKind};
 pub use disasm::{disassemble, format_insn, DisasmOptions};
 pub use helpers::{helper_id, helper_name};

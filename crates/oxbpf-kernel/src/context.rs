@@ -173,11 +173,10 @@ pub fn context_read(program: &Program) -> Option<ContextRead> {
                         Some(b) => s.stack &= !(1 << b),
                         // A partial or unaligned store may overwrite part of a slot.
                         None => {
-                            if off < 0 {
-                                let b = u32::from((-off) as u16 / 8);
-                                if b < 64 {
-                                    s.stack &= !(1 << b);
-                                }
+                            // i32: `-off` overflows i16 for off = -32768.
+                            let b = -i32::from(off) / 8;
+                            if off < 0 && b < 64 {
+                                s.stack &= !(1u64 << b);
                             }
                         }
                     }
@@ -332,6 +331,15 @@ mod tests {
             "{}",
             r.what
         );
+    }
+
+    #[test]
+    fn stores_far_below_the_frame_are_analysed() {
+        // r10 - 32768: `-off` does not fit i16; the analysis must not overflow.
+        assert_eq!(reads("*(u8 *)(r10 -32768) = 0\nr0 = 0\nexit"), None);
+        let r = reads("*(u64 *)(r10 -8) = r1\n*(u32 *)(r10 -32768) = 0\nr2 = *(u64 *)(r10 -8)\nr0 = *(u32 *)(r2 +0)\nexit")
+            .unwrap();
+        assert_eq!(r.insn, 3);
     }
 
     #[test]

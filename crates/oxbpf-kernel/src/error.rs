@@ -27,6 +27,15 @@ pub enum KernelError {
         summary: Box<VerifierSummary>,
     },
 
+    /// `BPF_BTF_LOAD` failed: the kernel's BTF checker refused the blob.
+    #[error("the kernel rejected the BTF (errno {errno}): {}", last_line(log))]
+    BtfRejected {
+        /// The errno of `BPF_BTF_LOAD`.
+        errno: i32,
+        /// The kernel's BTF log.
+        log: String,
+    },
+
     /// The kernel refused for lack of privilege (`EPERM`) before any verification.
     #[error("{op} was refused: {reason}")]
     PermissionDenied {
@@ -110,6 +119,16 @@ pub enum KernelError {
         line: usize,
         /// What was wrong.
         message: String,
+    },
+
+    /// The object file is malformed: oxbpf-obj's checks, which run before aya sees the
+    /// bytes (aya-obj panics on some malformed objects), refused it; or aya panicked on
+    /// it anyway ([`oxbpf_obj::ObjError::Aya`]).
+    #[error("object file: {source}")]
+    ObjectFile {
+        /// What is wrong, with the section, symbol or relocation.
+        #[source]
+        source: oxbpf_obj::ObjError,
     },
 
     /// aya failed to load an object file.
@@ -292,4 +311,12 @@ pub fn errno_text(errno: i32) -> String {
         crate::sys::ENOTSUPP => "operation not supported (ENOTSUPP)".to_string(),
         _ => io::Error::from_raw_os_error(errno).to_string(),
     }
+}
+
+/// The last non-empty line of a kernel log (its verdict).
+fn last_line(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no log)")
 }

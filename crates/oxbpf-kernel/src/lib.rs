@@ -57,8 +57,9 @@ pub use link::Link;
 pub use map::{create_map, KernelMap, MapEntry, MapSpec, UpdateMode};
 pub use object::{Attached, KernelObject, ObjectOptions};
 pub use prog::{
-    load_raw, loaded_programs, program_info, test_run, wait_unloaded, Bytecode, LoadOptions,
-    LoadedProgram, ProgInfo, TestRunInput, TestRunOutput, DEFAULT_LOG_SIZE, MAX_LOG_SIZE,
+    load_btf, load_raw, loaded_programs, program_info, test_run, wait_unloaded, Bytecode,
+    KernelBtf, LoadOptions, LoadedProgram, ProgInfo, TestRunInput, TestRunOutput, DEFAULT_LOG_SIZE,
+    FUNC_INFO_REC_SIZE, LINE_INFO_REC_SIZE, MAX_LOG_SIZE,
 };
 pub use socket::PacketSocket;
 pub use source::{LineTable, SourceLine};

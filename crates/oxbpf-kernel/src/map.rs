@@ -194,6 +194,14 @@ impl KernelMap {
             .map_err(|e| self.err("BPF_MAP_UPDATE_ELEM", e))
     }
 
+    /// `BPF_MAP_FREEZE`: user space can no longer write the map (programs can, unless
+    /// it was created with `BPF_F_RDONLY_PROG`). The verifier then treats the contents of
+    /// a read-only map as constants, as it does for `.rodata` loaded by libbpf or aya
+    /// (and `bpf_snprintf` requires a frozen format string).
+    pub fn freeze(&self) -> Result<(), KernelError> {
+        sys::map_freeze(self.raw.fd()).map_err(|e| self.err("BPF_MAP_FREEZE", e))
+    }
+
     /// Removes `key`; false when it was absent.
     pub fn delete(&self, key: &[u8]) -> Result<bool, KernelError> {
         self.raw

@@ -397,14 +397,21 @@ impl KernelObject {
                 Err(e) => log::warn!("could not raise RLIMIT_MEMLOCK: {e}"),
             }
         }
-        let ebpf = aya::EbpfLoader::new()
-            .verifier_log_level(aya::VerifierLogLevel::from_bits_truncate(
-                opts.verifier_log_level,
-            ))
-            .load(bytes)
-            .map_err(|e| KernelError::Object {
-                source: Box::new(e),
-            })?;
+        // aya-obj panics (and can abort) on some malformed objects: check them first, and
+        // catch what gets through anyway.
+        let object_file = |source| KernelError::ObjectFile { source };
+        oxbpf_obj::aya_compat::check_for_aya(bytes).map_err(object_file)?;
+        let ebpf = oxbpf_obj::aya_compat::catch_panic("aya", || {
+            aya::EbpfLoader::new()
+                .verifier_log_level(aya::VerifierLogLevel::from_bits_truncate(
+                    opts.verifier_log_level,
+                ))
+                .load(bytes)
+        })
+        .map_err(object_file)?
+        .map_err(|e| KernelError::Object {
+            source: Box::new(e),
+        })?;
         Ok(KernelObject {
             ebpf,
             bytes: Arc::from(bytes),
@@ -1207,6 +1214,12 @@ impl KernelObject {
     /// The program's instructions as the kernel would get them (maps relocated to this
     /// object's maps, CO-RE applied, called functions linked), and its license.
     fn relocated(&self, program: &str) -> Result<(Vec<RawInsn>, String), KernelError> {
+        // aya-obj's relocation code has `todo!()`s for symbol kinds it does not expect.
+        oxbpf_obj::aya_compat::catch_panic("aya-obj", || self.relocated_unguarded(program))
+            .map_err(|source| KernelError::ObjectFile { source })?
+    }
+
+    fn relocated_unguarded(&self, program: &str) -> Result<(Vec<RawInsn>, String), KernelError> {
         let bad = |reason: String| KernelError::InvalidInput {
             what: "object",
             reason: format!("relocating program `{program}`: {reason}"),

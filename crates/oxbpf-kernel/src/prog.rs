@@ -86,6 +86,21 @@ pub struct LoadOptions {
     /// [`crate::KernelMap::raw_fd`]); the kernel resolves both at load time. The
     /// descriptors must stay open until `load_raw` returns.
     pub maps: Vec<RawFd>,
+    /// The program's BTF (`prog_btf_fd`): a descriptor from [`load_btf`], open until
+    /// `load_raw` returns (the kernel keeps its own reference). Needed with `func_info`
+    /// and `line_info`; Linux requires function information for programs with
+    /// bpf-to-bpf callbacks (`bpf_loop`, `bpf_for_each_map_elem`, ...).
+    pub prog_btf_fd: Option<RawFd>,
+    /// `struct bpf_func_info` records (`ObjProgram::btf_func_info_records`), each
+    /// `func_info_rec_size` bytes.
+    pub func_info: Vec<u8>,
+    /// Size of one `func_info` record (8 for `struct bpf_func_info`).
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records (`ObjProgram::btf_line_info_records`), each
+    /// `line_info_rec_size` bytes; the verifier log then shows the C source.
+    pub line_info: Vec<u8>,
+    /// Size of one `line_info` record (16 for `struct bpf_line_info`).
+    pub line_info_rec_size: u32,
 }
 
 impl LoadOptions {
@@ -102,7 +117,24 @@ impl LoadOptions {
             prog_flags: 0,
             attach_btf_id: None,
             maps: Vec::new(),
+            prog_btf_fd: None,
+            func_info: Vec::new(),
+            func_info_rec_size: FUNC_INFO_REC_SIZE,
+            line_info: Vec::new(),
+            line_info_rec_size: LINE_INFO_REC_SIZE,
         }
+    }
+
+    /// Passes `btf` as the program's BTF with the function and line information of
+    /// `program` (an object's program, whose `insns` are what gets loaded), as libbpf
+    /// does. `btf` must stay open until `load_raw` returns.
+    pub fn program_btf(mut self, btf: &KernelBtf, program: &oxbpf_obj::ObjProgram) -> Self {
+        self.prog_btf_fd = Some(btf.raw_fd());
+        self.func_info = program.btf_func_info_records();
+        self.func_info_rec_size = FUNC_INFO_REC_SIZE;
+        self.line_info = program.btf_line_info_records();
+        self.line_info_rec_size = LINE_INFO_REC_SIZE;
+        self
     }
 
     /// Sets the name.
@@ -133,6 +165,81 @@ impl LoadOptions {
     pub fn attach_btf_id(mut self, id: u32) -> Self {
         self.attach_btf_id = Some(id);
         self
+    }
+}
+
+/// `sizeof(struct bpf_func_info)`.
+pub const FUNC_INFO_REC_SIZE: u32 = 8;
+/// `sizeof(struct bpf_line_info)`.
+pub const LINE_INFO_REC_SIZE: u32 = 16;
+
+/// BTF the kernel accepted (`BPF_BTF_LOAD`): a descriptor for `prog_btf_fd`. Closing it
+/// (on drop) frees the BTF once no program uses it.
+#[derive(Debug)]
+pub struct KernelBtf {
+    fd: OwnedFd,
+    id: u32,
+}
+
+impl KernelBtf {
+    /// The descriptor.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The descriptor number (for [`LoadOptions::prog_btf_fd`]).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The kernel's BTF object id (0 if the kernel did not say).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+/// Loads a BTF blob (`BPF_BTF_LOAD`), such as `oxbpf_obj::Object::btf_for_kernel()`
+/// gives for an object. A rejection is [`KernelError::BtfRejected`] with the kernel's
+/// BTF log.
+pub fn load_btf(blob: &[u8]) -> Result<KernelBtf, KernelError> {
+    if blob.is_empty() {
+        return Err(KernelError::InvalidInput {
+            what: "BTF",
+            reason: "empty blob".to_string(),
+        });
+    }
+    let mut log: Vec<u8> = Vec::new();
+    loop {
+        let out = sys::btf_load(blob, u32::from(!log.is_empty()), &mut log);
+        let err = match out.result {
+            Ok(fd) => {
+                let id = sys::btf_id(fd.as_fd()).unwrap_or(0);
+                return Ok(KernelBtf { fd, id });
+            }
+            Err(e) => e,
+        };
+        let Some(errno) = err.raw_os_error() else {
+            return Err(KernelError::InvalidInput {
+                what: "BTF",
+                reason: err.to_string(),
+            });
+        };
+        if errno == libc::EPERM && log.is_empty() {
+            return Err(KernelError::PermissionDenied {
+                op: "BPF_BTF_LOAD",
+                reason: format!("{} (needs root or CAP_BPF)", errno_text(errno)),
+            });
+        }
+        // Ask again with a log (growing it when the kernel says it needed more).
+        let need = (out.log_true_size as usize).max(64 * 1024);
+        if log.is_empty() || (errno == libc::ENOSPC && need > log.len() && need <= MAX_LOG_SIZE) {
+            log = vec![0u8; need.max(log.len() * 2)];
+            continue;
+        }
+        return Err(KernelError::BtfRejected {
+            errno,
+            log: log_text(&log),
+        });
     }
 }
 
@@ -286,6 +393,11 @@ pub fn load_raw<'a>(
         prog_flags: opts.prog_flags,
         attach_btf_id: opts.attach_btf_id.unwrap_or(0),
         fd_array: &opts.maps,
+        prog_btf_fd: opts.prog_btf_fd,
+        func_info: &opts.func_info,
+        func_info_rec_size: opts.func_info_rec_size,
+        line_info: &opts.line_info,
+        line_info_rec_size: opts.line_info_rec_size,
     };
 
     let log_size = opts.log_size.clamp(128, MAX_LOG_SIZE);
@@ -474,6 +586,16 @@ pub fn test_run(
         None if context_only => 0,
         None => input.ctx_in.len(),
     };
+    if data_out_size > 0 && !sys::honours_data_size_out(crate::probe::KernelVersion::current()) {
+        // Before Linux 5.0 the kernel copied the whole output packet to `data_out`
+        // whatever `data_size_out` said: a program that grows the packet would write past
+        // the buffer into this process's memory.
+        return Err(KernelError::Unsupported {
+            what: "BPF_PROG_TEST_RUN with packet output before Linux 5.0 (the kernel \
+                   ignores the output buffer's size); set data_out_size to Some(0)"
+                .to_string(),
+        });
+    }
     let mut data_out = vec![0u8; data_out_size];
     let mut ctx_out = vec![0u8; ctx_out_size];
     let (r, raw) = sys::prog_test_run(
@@ -646,5 +768,20 @@ pub fn wait_unloaded(id: u32, timeout: Duration) -> Result<bool, KernelError> {
             return Ok(false);
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::KernelVersion;
+
+    #[test]
+    fn packet_output_needs_a_kernel_that_honours_its_size() {
+        let v = |s: &str| KernelVersion::parse(s);
+        assert!(!sys::honours_data_size_out(v("4.19.0-25-amd64")));
+        assert!(sys::honours_data_size_out(v("5.0.0")));
+        assert!(sys::honours_data_size_out(v("6.18.0-rc1")));
+        assert!(sys::honours_data_size_out(None));
     }
 }

@@ -1,14 +1,12 @@
 //! C source lines of a program's instructions, from the object's BTF line info.
 //!
 //! clang `-g` writes `.BTF.ext` line records (instruction offset → file, line, column and
-//! the line's text, both as offsets into the `.BTF` string table). aya-obj parses them per
-//! function and rebases them when it links called functions into a program, so the table
-//! built here uses the instruction numbering of the program the kernel verified.
+//! the line's text, both as offsets into the `.BTF` string table). oxbpf-obj reads them
+//! and rebases them onto the linked program, which it lays out as aya-obj and libbpf do
+//! (depth first), so the table uses the instruction numbering of the program the kernel
+//! verified.
 
-use std::collections::HashSet;
 use std::fmt;
-
-use object::{Object as _, ObjectSection as _};
 
 /// A line of C source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,33 +38,6 @@ pub struct LineTable {
     entries: Vec<(u32, SourceLine)>,
 }
 
-/// The string table of a `.BTF` section.
-fn btf_strings(elf: &[u8]) -> Option<Vec<u8>> {
-    let file = object::File::parse(elf).ok()?;
-    let btf = file.section_by_name(".BTF")?.data().ok()?;
-    if btf.len() < 24 {
-        return None;
-    }
-    let le = match u16::from_le_bytes([btf[0], btf[1]]) {
-        0xeb9f => true,
-        0x9feb => false,
-        _ => return None,
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let b: [u8; 4] = btf.get(o..o + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let hdr_len = u32_at(4)? as usize;
-    let str_off = u32_at(16)? as usize;
-    let str_len = u32_at(20)? as usize;
-    let start = hdr_len.checked_add(str_off)?;
-    Some(btf.get(start..start.checked_add(str_len)?)?.to_vec())
-}
-
 fn string_at(strings: &[u8], off: u32) -> Option<String> {
     let rest = strings.get(off as usize..)?;
     let end = rest.iter().position(|&b| b == 0)?;
@@ -75,21 +46,31 @@ fn string_at(strings: &[u8], off: u32) -> Option<String> {
 
 impl LineTable {
     /// The line table of `program` (a function name) in the ELF object `elf`; `None` when
-    /// the object has no line info for it (compiled without `-g`) or does not parse.
+    /// the object has no line info for it (compiled without `-g`) or does not load with
+    /// oxbpf-obj (which never panics on malformed bytes).
     pub fn for_program(elf: &[u8], program: &str) -> Option<LineTable> {
-        let mut obj = aya_obj::Object::parse(elf).ok()?;
-        let text_sections: HashSet<usize> = obj.functions.keys().map(|(s, _)| *s).collect();
-        obj.relocate_calls(&text_sections).ok()?;
-        let key = obj.programs.get(program)?.function_key();
-        let func = obj.functions.get(&key)?;
-        let strings = btf_strings(elf)?;
-        Some(Self::from_records(
-            func.line_info
-                .line_info
-                .iter()
-                .map(|l| (l.insn_off, l.file_name_off, l.line_off, l.line_col)),
-            &strings,
-        ))
+        let obj = oxbpf_obj::Object::parse(elf).ok()?;
+        let p = obj.program(program)?;
+        if p.line_info.is_empty() {
+            return None;
+        }
+        let mut entries: Vec<(u32, SourceLine)> = p
+            .line_info
+            .iter()
+            .filter_map(|l| {
+                Some((
+                    u32::try_from(l.slot).ok()?,
+                    SourceLine {
+                        file: l.file.to_string(),
+                        line: l.line,
+                        column: l.column,
+                        text: l.source.trim().to_string(),
+                    },
+                ))
+            })
+            .collect();
+        entries.sort_by_key(|(i, _)| *i);
+        Some(LineTable { entries })
     }
 
     /// Builds a table from `(insn_off, file_name_off, line_off, line_col)` records and the

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya_obj::generated::{
-    bpf_attr, bpf_cmd, bpf_map_info, bpf_map_type, bpf_prog_info, perf_event_attr,
+    bpf_attr, bpf_btf_info, bpf_cmd, bpf_map_info, bpf_map_type, bpf_prog_info, perf_event_attr,
     perf_event_sample_format, perf_type_id, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
     PERF_FLAG_FD_CLOEXEC,
 };
@@ -118,6 +118,37 @@ pub(crate) struct ProgLoadAttr<'a> {
     pub attach_btf_id: u32,
     /// File descriptors for `BPF_PSEUDO_MAP_IDX` references.
     pub fd_array: &'a [RawFd],
+    /// The program's BTF (a `BPF_BTF_LOAD` descriptor), if any.
+    pub prog_btf_fd: Option<RawFd>,
+    /// `struct bpf_func_info` records, `func_info_rec_size` bytes each (needs the BTF).
+    pub func_info: &'a [u8],
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records, `line_info_rec_size` bytes each (needs the BTF).
+    pub line_info: &'a [u8],
+    pub line_info_rec_size: u32,
+}
+
+/// `MIN_BPF_FUNCINFO_SIZE`: `insn_off` and `type_id`.
+pub(crate) const MIN_FUNC_INFO_REC_SIZE: u32 = 8;
+/// `sizeof(struct bpf_line_info)`.
+pub(crate) const MIN_LINE_INFO_REC_SIZE: u32 = 16;
+
+/// The record count of a BTF info array, after checking that `bytes` is a whole number of
+/// records of `rec_size` bytes (at least `min`), so that the kernel reads exactly `bytes`.
+fn info_records(what: &str, bytes: &[u8], rec_size: u32, min: u32) -> io::Result<u32> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    if rec_size < min || !bytes.len().is_multiple_of(rec_size as usize) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what}: {} bytes is not a whole number of {rec_size}-byte records (records are at least {min} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    u32_len(bytes.len() / rec_size as usize, what)
 }
 
 /// Outcome of one `BPF_PROG_LOAD`.
@@ -131,15 +162,22 @@ pub(crate) struct ProgLoadOutcome {
 /// BTF module index in the `off` field of kfunc calls) is inside an array of `len` entries,
 /// so that the kernel never reads past the slice.
 fn check_fd_array_refs(insns: &[u8], len: usize) -> io::Result<()> {
-    for (slot, c) in insns.chunks_exact(8).enumerate() {
-        let (opcode, src) = (c[0], c[1] >> 4);
-        let off = i16::from_le_bytes([c[2], c[3]]);
-        let imm = i32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-        let idx = match (opcode, src) {
-            // lddw with BPF_PSEUDO_MAP_IDX / BPF_PSEUDO_MAP_IDX_VALUE
-            (0x18, 5) | (0x18, 6) => i64::from(imm),
-            // call with BPF_PSEUDO_KFUNC_CALL: off > 0 names a module BTF fd
-            (0x85, 2) if off > 0 => i64::from(off),
+    use oxbpf_isa::opcode::{
+        CLS_JMP, JMP_CALL, LDDW, PSEUDO_KFUNC_CALL, PSEUDO_MAP_IDX, PSEUDO_MAP_IDX_VALUE,
+    };
+    const CALL: u8 = JMP_CALL | CLS_JMP;
+    let Some(slots) = oxbpf_isa::raw::slots(insns) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("program is {} bytes, not a multiple of 8", insns.len()),
+        ));
+    };
+    // Every slot, the second halves of lddw included: checking too much is harmless.
+    for (slot, r) in slots.iter().enumerate() {
+        let idx = match (r.opcode, r.src) {
+            (LDDW, PSEUDO_MAP_IDX | PSEUDO_MAP_IDX_VALUE) => i64::from(r.imm),
+            // A kfunc call's `off` > 0 names a module BTF fd in the array.
+            (CALL, PSEUDO_KFUNC_CALL) if r.off > 0 => i64::from(r.off),
             _ => continue,
         };
         if idx < 0 || idx as u64 >= len as u64 {
@@ -178,6 +216,40 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
             return fail(e);
         }
     }
+    let func_info_cnt = match info_records(
+        "func_info",
+        a.func_info,
+        a.func_info_rec_size,
+        MIN_FUNC_INFO_REC_SIZE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let line_info_cnt = match info_records(
+        "line_info",
+        a.line_info,
+        a.line_info_rec_size,
+        MIN_LINE_INFO_REC_SIZE,
+    ) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let btf_fd = match a.prog_btf_fd.map(u32::try_from) {
+        None => 0,
+        Some(Ok(fd)) => fd,
+        Some(Err(_)) => {
+            return fail(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "prog_btf_fd is negative",
+            ))
+        }
+    };
+    if btf_fd == 0 && (func_info_cnt > 0 || line_info_cnt > 0) {
+        return fail(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "func_info and line_info need the program's BTF (prog_btf_fd)",
+        ));
+    }
 
     let mut attr = zeroed_attr();
     // SAFETY: writing fields of a union member of a zeroed POD union; no reads of other
@@ -198,6 +270,17 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
     if !a.fd_array.is_empty() {
         u.fd_array = a.fd_array.as_ptr() as u64;
     }
+    u.prog_btf_fd = btf_fd;
+    if func_info_cnt > 0 {
+        u.func_info = a.func_info.as_ptr() as u64;
+        u.func_info_cnt = func_info_cnt;
+        u.func_info_rec_size = a.func_info_rec_size;
+    }
+    if line_info_cnt > 0 {
+        u.line_info = a.line_info.as_ptr() as u64;
+        u.line_info_cnt = line_info_cnt;
+        u.line_info_rec_size = a.line_info_rec_size;
+    }
     if !log.is_empty() {
         u.log_level = log_level;
         u.log_size = log_size;
@@ -210,6 +293,8 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
         // (log_size bytes, the most the kernel writes) borrow live slices for the whole
         // call. The kernel reads `fd_array` only at the indices the program names, and
         // `check_fd_array_refs` verified that each of those is inside the slice.
+        // `func_info`/`line_info` are read as cnt * rec_size bytes, which `info_records`
+        // checked is exactly the length of the borrowed slices.
         let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr) };
         match r {
             // The verifier can be interrupted; libbpf retries the same way.
@@ -220,6 +305,53 @@ pub(crate) fn prog_load(a: &ProgLoadAttr<'_>, log_level: u32, log: &mut [u8]) ->
     // SAFETY: reading an integer field of the union member we initialised above.
     let log_true_size = unsafe { attr.__bindgen_anon_3.log_true_size };
     ProgLoadOutcome {
+        result,
+        log_true_size,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// BPF_BTF_LOAD
+// ---------------------------------------------------------------------------------------
+
+/// Outcome of one `BPF_BTF_LOAD`.
+pub(crate) struct BtfLoadOutcome {
+    pub result: io::Result<OwnedFd>,
+    /// `btf_log_true_size` (6.4+): the log size the kernel needed.
+    pub log_true_size: u32,
+}
+
+/// Loads a BTF blob (header, types, strings). With a non-empty `log`, the kernel's BTF
+/// checker writes its log there at `log_level`.
+pub(crate) fn btf_load(blob: &[u8], log_level: u32, log: &mut [u8]) -> BtfLoadOutcome {
+    let fail = |e| BtfLoadOutcome {
+        result: Err(e),
+        log_true_size: 0,
+    };
+    let size = match u32_len(blob.len(), "BTF size") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let log_size = match u32_len(log.len(), "BTF log buffer") {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let u = unsafe { &mut attr.__bindgen_anon_7 };
+    u.btf = blob.as_ptr() as u64;
+    u.btf_size = size;
+    if !log.is_empty() {
+        u.btf_log_buf = log.as_mut_ptr() as u64;
+        u.btf_log_size = log_size;
+        u.btf_log_level = log_level;
+    }
+    // SAFETY: `blob` (btf_size bytes) and `log` (btf_log_size bytes, the most the kernel
+    // writes) borrow live slices for the whole call.
+    let result = unsafe { sys_bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr) }.and_then(owned_fd);
+    // SAFETY: reading an integer field of the union member we initialised above.
+    let log_true_size = unsafe { attr.__bindgen_anon_7.btf_log_true_size };
+    BtfLoadOutcome {
         result,
         log_true_size,
     }
@@ -250,7 +382,16 @@ pub(crate) struct TestRunRaw {
     pub ctx_size_out: u32,
 }
 
-/// Runs a loaded program once (or `repeat` times) on the given input.
+/// Whether `BPF_PROG_TEST_RUN` on this kernel copies at most `data_size_out` bytes to
+/// `data_out` (Linux 5.0, "bpf: respect size hint to BPF_PROG_TEST_RUN if present";
+/// before, it copied the whole output packet). An unknown version is taken as new:
+/// `uname` only fails on broken systems.
+pub(crate) fn honours_data_size_out(v: Option<crate::probe::KernelVersion>) -> bool {
+    v.is_none_or(|v| (v.major, v.minor) >= (5, 0))
+}
+
+/// Runs a loaded program once (or `repeat` times) on the given input. Packet output is
+/// refused on kernels that ignore its size ([`honours_data_size_out`]).
 pub(crate) fn prog_test_run(
     prog: BorrowedFd<'_>,
     args: TestRunArgs<'_>,
@@ -267,6 +408,13 @@ pub(crate) fn prog_test_run(
         Ok(s) => s,
         Err(e) => return (Err(e), TestRunRaw::default()),
     };
+    if !args.data_out.is_empty() && !honours_data_size_out(crate::probe::KernelVersion::current()) {
+        let e = io::Error::new(
+            io::ErrorKind::Unsupported,
+            "packet output of BPF_PROG_TEST_RUN before Linux 5.0 ignores the buffer size",
+        );
+        return (Err(e), TestRunRaw::default());
+    }
     let mut attr = zeroed_attr();
     // SAFETY: writing fields of a union member of a zeroed POD union.
     let t = unsafe { &mut attr.test };
@@ -285,7 +433,9 @@ pub(crate) fn prog_test_run(
     t.batch_size = args.batch_size;
     // SAFETY: the four buffers borrow live slices and their lengths are the sizes stored
     // next to them; the kernel copies at most `data_size_out`/`ctx_size_out` bytes out
-    // (it reports ENOSPC rather than overrun a short buffer).
+    // (it reports ENOSPC rather than overrun a short buffer): for `data_out` since Linux
+    // 5.0, checked above; `ctx_out` arrived (5.2) with its size check. An empty slice is
+    // passed as NULL, which the kernel never copies to.
     let r = unsafe { sys_bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr) };
     // SAFETY: reading integer fields of the union member initialised above.
     let t = unsafe { attr.test };
@@ -319,6 +469,32 @@ pub(crate) fn prog_info(fd: BorrowedFd<'_>) -> io::Result<bpf_prog_info> {
     // fields are zero, so the kernel writes nothing outside it.
     unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
     Ok(info)
+}
+
+/// `BPF_MAP_FREEZE`: no more writes from user space (programs are unaffected).
+pub(crate) fn map_freeze(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr = zeroed_attr();
+    attr.__bindgen_anon_2.map_fd = fd.as_raw_fd() as u32;
+    // SAFETY: BPF_MAP_FREEZE reads only `map_fd`; no pointers are passed.
+    unsafe { sys_bpf(bpf_cmd::BPF_MAP_FREEZE, &mut attr) }?;
+    Ok(())
+}
+
+/// The id of a BTF object (`BPF_OBJ_GET_INFO_BY_FD`, no data requested).
+pub(crate) fn btf_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    // SAFETY: `bpf_btf_info` is a plain C struct of integers; all-zero is valid (its
+    // pointer fields stay 0, so the kernel copies no BTF or name out).
+    let mut info: bpf_btf_info = unsafe { mem::zeroed() };
+    let mut attr = zeroed_attr();
+    // SAFETY: writing fields of a union member of a zeroed POD union.
+    let i = unsafe { &mut attr.info };
+    i.bpf_fd = fd.as_raw_fd() as u32;
+    i.info_len = mem::size_of::<bpf_btf_info>() as u32;
+    i.info = &mut info as *mut bpf_btf_info as u64;
+    // SAFETY: `info` is a live `bpf_btf_info` of `info_len` bytes whose pointer fields are
+    // 0 (nothing is written through them).
+    unsafe { sys_bpf(bpf_cmd::BPF_OBJ_GET_INFO_BY_FD, &mut attr) }?;
+    Ok(info.id)
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` for a map.
@@ -998,6 +1174,11 @@ mod tests {
             prog_flags: 0,
             attach_btf_id: 0,
             fd_array: &[],
+            prog_btf_fd: None,
+            func_info: &[],
+            func_info_rec_size: 0,
+            line_info: &[],
+            line_info_rec_size: 0,
         };
         let out = prog_load(&a, 0, &mut []);
         assert_eq!(out.result.unwrap_err().kind(), io::ErrorKind::InvalidInput);

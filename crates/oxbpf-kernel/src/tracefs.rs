@@ -38,11 +38,13 @@ fn unescape_mount_field(f: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        if let (b'\\', Some(byte)) = (b[i], octal) {
+            out.push(byte);
             i += 4;
         } else {
             out.push(b[i]);
@@ -433,11 +435,12 @@ impl TracepointFormat {
         self.fields.iter().filter(|f| !f.is_common())
     }
 
-    /// Bytes from the record start to the end of the last fixed field.
+    /// Bytes from the record start to the end of the last fixed field (saturating: the
+    /// numbers come from text).
     pub fn fixed_size(&self) -> usize {
         self.fields
             .iter()
-            .map(|f| f.offset + f.size)
+            .map(|f| f.offset.saturating_add(f.size))
             .max()
             .unwrap_or(0)
     }
@@ -529,9 +532,13 @@ fn parse_field(line: &str) -> Result<FormatField, String> {
         }
         None => (rest, None),
     };
+    // The name is the trailing run of identifier characters; it starts after the last
+    // other character, which may be more than one byte long.
     let name_start = body
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     let name = &body[name_start..];
     if name.is_empty() {
         return Err(format!("field `{decl}` has no name"));
@@ -622,6 +629,9 @@ mod tests {
         assert_eq!(unescape_mount_field("/a\\040b"), "/a b");
         assert_eq!(unescape_mount_field("/plain"), "/plain");
         assert_eq!(unescape_mount_field("/end\\04"), "/end\\04");
+        assert_eq!(unescape_mount_field("/back\\134slash"), "/back\\slash");
+        // Not a byte (0o777 > 255): kept as it is, no arithmetic overflow.
+        assert_eq!(unescape_mount_field("/x\\777"), "/x\\777");
     }
 
     #[test]

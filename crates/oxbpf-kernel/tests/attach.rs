@@ -110,7 +110,11 @@ fn unknown_programs_and_tracepoints_are_errors() {
         "{e}"
     );
     let e = KernelObject::load(b"not an elf").unwrap_err();
-    assert!(matches!(e, KernelError::Object { .. }), "{e}");
+    assert!(matches!(e, KernelError::ObjectFile { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "object file: malformed ELF object: no ELF magic number"
+    );
 }
 
 /// A trace instance receiving `bpf_trace_printk` output, so that concurrent readers of the
@@ -217,7 +221,7 @@ fn aya_rejections_come_back_as_verifier_errors() {
         ),
         "{short}"
     );
-    assert!(short.contains("\n  at ./reject.c:17:"), "{short}");
+    assert!(short.contains("\n  at reject.c:17:"), "{short}");
     assert!(
         short.contains(
             ": return *v;\n  instruction slot 7: r0 = *(u64 *)(r0 +0)\n  R0 invalid mem access"
@@ -245,13 +249,13 @@ fn aya_rejections_come_back_as_verifier_errors() {
     );
     // The C source line, from the object's BTF line info.
     let src = summary.source.as_ref().expect("a source line");
-    assert_eq!(src.file, "./reject.c");
+    assert_eq!(src.file, "reject.c");
     assert_eq!(src.line, 17);
     assert_eq!(src.text, "return *v;");
     assert!(
         summary
             .to_string()
-            .ends_with("(at `r0 = *(u64 *)(r0 +0)`, ./reject.c:17: `return *v;`)"),
+            .ends_with("(at `r0 = *(u64 *)(r0 +0)`, reject.c:17: `return *v;`)"),
         "{summary}"
     );
     let table = KernelObject::load_file(fixture("reject.o"))

@@ -510,3 +510,119 @@ fn info_listing_and_nothing_left_behind() {
     assert_eq!(program_info(id).unwrap(), None);
     assert!(!loaded_programs().unwrap().iter().any(|p| p.id == id));
 }
+
+/// `fixtures/callbacks.o`: its program and a created `values` map.
+fn callbacks_object() -> (oxbpf_obj::Object, oxbpf_kernel::KernelMap) {
+    let bytes = std::fs::read(fixture("callbacks.o")).unwrap();
+    let obj = oxbpf_obj::Object::parse(&bytes).unwrap();
+    let m = &obj.maps[0];
+    assert_eq!(m.name, "values");
+    let map = create_map(&MapSpec::new(
+        MapType::Array,
+        m.key_size,
+        m.value_size,
+        m.max_entries,
+        "values",
+    ))
+    .unwrap();
+    (obj, map)
+}
+
+/// Linux wants BTF function information for programs with callbacks; with the object's
+/// BTF (`BPF_BTF_LOAD`), `func_info` and `line_info` the program loads, runs, and its
+/// verifier log shows the C source.
+#[test]
+fn programs_with_callbacks_load_with_their_btf() {
+    require_bpf!();
+    let (obj, map) = callbacks_object();
+    let p = obj.program("sum_callbacks").unwrap();
+    let mut o = opts(ProgType::SocketFilter);
+    o.maps = vec![map.raw_fd()];
+    match load_raw(&p.insns, &o) {
+        Err(KernelError::Verifier { log, .. }) => {
+            assert!(log.contains("missing btf func_info"), "{log}")
+        }
+        other => panic!("expected a rejection without BTF, got {other:?}"),
+    }
+    let blob = obj.btf_for_kernel().unwrap().unwrap();
+    let btf = oxbpf_kernel::load_btf(&blob).unwrap();
+    assert!(btf.id() > 0);
+    let with_btf = o.clone().program_btf(&btf, p).log_level(2);
+    assert_eq!(with_btf.func_info.len(), 8 * p.func_info.len());
+    assert_eq!(p.func_info.len(), 3, "the program and its two callbacks");
+    let prog = load_raw(&p.insns, &with_btf).unwrap();
+    let log = prog.verifier_log();
+    assert!(log.contains("bpf_loop(10, add_index, &sum, 0);"), "{log}");
+    // 0 + 1 + ... + 9 from bpf_loop, the keys 0..3 of the zeroed array: 51.
+    let out = test_run(&prog, &TestRunInput::packet(&packet())).unwrap();
+    assert_eq!(out.retval, 51);
+    // The BTF stays with the program after our descriptor is closed.
+    drop(btf);
+    assert_eq!(
+        test_run(&prog, &TestRunInput::packet(&packet()))
+            .unwrap()
+            .retval,
+        51
+    );
+}
+
+#[test]
+fn btf_and_info_records_are_checked() {
+    require_bpf!();
+    // Not BTF: the kernel's BTF checker says why.
+    match oxbpf_kernel::load_btf(&[0u8; 64]) {
+        Err(KernelError::BtfRejected { errno, log }) => {
+            assert_eq!(errno, libc::EINVAL);
+            assert!(!log.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        oxbpf_kernel::load_btf(&[]),
+        Err(KernelError::InvalidInput { what: "BTF", .. })
+    ));
+    let (obj, map) = callbacks_object();
+    let p = obj.program("sum_callbacks").unwrap();
+    let btf = oxbpf_kernel::load_btf(&obj.btf_for_kernel().unwrap().unwrap()).unwrap();
+    let mut o = opts(ProgType::SocketFilter).program_btf(&btf, p);
+    o.maps = vec![map.raw_fd()];
+    // Records must be whole records of at least the UAPI size.
+    let mut bad = o.clone();
+    bad.func_info.pop();
+    let e = load_raw(&p.insns, &bad).unwrap_err();
+    assert!(e.to_string().contains("whole number"), "{e}");
+    let mut bad = o.clone();
+    bad.line_info_rec_size = 4;
+    let e = load_raw(&p.insns, &bad).unwrap_err();
+    assert!(e.to_string().contains("line_info"), "{e}");
+    // Records without the BTF they refer to.
+    let mut bad = o.clone();
+    bad.prog_btf_fd = None;
+    let e = load_raw(&p.insns, &bad).unwrap_err();
+    assert!(e.to_string().contains("prog_btf_fd"), "{e}");
+    // Records that do not match the instructions: the kernel refuses.
+    let mut bad = o.clone();
+    bad.func_info[0..4].copy_from_slice(&1u32.to_ne_bytes());
+    assert!(matches!(
+        load_raw(&p.insns, &bad),
+        Err(KernelError::Verifier { .. })
+    ));
+    assert!(load_raw(&p.insns, &o).is_ok());
+}
+
+#[test]
+fn frozen_maps_refuse_user_writes() {
+    require_bpf!();
+    let m = create_map(&MapSpec::new(MapType::Array, 4, 8, 1, "frozen")).unwrap();
+    m.update(&0u32.to_ne_bytes(), &7u64.to_ne_bytes(), UpdateMode::Any)
+        .unwrap();
+    m.freeze().unwrap();
+    let e = m
+        .update(&0u32.to_ne_bytes(), &8u64.to_ne_bytes(), UpdateMode::Any)
+        .unwrap_err();
+    assert!(e.to_string().contains("BPF_MAP_UPDATE_ELEM"), "{e}");
+    assert_eq!(
+        m.lookup(&0u32.to_ne_bytes()).unwrap(),
+        Some(7u64.to_ne_bytes().to_vec())
+    );
+}

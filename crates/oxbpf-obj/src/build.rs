@@ -6,7 +6,9 @@
 //! libbpf-style programs (`#include <bpf/bpf_helpers.h>`, which resolves to a shim) and
 //! BCC-style programs (no includes, `bpf_trace_printk("Hello")`) compile unchanged.
 //! The header files are written once to a cache directory named after their content hash
-//! (`$XDG_CACHE_HOME/oxbpf/include-<hash>`, else `~/.cache/...`, else the temp dir).
+//! (`$XDG_CACHE_HOME/oxbpf/include-<hash>`, else `~/.cache/...`, else a private
+//! per-user directory of the temp dir, `oxbpf-<uid>`, checked to be owned by the user and
+//! writable by nobody else).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -359,34 +361,84 @@ fn header_hash() -> u64 {
     h
 }
 
-fn cache_root() -> PathBuf {
+fn cache_root() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("oxbpf");
+        return Some(PathBuf::from(d).join("oxbpf"));
     }
     if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("oxbpf");
+        return Some(PathBuf::from(h).join(".cache").join("oxbpf"));
     }
-    std::env::temp_dir().join("oxbpf")
+    None
 }
 
 /// Writes the shipped headers (once per header version) and returns their directory,
 /// to be used as `-I <dir> -include <dir>/oxbpf.h`.
+///
+/// Without a writable cache directory the headers go to a per-user directory of the
+/// temp dir (`oxbpf-<uid>`), which must be private: the temp dir is shared, and a
+/// header another user could swap between this check and clang's read would put their
+/// code into programs that root then loads into the kernel.
 pub fn header_dir() -> Result<PathBuf, BuildError> {
     let name = format!("include-{:016x}", header_hash());
-    let primary = cache_root().join(&name);
-    match write_headers(&primary) {
-        Ok(()) => Ok(primary),
-        Err(e) => {
-            // A read-only home: fall back to the temp dir.
-            let fallback = std::env::temp_dir().join("oxbpf").join(&name);
-            log::debug!(
-                "cannot write headers to {} ({e}); using {}",
-                primary.display(),
-                fallback.display()
-            );
-            write_headers(&fallback)?;
-            Ok(fallback)
+    let primary = cache_root().map(|d| d.join(&name));
+    if let Some(primary) = &primary {
+        match write_headers(primary) {
+            Ok(()) => return Ok(primary.clone()),
+            Err(e) => log::debug!(
+                "cannot write headers to {} ({e}); using a private temp directory",
+                primary.display()
+            ),
         }
+    }
+    let fallback = private_temp_dir()?.join(&name);
+    write_headers(&fallback)?;
+    Ok(fallback)
+}
+
+/// `<temp dir>/oxbpf-<uid>`, created mode 0700, or the existing one if it is a real
+/// directory (not a symbolic link) owned by this user that nobody else can write.
+fn private_temp_dir() -> Result<PathBuf, BuildError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // Our uid, from a directory we have just created ourselves.
+    let uid = {
+        let probe = TempDir::new()?;
+        std::fs::metadata(probe.path())
+            .map_err(io_err(format!("reading {}", probe.path().display())))?
+            .uid()
+    };
+    let dir = std::env::temp_dir().join(format!("oxbpf-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(format!("creating {}", dir.display()))(e)),
+    }
+    check_private(&dir, uid)?;
+    Ok(dir)
+}
+
+/// Refuses a directory that is a symbolic link, owned by someone else, or writable by
+/// group or others.
+fn check_private(dir: &Path, uid: u32) -> Result<(), BuildError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).map_err(io_err(format!("reading {}", dir.display())))?;
+    let problem = if !m.file_type().is_dir() {
+        Some("is not a directory (or is a symbolic link)".to_string())
+    } else if m.uid() != uid {
+        Some(format!("belongs to uid {}, not to uid {uid}", m.uid()))
+    } else if m.mode() & 0o022 != 0 {
+        Some(format!(
+            "is writable by others (mode {:o})",
+            m.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(BuildError::Io {
+            what: format!("using {} for the oxbpf headers", dir.display()),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, format!("it {p}")),
+        }),
     }
 }
 
@@ -496,6 +548,51 @@ mod tests {
                 .unwrap_or_else(|| panic!("{decl} missing"));
             assert!(line.ends_with(&format!("= (void *) {id};")), "{line}");
         }
+    }
+
+    /// The header's helper declarations and oxbpf-isa's helper table (which the
+    /// assembler, disassembler and runtime use) are two copies of the UAPI list: they
+    /// must name the same helpers with the same ids.
+    #[test]
+    fn header_helper_ids_match_the_isa_table() {
+        let mut declared = Vec::new();
+        for line in HELPER_DEFS.lines() {
+            let Some((decl, id)) = line.split_once(" = (void *) ") else {
+                continue;
+            };
+            let name = decl
+                .split_once("(* const ")
+                .and_then(|(_, r)| r.split_once(')'))
+                .map(|(n, _)| n)
+                .unwrap_or_else(|| panic!("unexpected declaration: {line}"));
+            let id: u32 = id.trim_end_matches(';').parse().unwrap();
+            declared.push((id, name));
+        }
+        let table: Vec<(u32, &str)> = oxbpf_isa::helpers::helpers().collect();
+        assert_eq!(declared, table);
+    }
+
+    #[test]
+    fn temp_fallback_is_private() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = private_temp_dir().unwrap();
+        let m = std::fs::symlink_metadata(&dir).unwrap();
+        assert!(m.is_dir());
+        assert_eq!(m.mode() & 0o077, 0, "{}", dir.display());
+        let uid = m.uid();
+        // Shared, foreign or linked directories are refused.
+        let t = TempDir::new().unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = check_private(t.path(), uid).unwrap_err();
+        assert!(e.to_string().contains("writable by others"), "{e}");
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(check_private(t.path(), uid).is_ok());
+        let e = check_private(t.path(), uid.wrapping_add(1)).unwrap_err();
+        assert!(e.to_string().contains("belongs to uid"), "{e}");
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let e = check_private(&link, uid).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
     }
 
     #[test]

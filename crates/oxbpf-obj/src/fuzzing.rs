@@ -7,6 +7,7 @@ use crate::Object;
 /// Loads `bytes` and, when that succeeds, walks everything a consumer would.
 /// Returns whether the bytes loaded.
 pub fn check_object(bytes: &[u8]) -> bool {
+    check_aya(bytes);
     let obj = match Object::parse(bytes) {
         Ok(o) => o,
         Err(e) => {
@@ -47,4 +48,24 @@ pub fn check_object(bytes: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// What the kernel backend does with an object before loading it: bytes that pass
+/// [`crate::aya_compat::check_for_aya`] go to aya-obj's parser and call relocation, which
+/// must not panic on them (a panic there is caught by the backend, but an abort is not,
+/// and a panic means a check is missing). Objects that [`Object::parse`] accepts must
+/// pass the check.
+fn check_aya(bytes: &[u8]) {
+    if crate::aya_compat::check_for_aya(bytes).is_err() {
+        assert!(
+            Object::parse(bytes).is_err(),
+            "Object::parse accepts what check_for_aya refuses"
+        );
+        return;
+    }
+    if let Ok(mut obj) = aya_obj::Object::parse(bytes) {
+        let text: std::collections::HashSet<usize> =
+            obj.functions.keys().map(|(s, _)| *s).collect();
+        let _ = obj.relocate_calls(&text);
+    }
 }

@@ -66,7 +66,8 @@ pub enum ProgramKind {
     },
     /// `usdt[.s]/<binary>:<provider>:<name>` (kept verbatim in `target`).
     Usdt { target: String, sleepable: bool },
-    /// `tracepoint/<category>/<name>` or `tp/<category>/<name>`.
+    /// `tracepoint/<category>/<name>` or `tp/<category>/<name>`; both empty for
+    /// `tracepoint` and for suffixes that are not `<category>/<name>`.
     Tracepoint { category: String, name: String },
     /// `raw_tp/<name>`, `raw_tracepoint/<name>`; `writable` for the `.w` forms.
     RawTracepoint { name: String, writable: bool },
@@ -202,7 +203,11 @@ fn func_offset(spec: &str) -> Result<(String, u64), String> {
 
 impl ProgramKind {
     /// Parses a program section name. `.text` (and `.text.*`) give
-    /// [`ProgramKind::Unspecified`]. Unknown names are an error that says so.
+    /// [`ProgramKind::Unspecified`]. Unknown names are an error that says so. Every name
+    /// aya-obj loads loads here too: `tracepoint/<function>` and `uprobe/<function>`
+    /// (aya-ebpf's names; libbpf loads them too) leave the target to attach time, and the
+    /// `/<function>` suffixes aya-ebpf adds to `classifier`, `sk_msg`, `cgroup_skb/ingress`,
+    /// ... are ignored, as aya-obj ignores them.
     pub fn from_section(section: &str) -> Result<ProgramKind, String> {
         use ProgramKind as K;
         if section == ".text" || section.starts_with(".text.") {
@@ -217,6 +222,17 @@ impl ProgramKind {
                 Some(_) => Err(format!("section `{kind}` takes no `/...` suffix")),
             }
         };
+        // aya-obj loads these with any `/...` suffix (aya-ebpf names sections
+        // `<kind>/<function>`), so they load here too; the suffix carries no target.
+        let suffix_ignored = |k: ProgramKind| -> ProgramKind {
+            if let Some(r) = rest {
+                log::debug!("section `{section}`: ignoring the suffix `{r}` (as aya does)");
+            }
+            k
+        };
+        // The first `/`-separated part of the suffix: aya-obj ignores what follows
+        // (`cgroup_skb/ingress/<function>`, `sk_skb/stream_parser/<function>`).
+        let hook = rest.map(|r| r.split_once('/').map_or(r, |(h, _)| h));
         Ok(match kind {
             // Old libbpf and aya accept `socket/<anything>`.
             "socket" => K::SocketFilter,
@@ -236,17 +252,17 @@ impl ProgramKind {
                 let (binary, function, offset) = if rest_str.is_empty() {
                     (String::new(), String::new(), 0)
                 } else {
-                    let Some((bin, spec)) = rest_str.split_once(':') else {
-                        return Err(format!(
-                            "expected `{kind}/<binary>:<function>[+<offset>]`, found `{section}`"
-                        ));
-                    };
-                    match parse_number(spec) {
-                        Some(off) => (bin.to_string(), String::new(), off),
-                        None => {
-                            let (f, off) = func_offset(spec)?;
-                            (bin.to_string(), f, off)
-                        }
+                    match rest_str.split_once(':') {
+                        Some((bin, spec)) => match parse_number(spec) {
+                            Some(off) => (bin.to_string(), String::new(), off),
+                            None => {
+                                let (f, off) = func_offset(spec)?;
+                                (bin.to_string(), f, off)
+                            }
+                        },
+                        // `uprobe/<name>` without a binary (aya-ebpf's naming): libbpf
+                        // and aya load it and take the target at attach time.
+                        None => (String::new(), String::new(), 0),
                     }
                 };
                 K::Uprobe {
@@ -273,11 +289,12 @@ impl ProgramKind {
                             name: n.to_string(),
                         }
                     }
-                    _ => {
-                        return Err(format!(
-                            "expected `{kind}/<category>/<name>`, found `{section}`"
-                        ))
-                    }
+                    // Not `<category>/<name>` (aya-ebpf's `tracepoint/<function>`):
+                    // libbpf and aya load it and take the target at attach time.
+                    _ => K::Tracepoint {
+                        category: String::new(),
+                        name: String::new(),
+                    },
                 },
             },
             "raw_tp" | "raw_tracepoint" => K::RawTracepoint {
@@ -330,9 +347,9 @@ impl ProgramKind {
                     }
                 },
             },
-            "classifier" => exact(K::SchedCls {
+            "classifier" => suffix_ignored(K::SchedCls {
                 attach: TcAttach::Unspecified,
-            })?,
+            }),
             "tc" => K::SchedCls {
                 attach: match rest {
                     None => TcAttach::Unspecified,
@@ -357,9 +374,9 @@ impl ProgramKind {
                 },
             },
             "action" => exact(K::SchedAct)?,
-            "perf_event" => exact(K::PerfEvent)?,
+            "perf_event" => suffix_ignored(K::PerfEvent),
             "cgroup_skb" => K::CgroupSkb {
-                direction: Some(match rest {
+                direction: Some(match hook {
                     Some("ingress") => Direction::Ingress,
                     Some("egress") => Direction::Egress,
                     _ => {
@@ -370,29 +387,37 @@ impl ProgramKind {
                     }
                 }),
             },
-            "cgroup" => match rest_str {
+            "cgroup" => match hook.unwrap_or("") {
                 "skb" => K::CgroupSkb { direction: None },
-                "sock" | "sock_create" | "sock_release" | "post_bind4" | "post_bind6" => {
-                    K::CgroupSock { hook: target() }
+                h @ ("sock" | "sock_create" | "sock_release" | "post_bind4" | "post_bind6") => {
+                    K::CgroupSock {
+                        hook: h.to_string(),
+                    }
                 }
-                "bind4" | "bind6" | "connect4" | "connect6" | "connect_unix" | "sendmsg4"
+                h @ ("bind4" | "bind6" | "connect4" | "connect6" | "connect_unix" | "sendmsg4"
                 | "sendmsg6" | "sendmsg_unix" | "recvmsg4" | "recvmsg6" | "recvmsg_unix"
                 | "getpeername4" | "getpeername6" | "getpeername_unix" | "getsockname4"
-                | "getsockname6" | "getsockname_unix" => K::CgroupSockAddr { hook: target() },
+                | "getsockname6" | "getsockname_unix") => K::CgroupSockAddr {
+                    hook: h.to_string(),
+                },
                 "sysctl" => K::CgroupSysctl,
-                "getsockopt" | "setsockopt" => K::CgroupSockopt { hook: target() },
+                h @ ("getsockopt" | "setsockopt") => K::CgroupSockopt {
+                    hook: h.to_string(),
+                },
                 "dev" => K::CgroupDevice,
                 _ => return Err(format!("unknown cgroup hook in section `{section}`")),
             },
-            "sockops" => exact(K::SockOps)?,
-            "sk_skb" => match rest {
+            "sockops" => suffix_ignored(K::SockOps),
+            "sk_skb" => match hook {
                 None | Some("stream_parser") | Some("stream_verdict") | Some("verdict") => {
-                    K::SkSkb { hook: target() }
+                    K::SkSkb {
+                        hook: hook.unwrap_or("").to_string(),
+                    }
                 }
                 Some(_) => return Err(format!("unknown sk_skb hook in section `{section}`")),
             },
-            "sk_msg" => exact(K::SkMsg)?,
-            "sk_lookup" => exact(K::SkLookup)?,
+            "sk_msg" => suffix_ignored(K::SkMsg),
+            "sk_lookup" => suffix_ignored(K::SkLookup),
             "sk_reuseport" => match rest {
                 None => K::SkReuseport { migrate: false },
                 Some("migrate") => K::SkReuseport { migrate: true },
@@ -402,8 +427,8 @@ impl ProgramKind {
                     ))
                 }
             },
-            "lirc_mode2" => exact(K::LircMode2)?,
-            "flow_dissector" => exact(K::FlowDissector)?,
+            "lirc_mode2" => suffix_ignored(K::LircMode2),
+            "flow_dissector" => suffix_ignored(K::FlowDissector),
             "lwt_in" | "lwt_out" | "lwt_xmit" | "lwt_seg6local" => exact(K::Lwt {
                 hook: kind["lwt_".len()..].to_string(),
             })?,
@@ -780,17 +805,114 @@ mod tests {
     fn rejects_malformed_sections() {
         for s in [
             "bogus",
-            "tracepoint/onlyone",
-            "tp/a/b/c",
             "xdp/bogus",
             "tc/sideways",
-            "uprobe/nofunc",
             "kprobe/f+zz",
             "cgroup/nope",
-            "perf_event/extra",
+            "cgroup/nope/f",
+            "cgroup_skb/sideways",
+            "sk_skb/nope",
+            "syscall/extra",
+            "action/extra",
         ] {
             let e = ProgramKind::from_section(s).unwrap_err();
             assert!(!e.is_empty(), "{s}");
+        }
+    }
+
+    /// Every section name aya-obj 0.3 accepts (its own test list plus the suffixed forms
+    /// aya-ebpf emits) loads here too, with the target left to attach time where the
+    /// name carries none.
+    #[test]
+    fn loads_what_aya_loads() {
+        use ProgramKind as K;
+        let attach_time_tp = K::Tracepoint {
+            category: String::new(),
+            name: String::new(),
+        };
+        let attach_time_uprobe = |ret: bool, sleepable: bool| K::Uprobe {
+            binary: String::new(),
+            function: String::new(),
+            offset: 0,
+            ret,
+            sleepable,
+        };
+        let cases: &[(&str, ProgramKind)] = &[
+            ("tracepoint/foo", attach_time_tp.clone()),
+            ("tp/a/b/c", attach_time_tp.clone()),
+            ("uprobe/connect", attach_time_uprobe(false, false)),
+            ("uprobe.s/foo", attach_time_uprobe(false, true)),
+            ("uretprobe/foo", attach_time_uprobe(true, false)),
+            ("uretprobe.s/foo", attach_time_uprobe(true, true)),
+            (
+                "cgroup_skb/ingress/foo",
+                K::CgroupSkb {
+                    direction: Some(Direction::Ingress),
+                },
+            ),
+            (
+                "cgroup/connect4/foo",
+                K::CgroupSockAddr {
+                    hook: "connect4".into(),
+                },
+            ),
+            (
+                "cgroup/getsockopt/foo",
+                K::CgroupSockopt {
+                    hook: "getsockopt".into(),
+                },
+            ),
+            ("cgroup/skb/foo", K::CgroupSkb { direction: None }),
+            (
+                "sk_skb/stream_parser/my_parser",
+                K::SkSkb {
+                    hook: "stream_parser".into(),
+                },
+            ),
+            (
+                "classifier/f",
+                K::SchedCls {
+                    attach: TcAttach::Unspecified,
+                },
+            ),
+            ("perf_event/f", K::PerfEvent),
+            ("sk_msg/f", K::SkMsg),
+            ("sockops/f", K::SockOps),
+            ("sk_lookup/f", K::SkLookup),
+            ("lirc_mode2/f", K::LircMode2),
+            ("flow_dissector/f", K::FlowDissector),
+        ];
+        for (s, want) in cases {
+            assert_eq!(&ProgramKind::from_section(s).unwrap(), want, "{s}");
+        }
+        for s in [
+            "cgroup/connect4",
+            "cgroup/getsockopt",
+            "cgroup/skb",
+            "cgroup_skb/ingress",
+            "fentry.s/foo",
+            "fentry/foo",
+            "fexit.s/foo",
+            "fexit/foo",
+            "kprobe",
+            "kprobe/foo",
+            "lsm.s/foo",
+            "lsm/foo",
+            "lsm_cgroup/foo",
+            "raw_tp/foo",
+            "raw_tracepoint/bar",
+            "sk_reuseport",
+            "sk_reuseport/migrate",
+            "sk_skb/stream_parser",
+            "socket/foo",
+            "tp/foo/bar",
+            "tp_btf/foo",
+            "xdp",
+            "xdp.frags",
+            "iter/task",
+            "freplace/f",
+        ] {
+            assert!(ProgramKind::from_section(s).is_ok(), "{s}");
         }
     }
 

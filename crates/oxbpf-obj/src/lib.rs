@@ -11,7 +11,8 @@
 //!   [`ProgramKind`]) or a function in `.text` that no other function calls (BCC style,
 //!   [`ProgramKind::Unspecified`]). Its [`ObjProgram::insns`] is the linked
 //!   [`oxbpf_isa::Program`]: the program's function first, then every function it calls,
-//!   each once, with bpf-to-bpf `call` offsets rewritten (as libbpf links them).
+//!   each once and depth first, with bpf-to-bpf `call` offsets rewritten (the layout
+//!   libbpf and aya-obj give, so slot numbers match the kernel's verifier log).
 //! - [`Object::maps`]: every [`MapDef`]: BTF-defined maps (`.maps`), legacy maps (`maps`)
 //!   and global data (`.data*`, `.rodata*`, `.bss*`, including `.rodata.str1.1` string
 //!   literals), the latter as one-entry array maps with their initial bytes. In the

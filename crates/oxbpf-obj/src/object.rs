@@ -3,7 +3,10 @@
 //! The loader reads the ELF structure with `object`'s low-level ELF API (which checks every
 //! offset and size), BTF with [`crate::btf`], and links each program the way libbpf does:
 //! the program's own function first, then every function it calls (directly or through a
-//! code-address `lddw`), each once, with `call` offsets rewritten for the new layout. Map
+//! code-address `lddw`), each once and depth first (a callee, then its own callees, then
+//! the caller's next callee), with `call` offsets rewritten for the new layout. The layout
+//! is aya-obj's too (a test compares them), so slot numbers match the kernel's verifier
+//! log for the same program loaded through aya or libbpf. Map
 //! and global-data references become [`LoadImm64::MapIdx`] / [`LoadImm64::MapIdxValue`]
 //! indexing [`Object::maps`].
 
@@ -340,13 +343,11 @@ fn clamp(v: i128) -> i64 {
 
 const R_BPF_64_64: u32 = 1;
 const R_BPF_64_32: u32 = 10;
-const OP_LDDW: u8 = 0x18;
-const OP_CALL: u8 = 0x85;
-const PSEUDO_CALL: u8 = 1;
-const PSEUDO_KFUNC_CALL: u8 = 2;
-const PSEUDO_FUNC: u8 = 4;
-const PSEUDO_MAP_IDX: u8 = 5;
-const PSEUDO_MAP_IDX_VALUE: u8 = 6;
+const OP_CALL: u8 = opcode::JMP_CALL | opcode::CLS_JMP;
+use oxbpf_isa::opcode::{
+    self, LDDW as OP_LDDW, PSEUDO_CALL, PSEUDO_FUNC, PSEUDO_KFUNC_CALL, PSEUDO_MAP_IDX,
+    PSEUDO_MAP_IDX_VALUE,
+};
 const KERNEL_VERSION_ANY: u32 = 0xffff_fffe;
 /// Largest global-data section accepted (64 MiB). Its bytes are copied into the map
 /// definition, so a hostile `.bss` size must not become an allocation; Linux itself
@@ -429,6 +430,42 @@ struct Loader<'a> {
     syms: Vec<SymInfo>,
     /// Relocations per target section: byte offset -> relocation.
     relocs: HashMap<usize, BTreeMap<u64, Reloc>>,
+}
+
+/// Checks the symbol of a relocation against code, as libbpf and aya-obj read it: a
+/// function symbol (the callee itself; clang puts `fn_imm` in the instruction: -1 for a
+/// call, 0 for a code address) or a section symbol (the immediate locates the callee
+/// inside the section). aya-obj panics on other symbol types (`todo!()`) and ignores the
+/// immediate of a function symbol, so anything else would link differently there.
+fn code_symbol(sym: &SymInfo, sname: &str, imm: i32, fn_imm: i32) -> Result<(), String> {
+    match sym.st_type {
+        elf::STT_SECTION => Ok(()),
+        elf::STT_FUNC if imm == fn_imm => Ok(()),
+        elf::STT_FUNC => Err(format!(
+            "relocation against function `{sname}` with immediate {imm} (expected {fn_imm}: \
+             a function symbol names the function itself)"
+        )),
+        t => Err(format!(
+            "relocation against `{sname}`, a symbol of type {t} in a code section (expected \
+             a function or section symbol)"
+        )),
+    }
+}
+
+/// An object without its programs (see [`Loader::parts`]).
+struct Parts {
+    license: String,
+    kernel_version: Option<u32>,
+    btf: Option<Btf>,
+    btf_ext: Option<BtfExt>,
+    maps: Vec<MapDef>,
+    funcs: Vec<Func>,
+}
+
+/// The structural checks of [`Object::parse`] without program kinds and decoding (see
+/// [`crate::aya_compat::check_for_aya`]).
+pub(crate) fn check_structure(bytes: &[u8]) -> Result<(), ObjError> {
+    Loader::new(bytes)?.parts().map(|_| ())
 }
 
 fn elf_err(e: object::read::Error) -> ObjError {
@@ -595,7 +632,8 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn load(self) -> Result<Object, ObjError> {
+    /// Everything but the programs: the checks [`crate::aya_compat::check_for_aya`] runs.
+    fn parts(&self) -> Result<Parts, ObjError> {
         let license = self.license()?;
         let kernel_version = self.kernel_version()?;
         let btf = match self.sec_by_name(".BTF") {
@@ -616,11 +654,29 @@ impl<'a> Loader<'a> {
             }
             (None, _) => None,
         };
-        let (maps, sec_maps, maps_values) = self.maps(btf.as_ref())?;
+        let (mut maps, sec_maps, maps_values) = self.maps(btf.as_ref())?;
         let funcs = self.functions()?;
         let funcs = self.resolve(funcs, &maps, &sec_maps)?;
-        let mut maps = maps;
         self.map_init_slots(&mut maps, &sec_maps, &maps_values)?;
+        Ok(Parts {
+            license,
+            kernel_version,
+            btf,
+            btf_ext,
+            maps,
+            funcs,
+        })
+    }
+
+    fn load(self) -> Result<Object, ObjError> {
+        let Parts {
+            license,
+            kernel_version,
+            btf,
+            btf_ext,
+            maps,
+            funcs,
+        } = self.parts()?;
 
         // Programs: every function of a non-.text code section, and every .text function
         // that nothing calls.
@@ -1162,6 +1218,7 @@ impl<'a> Loader<'a> {
                     tsec.name
                 )));
             }
+            code_symbol(sym, &sname, ins.imm, -1).map_err(ierr)?;
             // Symbol values are section offsets; i128 keeps hostile values from
             // overflowing (func_at then finds nothing).
             let target = clamp(sym.value as i128 + (ins.imm as i128 + 1) * 8);
@@ -1205,6 +1262,7 @@ impl<'a> Loader<'a> {
         };
         let addend = ins.imm as i64;
         if tsec.is_code() {
+            code_symbol(sym, &sname, ins.imm, 0).map_err(ierr)?;
             let target = clamp(sym.value as i128 + addend as i128);
             return match Self::func_at(funcs, tsi, target) {
                 Some(c) => Ok(Fixup::FuncAddr(c)),
@@ -1252,20 +1310,30 @@ impl<'a> Loader<'a> {
         kind: ProgramKind,
         lines: &mut LineCtx<'_>,
     ) -> Result<ObjProgram, ObjError> {
+        // Depth first, as libbpf (`bpf_object__reloc_code`) and aya-obj (`FunctionLinker`)
+        // link: a callee is appended where it is first referenced and its own callees
+        // follow it at once, before the caller's next reference. The same layout gives
+        // the same slot numbers as the kernel's verifier log for a program loaded through
+        // those loaders. An explicit stack keeps hostile call chains off the native stack.
         let mut order = vec![entry];
         let mut placed: HashMap<usize, usize> = HashMap::new();
         placed.insert(entry, 0);
-        let mut i = 0;
-        while i < order.len() {
-            for (_, fx) in &funcs[order[i]].fixups {
-                if let Fixup::Call(c) | Fixup::FuncAddr(c) = *fx {
-                    if let std::collections::hash_map::Entry::Vacant(e) = placed.entry(c) {
-                        e.insert(order.len());
-                        order.push(c);
-                    }
+        // (function, index of its next fixup to look at)
+        let mut stack = vec![(entry, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (f, next) = *top;
+            let Some(&(_, fx)) = funcs[f].fixups.get(next) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            if let Fixup::Call(c) | Fixup::FuncAddr(c) = fx {
+                if let std::collections::hash_map::Entry::Vacant(e) = placed.entry(c) {
+                    e.insert(order.len());
+                    order.push(c);
+                    stack.push((c, 0));
                 }
             }
-            i += 1;
         }
         let entry_f = &funcs[entry];
         let sec_name = &self.secs[entry_f.section].name;

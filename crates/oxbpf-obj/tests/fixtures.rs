@@ -438,18 +438,18 @@ fn bpf_to_bpf_calls_are_linked() {
 
     let one = o.program("caller_one").unwrap();
     let linked: Vec<&str> = one.functions.iter().map(|f| f.name.as_str()).collect();
-    // Entry first, then callees in first-reference order, each once (square is called
-    // twice by sum_squares).
+    // Entry first, then callees depth first as libbpf and aya link them: sum_squares,
+    // its callee square (called twice, placed once), then global_add.
     assert_eq!(
         linked,
-        ["caller_one", "sum_squares", "global_add", "square"]
+        ["caller_one", "sum_squares", "square", "global_add"]
     );
     assert_eq!(
         callees(one),
         ["sum_squares", "global_add", "square", "square"]
     );
     let lens: Vec<usize> = one.functions.iter().map(|f| f.len).collect();
-    assert_eq!(lens, [7, 7, 4, 3]);
+    assert_eq!(lens, [7, 7, 3, 4]);
     assert_eq!(one.insns.len(), 21);
     assert_eq!(one.func_info.len(), 4);
     for (fi, f) in one.func_info.iter().zip(&one.functions) {

@@ -64,7 +64,7 @@ fn calls_are_named_and_maps_annotated() {
         text.contains("  caller_one   tp/sched/sched_switch"),
         "{text}"
     );
-    assert!(text.contains("21 instructions, calls sum_squares, global_add, square"));
+    assert!(text.contains("21 instructions, calls sum_squares, square, global_add"));
     assert!(text.contains("Disassembly of program caller_loop"));
     assert!(!text.contains("Disassembly of program caller_one"));
     assert!(text.contains("r2 = func(pc+5) ll <loop_body>"), "{text}");

@@ -104,4 +104,27 @@ fn main() {
         "interpreter",
         Arc::new(oxbpf_vm::Interpreter::new(&empty, &oxbpf_vm::Helpers::new()).unwrap()),
     );
+    #[cfg(target_arch = "x86_64")]
+    {
+        use oxbpf_vm::jit::{JitOptions, JitProgram};
+        let h = oxbpf_vm::Helpers::new();
+        bench(
+            "jit (checked)",
+            Arc::new(JitProgram::compile(&empty, &h, &JitOptions::checked()).unwrap()),
+        );
+        bench(
+            "jit (verified)",
+            Arc::new(JitProgram::compile(&empty, &h, &JitOptions::verified()).unwrap()),
+        );
+        // A filter reading two context fields and writing the verdict (verified code
+        // reads the context without checks).
+        let filter = oxbpf_isa::assemble(
+            "r2 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r1 + 8)\nr0 = 0\nif r2 > r3 goto +1\nr0 = 1\n*(u32 *)(r1 + 16) = r0\nexit",
+        )
+        .unwrap();
+        bench(
+            "jit (verified), context filter",
+            Arc::new(JitProgram::compile(&filter, &h, &JitOptions::verified()).unwrap()),
+        );
+    }
 }

@@ -17,6 +17,7 @@ use crate::maps::{Map, MapRegistry};
 use crate::progtype::ProgType;
 use crate::task::CurrentTask;
 use crate::trace::{TraceBuffer, DEFAULT_FLAGS};
+use crate::verified::ContextContract;
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use parking_lot::RwLock;
 use std::any::Any;
@@ -260,9 +261,17 @@ impl RunEnv {
 /// tail call runs. Running it makes it the current program of the run's [`RunEnv`] (its
 /// maps, type and trace buffer) for the duration, and grants the run its maps' regions
 /// when they are not the caller's.
+///
+/// A runner of a verified program ([`ProgramRunner::new_verified`]) checks, whenever it is
+/// entered through [`Executable::run`] (tail calls, embedders), that the run keeps the
+/// contract the verifier assumed about `r1` ([`ContextContract::check`]).
 pub struct ProgramRunner {
     exe: Arc<dyn Executable>,
     env: Arc<ProgramEnv>,
+    contract: Option<Arc<ContextContract>>,
+    /// The executable cannot count instructions (verified JIT code without budget
+    /// checks): runs are made without a budget (verified programs terminate).
+    no_budget: bool,
 }
 
 impl std::fmt::Debug for ProgramRunner {
@@ -271,14 +280,43 @@ impl std::fmt::Debug for ProgramRunner {
             .field("program", &self.env.name)
             .field("type", &self.env.prog_type)
             .field("engine", &self.exe.engine())
+            .field("verified", &self.contract.is_some())
             .finish()
     }
 }
 
 impl ProgramRunner {
-    /// Wraps an executable with its environment.
+    /// Wraps an executable (checked: it trusts nothing about its run) with its
+    /// environment.
     pub fn new(exe: Arc<dyn Executable>, env: Arc<ProgramEnv>) -> ProgramRunner {
-        ProgramRunner { exe, env }
+        ProgramRunner {
+            exe,
+            env,
+            contract: None,
+            no_budget: false,
+        }
+    }
+
+    /// Wraps a verified executable: runs entering it through [`Executable::run`] must
+    /// keep `contract`. `counts_budget: false` for code that cannot count instructions
+    /// (its runs are then made without a budget).
+    pub fn new_verified(
+        exe: Arc<dyn Executable>,
+        env: Arc<ProgramEnv>,
+        contract: ContextContract,
+        counts_budget: bool,
+    ) -> ProgramRunner {
+        ProgramRunner {
+            exe,
+            env,
+            contract: Some(Arc::new(contract)),
+            no_budget: !counts_budget,
+        }
+    }
+
+    /// What runs of a verified program must provide (`None`: a checked program).
+    pub fn contract(&self) -> Option<&ContextContract> {
+        self.contract.as_deref()
     }
 
     /// The program's environment.
@@ -286,9 +324,22 @@ impl ProgramRunner {
         &self.env
     }
 
-    /// The executable.
+    /// The executable. For a verified program it trusts its context: run it through the
+    /// runner, which checks the contract.
     pub fn executable(&self) -> &Arc<dyn Executable> {
         &self.exe
+    }
+
+    /// Runs without checking the context contract: for runs whose context the runtime
+    /// built itself to the program's layout.
+    pub(crate) fn run_trusted(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
+        if self.no_budget && ctx.budget.is_some() {
+            let budget = ctx.budget.take();
+            let out = self.run_inner(ctx);
+            ctx.budget = budget;
+            return out;
+        }
+        self.run_inner(ctx)
     }
 }
 
@@ -301,7 +352,22 @@ impl Executable for ProgramRunner {
     ///   is made for the run, so maps, trace and task helpers work;
     /// - in a run whose embedder data is something else, the program runs as it is (the
     ///   helpers that need the runtime then fail with a clear error).
+    ///
+    /// A verified program's context contract is checked first.
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
+        if let Some(c) = &self.contract {
+            c.check(ctx)?;
+        }
+        self.run_trusted(ctx)
+    }
+
+    fn engine(&self) -> EngineKind {
+        self.exe.engine()
+    }
+}
+
+impl ProgramRunner {
+    fn run_inner(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         let (_, env) = ctx.parts();
         let Some(env) = env else {
             let mut run_env = RunEnv::new(self.env.clone());
@@ -337,10 +403,6 @@ impl Executable for ProgramRunner {
             }
         }
         out
-    }
-
-    fn engine(&self) -> EngineKind {
-        self.exe.engine()
     }
 }
 

@@ -3,8 +3,10 @@
 //! ```text
 //!   ObjectSpec (from an ELF object, or built in Rust)
 //!     ── Runtime::load ──▶ maps created (global data initialised, .rodata frozen),
+//!                           helper set checked per program type,
+//!                           programs verified (by default; see `crate::verified`),
 //!                           map references resolved to handles / value addresses,
-//!                           helper set checked per program type, engine prepared,
+//!                           engine prepared (verified: the JIT without run-time checks),
 //!                           program-array and map-in-map slots filled
 //!     ──▶ LoadedObject { programs, maps, trace } ── LoadedProgram::run ──▶ RunResult
 //! ```
@@ -17,6 +19,14 @@
 //! the map's single value (global data). Runs are granted exactly the object's map value
 //! regions (read-only for `BPF_F_RDONLY_PROG` maps such as `.rodata`), the context and the
 //! packet, and nothing else.
+//!
+//! **Verification.** By default ([`Runtime::with_verify`]) every program is verified
+//! before it is prepared, with a configuration built from what the runtime provides
+//! ([`crate::verified`]); a rejection is [`LoadError::Verifier`]. Accepted programs run in
+//! the JIT's verified mode (no run-time memory checks; the interpreter stays checked: it
+//! is the reference). Programs of types the verifier does not model are kept out
+//! ([`LoadedObject::skipped`]). With verification off, every program is prepared in
+//! checked mode, as a program nobody verified.
 
 use crate::env::{MapTable, ProgramEnv, ProgramRunner, RunEnv};
 use crate::helpers::{self, HelperSetError};
@@ -24,7 +34,9 @@ use crate::maps::{Map, MapError, MapRegistry, MapSpec, MapType, PerfEvent};
 use crate::progtype::ProgType;
 use crate::task::CurrentTask;
 use crate::trace::TraceBuffer;
+use crate::verified::{self, ContextContract, HelperMismatch, VerifiedProgram};
 use oxbpf_isa::{Insn, LoadImm64, Program};
+use oxbpf_verifier::{HelperProto, LineInfo, SourceLine, VerifierConfig, VerifyError};
 use oxbpf_vm::{
     EngineKind, Executable, HelperCtx, HelperError, Helpers, RegionKind, RunContext, VmError,
 };
@@ -87,6 +99,11 @@ pub struct ProgramSpec {
     /// Why the runtime cannot run this program, if it cannot (it is then not prepared and
     /// [`LoadedObject::skipped`] says why).
     pub unsupported: Option<String>,
+    /// Source lines (from the object's `.BTF.ext`), for the verifier's diagnostics.
+    pub line_info: Vec<LineInfo>,
+    /// The object has BTF function information for this program (Linux requires it for
+    /// some constructs; the verifier follows).
+    pub btf_func_info: bool,
 }
 
 impl ProgramSpec {
@@ -98,6 +115,8 @@ impl ProgramSpec {
             prog_type,
             insns,
             unsupported: None,
+            line_info: Vec::new(),
+            btf_func_info: false,
         }
     }
 }
@@ -158,6 +177,20 @@ impl ObjectSpec {
                     prog_type,
                     insns: p.insns.clone(),
                     unsupported,
+                    line_info: p
+                        .line_info
+                        .iter()
+                        .map(|l| LineInfo {
+                            pc: l.slot,
+                            line: SourceLine {
+                                file: l.file.to_string(),
+                                line: l.line,
+                                column: l.column,
+                                text: l.source.to_string(),
+                            },
+                        })
+                        .collect(),
+                    btf_func_info: !p.func_info.is_empty(),
                 })
             })
             .collect::<Result<Vec<_>, LoadError>>()?;
@@ -225,6 +258,18 @@ pub enum LoadError {
     DuplicateProgram(String),
     #[error("program `{program}`: unknown program type {id}")]
     ProgType { program: String, id: u32 },
+    /// The verifier rejected the program ([`VerifyError::report`] gives the full report).
+    #[error("program `{program}`: rejected by the verifier: {}", .error.summary())]
+    Verifier {
+        program: String,
+        error: Box<VerifyError>,
+    },
+    /// The program calls a helper that the runtime and the verifier do not agree on.
+    #[error("program `{program}`: {source}")]
+    HelperMismatch {
+        program: String,
+        source: HelperMismatch,
+    },
     #[error("{0}")]
     Object(String),
 }
@@ -236,6 +281,33 @@ pub enum RunError {
     Vm { program: String, source: VmError },
     #[error("program `{program}`: {reason}")]
     Input { program: String, reason: String },
+}
+
+/// Prepares a verified `program` for `engine`: the JIT compiles in verified mode (no
+/// run-time memory checks), with budget checks only when `budget_checks`; the interpreter
+/// is the same as for [`prepare`].
+///
+/// The caller vouches that the program was verified with a configuration that matches the
+/// runs it will get (see [`crate::verified`]).
+pub fn prepare_verified(
+    engine: EngineKind,
+    program: &Program,
+    helpers: &Helpers,
+    budget_checks: bool,
+) -> Result<Arc<dyn Executable>, oxbpf_vm::LoadError> {
+    match engine {
+        #[cfg(target_arch = "x86_64")]
+        EngineKind::Jit => {
+            let opts = oxbpf_vm::jit::JitOptions {
+                budget_checks,
+                ..oxbpf_vm::jit::JitOptions::verified()
+            };
+            Ok(Arc::new(oxbpf_vm::jit::JitProgram::compile(
+                program, helpers, &opts,
+            )?))
+        }
+        _ => prepare(engine, program, helpers),
+    }
 }
 
 /// Prepares `program` for `engine`. The JIT compiles in checked mode with budget checks:
@@ -266,8 +338,10 @@ pub fn prepare(
 pub struct Runtime {
     engine: EngineKind,
     helpers: Helpers,
+    protos: Vec<HelperProto>,
     trace: Arc<TraceBuffer>,
     budget: Option<u64>,
+    verify: bool,
 }
 
 impl Default for Runtime {
@@ -282,19 +356,46 @@ impl std::fmt::Debug for Runtime {
             .field("engine", &self.engine)
             .field("embedder_helpers", &self.helpers.ids())
             .field("budget", &self.budget)
+            .field("verify", &self.verify)
             .finish()
     }
 }
 
 impl Runtime {
-    /// The interpreter, no embedder helpers, a 1 MiB trace buffer, no budget.
+    /// The interpreter, no embedder helpers, a 1 MiB trace buffer, no budget, programs
+    /// verified.
     pub fn new() -> Runtime {
         Runtime {
             engine: EngineKind::Interpreter,
             helpers: Helpers::new(),
+            protos: Vec::new(),
             trace: Arc::new(TraceBuffer::default()),
             budget: None,
+            verify: true,
         }
+    }
+
+    /// Verifies programs at load (the default) and runs the accepted ones without
+    /// run-time checks; `false` loads every program unverified, in checked mode (for
+    /// programs the verifier cannot prove safe but a user trusts: the checks still keep
+    /// them inside their memory).
+    pub fn with_verify(mut self, verify: bool) -> Runtime {
+        self.verify = verify;
+        self
+    }
+
+    /// True when programs are verified at load.
+    pub fn verifies(&self) -> bool {
+        self.verify
+    }
+
+    /// Gives the verifier the prototype of an embedder helper (registered with
+    /// [`Runtime::register_helper`] under the same id): without one, verified loads
+    /// refuse programs that call it.
+    pub fn helper_prototype(&mut self, proto: HelperProto) -> &mut Self {
+        self.protos.retain(|p| p.id != proto.id);
+        self.protos.push(proto);
+        self
     }
 
     /// Selects the engine programs are prepared for.
@@ -371,7 +472,13 @@ impl Runtime {
                 skipped.insert(p.name.clone(), why.clone());
                 continue;
             }
-            let lp = self.load_program(p, &maps, &table)?;
+            if self.verify && verified::verifier_program_type(p.prog_type).is_none() {
+                let why = verified::unverifiable_reason(p.prog_type);
+                log::warn!("program `{}` not loaded: {why}", p.name);
+                skipped.insert(p.name.clone(), why);
+                continue;
+            }
+            let lp = self.load_program(p, object, &maps, &table)?;
             programs.insert(p.name.clone(), lp);
         }
         // Program arrays point at programs of this object.
@@ -425,6 +532,7 @@ impl Runtime {
     fn load_program(
         &self,
         p: &ProgramSpec,
+        object: &ObjectSpec,
         maps: &[Arc<Map>],
         table: &Arc<MapTable>,
     ) -> Result<LoadedProgram, LoadError> {
@@ -435,26 +543,103 @@ impl Runtime {
                 source,
             },
         )?;
-        let exe =
-            prepare(self.engine, &resolved, &helpers).map_err(|source| LoadError::Engine {
-                program: p.name.clone(),
-                engine: self.engine,
-                source,
-            })?;
+        let verified = if self.verify {
+            Some(Arc::new(self.verify_program(p, object, maps, &helpers)?))
+        } else {
+            None
+        };
+        let engine_err = |source| LoadError::Engine {
+            program: p.name.clone(),
+            engine: self.engine,
+            source,
+        };
         let env = Arc::new(ProgramEnv::new(
             &p.name,
             p.prog_type,
             table.clone(),
             self.trace.clone(),
         ));
+        let runner = match &verified {
+            Some(v) => {
+                // Verified programs terminate: the JIT counts instructions only when the
+                // runtime asks for a budget.
+                let counts = self.engine != EngineKind::Jit || self.budget.is_some();
+                let exe = prepare_verified(self.engine, &resolved, &helpers, counts)
+                    .map_err(engine_err)?;
+                ProgramRunner::new_verified(exe, env.clone(), v.contract.clone(), counts)
+            }
+            None => ProgramRunner::new(
+                prepare(self.engine, &resolved, &helpers).map_err(engine_err)?,
+                env.clone(),
+            ),
+        };
         Ok(LoadedProgram {
             name: p.name.clone(),
             section: p.section.clone(),
             prog_type: p.prog_type,
-            runner: Arc::new(ProgramRunner::new(exe, env.clone())),
+            runner: Arc::new(runner),
             env,
             insns: resolved,
             budget: self.budget,
+            verified,
+        })
+    }
+
+    /// The verifier configuration of `p` as this runtime will run it (see
+    /// [`crate::verified`]).
+    fn verifier_config(
+        &self,
+        p: &ProgramSpec,
+        object: &ObjectSpec,
+        maps: &[Arc<Map>],
+    ) -> Option<VerifierConfig> {
+        let pt = verified::verifier_program_type(p.prog_type)?;
+        let mut conf = VerifierConfig::new(pt);
+        conf.context = verified::context_descriptor(p.prog_type, &p.section);
+        conf.maps = verified::verifier_maps(&object.maps, maps);
+        conf.helpers = self.protos.clone();
+        conf.btf_func_info = p.btf_func_info;
+        Some(conf.with_line_info(p.line_info.clone()))
+    }
+
+    /// Verifies `p` (map references unresolved: the verifier types them) against the
+    /// runtime's configuration, after checking that the runtime and the verifier agree on
+    /// every helper it calls.
+    fn verify_program(
+        &self,
+        p: &ProgramSpec,
+        object: &ObjectSpec,
+        maps: &[Arc<Map>],
+        helpers: &Helpers,
+    ) -> Result<VerifiedProgram, LoadError> {
+        let conf = self
+            .verifier_config(p, object, maps)
+            .ok_or_else(|| LoadError::Object(verified::unverifiable_reason(p.prog_type)))?;
+        verified::check_helpers(p.prog_type, helpers, &conf, &p.insns).map_err(|source| {
+            LoadError::HelperMismatch {
+                program: p.name.clone(),
+                source,
+            }
+        })?;
+        let stats =
+            oxbpf_verifier::verify(&p.insns, &conf).map_err(|error| LoadError::Verifier {
+                program: p.name.clone(),
+                error,
+            })?;
+        let context = conf
+            .context
+            .clone()
+            .unwrap_or_else(|| conf.prog_type.default_context());
+        let contract = ContextContract::new(&context, conf.prog_type.packet_access());
+        log::debug!(
+            "program `{}` verified: {} instructions processed",
+            p.name,
+            stats.stats.insns_processed
+        );
+        Ok(VerifiedProgram {
+            verified: stats,
+            context,
+            contract,
         })
     }
 }
@@ -466,7 +651,13 @@ fn create_map(def: &MapDefSpec, registry: &MapRegistry) -> Result<Arc<Map>, Load
         map: name.clone(),
         source,
     };
-    let map = registry.create(def.spec.clone()).map_err(map_err)?;
+    let mut spec = def.spec.clone();
+    if def.origin == MapOrigin::Rodata {
+        // Programs may only read `.rodata`, whatever the definition says: verified
+        // programs may rely on its contents as constants.
+        spec.flags |= crate::maps::flags::BPF_F_RDONLY_PROG;
+    }
+    let map = registry.create(spec).map_err(map_err)?;
     if let Some(init) = &def.initial_data {
         if init.len() != def.spec.value_size as usize || def.spec.key_size != 4 {
             return Err(LoadError::MapDef {
@@ -685,6 +876,7 @@ pub struct LoadedProgram {
     env: Arc<ProgramEnv>,
     insns: Program,
     budget: Option<u64>,
+    verified: Option<Arc<VerifiedProgram>>,
 }
 
 impl std::fmt::Debug for LoadedProgram {
@@ -694,11 +886,18 @@ impl std::fmt::Debug for LoadedProgram {
             .field("section", &self.section)
             .field("type", &self.prog_type)
             .field("engine", &self.runner.engine())
+            .field("verified", &self.verified.is_some())
             .finish()
     }
 }
 
 impl LoadedProgram {
+    /// What the verifier found, for a verified program (`None`: loaded unverified, runs
+    /// in checked mode).
+    pub fn verified(&self) -> Option<&VerifiedProgram> {
+        self.verified.as_deref()
+    }
+
     /// Name.
     pub fn name(&self) -> &str {
         &self.name
@@ -737,7 +936,9 @@ impl LoadedProgram {
 
     /// Runs the program with an embedder-built context: attaches `env` as the run's
     /// embedder data and applies the runtime's budget unless the context has one (the
-    /// object's maps are granted by the program's [`ProgramRunner`]).
+    /// object's maps are granted by the program's [`ProgramRunner`]). A verified program's
+    /// context must be granted in `ctx.regions` as its contract says
+    /// ([`ContextContract::check`]); otherwise the run fails before it starts.
     pub fn run_with(&self, ctx: RunContext<'_>, env: &mut RunEnv) -> Result<u64, RunError> {
         let mut ctx = ctx;
         if ctx.budget.is_none() {
@@ -755,6 +956,11 @@ impl LoadedProgram {
 
     /// Runs the program on `input` (once, or `input.repeat` times on the same buffers, as
     /// `BPF_PROG_TEST_RUN` does) and returns the last `r0` and the mean time per run.
+    ///
+    /// A verified program gets a context of the layout it was verified against: a shorter
+    /// `input.ctx` is zero-extended for the runs (and the caller's bytes updated after),
+    /// no context means a zeroed one. Programs whose context holds packet pointers (XDP,
+    /// tc, cgroup skb) run verified only through [`LoadedProgram::run_packet`].
     pub fn run(&self, input: RunInput<'_>) -> Result<RunResult, RunError> {
         let RunInput {
             mut ctx,
@@ -762,11 +968,17 @@ impl LoadedProgram {
             task,
             repeat,
         } = input;
+        let mut padded = self.verified_context(ctx.as_deref(), packet.is_some())?;
         let runs = repeat.max(1);
         let mut last = None;
         let start = Instant::now();
+        let mut result = Ok(());
         for _ in 0..runs {
-            let mut rc = match (ctx.as_deref_mut(), packet.as_deref_mut()) {
+            let c = match padded.as_deref_mut() {
+                Some(p) => Some(p),
+                None => ctx.as_deref_mut(),
+            };
+            let mut rc = match (c, packet.as_deref_mut()) {
                 (Some(c), p) => {
                     let mut rc = RunContext::with_context(c);
                     if let Some(p) = p {
@@ -787,13 +999,25 @@ impl LoadedProgram {
             let mut env = RunEnv::new(self.env.clone());
             env.task = task;
             let mut rc = rc.with_env(&mut env);
-            let out = self.runner.run(&mut rc).map_err(|source| RunError::Vm {
-                program: self.name.clone(),
-                source,
-            })?;
-            last = Some(out);
+            // The context was built to the program's layout just above.
+            match self.runner.run_trusted(&mut rc) {
+                Ok(out) => last = Some(out),
+                Err(source) => {
+                    result = Err(RunError::Vm {
+                        program: self.name.clone(),
+                        source,
+                    });
+                    break;
+                }
+            }
         }
         let elapsed = start.elapsed();
+        // A zero-extended context goes back to the caller's buffer.
+        if let (Some(p), Some(c)) = (&padded, ctx) {
+            let n = c.len();
+            c.copy_from_slice(&p[..n]);
+        }
+        result?;
         let out = last.ok_or_else(|| RunError::Input {
             program: self.name.clone(),
             reason: "no run was made".into(),
@@ -804,6 +1028,51 @@ impl LoadedProgram {
             duration: elapsed / runs,
             runs,
         })
+    }
+
+    /// For a verified program, the context its runs need when the caller's is not
+    /// enough: a zero-extended copy of a shorter context, or zeros when none is given
+    /// (`None`: use the caller's). Packet pointers in a context are refused (only the
+    /// packet runner sets them), and so is a bare packet where the program expects a
+    /// context.
+    fn verified_context(
+        &self,
+        ctx: Option<&[u8]>,
+        packet: bool,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        let Some(v) = &self.verified else {
+            return Ok(None);
+        };
+        let c = &v.contract;
+        let input_err = |reason: String| RunError::Input {
+            program: self.name.clone(),
+            reason,
+        };
+        if c.packet.is_some() {
+            return Err(input_err(format!(
+                "this verified {} program reads packet pointers from its context ({}), \
+                 which only the packet runner sets: run it on a packet with run_packet (XDP \
+                 and socket filters), or load it without verification",
+                self.prog_type, c.name
+            )));
+        }
+        let need = c.size as usize;
+        if need == 0 {
+            return Ok(None);
+        }
+        match ctx {
+            Some(b) if b.len() >= need => Ok(None),
+            Some(b) => {
+                let mut v = vec![0u8; need];
+                v[..b.len()].copy_from_slice(b);
+                Ok(Some(v))
+            }
+            None if packet => Err(input_err(format!(
+                "{} programs take a context ({}, {need} bytes) in r1, not a bare packet",
+                self.prog_type, c.name
+            ))),
+            None => Ok(Some(vec![0u8; need])),
+        }
     }
 
     /// Runs once with a context buffer (`r1` = its address) and returns `r0`.

@@ -96,6 +96,30 @@ impl ProgType {
         ProgType::ALL.get(id as usize).copied()
     }
 
+    /// The type named `name`: bpftool's names ([`ProgType::name`]) and the usual section
+    /// prefixes (`socket`, `tc`, `classifier`, `action`, `tp`, `raw_tp`, `uprobe`, `fentry`,
+    /// ...). `None` for anything else.
+    pub fn from_name(name: &str) -> Option<ProgType> {
+        if let Some(t) = ProgType::ALL.iter().find(|t| t.name() == name) {
+            return Some(*t);
+        }
+        Some(match name {
+            "socket" => ProgType::SocketFilter,
+            "kretprobe" | "uprobe" | "uretprobe" | "ksyscall" | "usdt" => ProgType::Kprobe,
+            "tc" | "classifier" | "tcx" => ProgType::SchedCls,
+            "action" => ProgType::SchedAct,
+            "tp" => ProgType::Tracepoint,
+            "raw_tp" => ProgType::RawTracepoint,
+            "fentry" | "fexit" | "tp_btf" => ProgType::Tracing,
+            _ => return None,
+        })
+    }
+
+    /// Every type's name, in id order (for messages).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        ProgType::ALL.iter().map(|t| t.name())
+    }
+
     /// The Linux id.
     pub fn as_u32(self) -> u32 {
         self as u32
@@ -367,6 +391,12 @@ mod tests {
         }
         assert_eq!(ProgType::from_u32(33), None);
         assert_eq!(ProgType::Xdp.to_string(), "xdp");
+        for t in ProgType::ALL {
+            assert_eq!(ProgType::from_name(t.name()), Some(t));
+        }
+        assert_eq!(ProgType::from_name("tc"), Some(ProgType::SchedCls));
+        assert_eq!(ProgType::from_name("raw_tp"), Some(ProgType::RawTracepoint));
+        assert_eq!(ProgType::from_name("bogus"), None);
     }
 
     #[test]

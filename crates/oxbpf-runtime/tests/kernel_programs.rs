@@ -1,7 +1,8 @@
 //! The kernel is the reference: every program of the C corpus runs in Linux (maps created
-//! by aya from the same object, programs loaded raw with the object's instructions and
-//! run with `BPF_PROG_TEST_RUN`) and in oxbpf, and the return values, the maps, the ring
-//! buffer records and the `bpf_trace_printk` messages are compared.
+//! by aya from the same object, programs loaded raw with the object's instructions, BTF,
+//! function and line information, and run with `BPF_PROG_TEST_RUN`) and in oxbpf, and the
+//! return values, the maps, the ring buffer records and the `bpf_trace_printk` messages
+//! are compared.
 //!
 //! Skipped (with `SKIP:`) where `bpf()` is not permitted. Values that legitimately differ
 //! (times, random numbers, pids of the kernel's view) are not compared; where oxbpf
@@ -78,12 +79,23 @@ fn load_kernel(name: &str) -> Result<KernelRun, String> {
         }
     };
     let fds: Vec<_> = obj.maps.iter().map(|d| maps[&d.name].raw_fd()).collect();
+    // The object's BTF, as libbpf passes it (Linux needs it for callbacks).
+    let btf = match obj.btf_for_kernel() {
+        Some(blob) => Some(
+            oxbpf_kernel::load_btf(&blob.map_err(|e| format!("BTF: {e}"))?)
+                .map_err(|e| format!("BTF: {e}"))?,
+        ),
+        None => None,
+    };
     let mut progs = BTreeMap::new();
     for p in &obj.programs {
         let t = oxbpf_kernel::ProgType::from_id(p.kind.prog_type())
             .ok_or_else(|| format!("program type {}", p.kind.prog_type()))?;
         let short: String = p.name.chars().take(15).collect();
         let mut opts = LoadOptions::new(t).name(short);
+        if let Some(btf) = &btf {
+            opts = opts.program_btf(btf, p);
+        }
         opts.maps = fds.clone();
         let lp = load_raw(&p.insns, &opts).map_err(|e| format!("program {}: {e}", p.name))?;
         progs.insert(p.name.clone(), lp);
@@ -313,23 +325,9 @@ fn tail_calls() {
 }
 
 /// Linux requires BTF function info for programs with callbacks (`bpf_loop`,
-/// `bpf_for_each_map_elem`), which `oxbpf_kernel::load_raw` does not pass; those objects
-/// are compared when it does.
-fn callbacks_need_btf(name: &str) -> bool {
-    match load_kernel(name) {
-        Err(e) if e.contains("missing btf func_info") => {
-            println!("SKIP: {name}: the kernel needs BTF func_info for callbacks, which oxbpf_kernel::load_raw does not pass");
-            true
-        }
-        _ => false,
-    }
-}
-
+/// `bpf_for_each_map_elem`): `load_kernel` passes the object's.
 #[test]
 fn loops() {
-    if kernel_missing().is_none() && callbacks_need_btf("loops") {
-        return;
-    }
     let (_g, k, o) = setup!("loops");
     assert_eq!(k.run("loops"), ox_run(&o, "loops"));
     assert_eq!(k.entries(".bss"), oxbpf_entries(&o, ".bss"));
@@ -337,9 +335,6 @@ fn loops() {
 
 #[test]
 fn for_each() {
-    if kernel_missing().is_none() && callbacks_need_btf("for_each") {
-        return;
-    }
     let (_g, k, o) = setup!("for_each");
     assert_eq!(k.run("for_each"), ox_run(&o, "for_each"));
     assert_eq!(k.entries(".bss"), oxbpf_entries(&o, ".bss"));

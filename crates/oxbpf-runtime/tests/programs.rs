@@ -1,13 +1,13 @@
 //! The C corpus (`tests/programs/*.c`, committed objects) run by the runtime on every
-//! engine: r0, trace lines and map contents, as the comments of each program state.
+//! engine, unverified (checked mode) and verified (the JIT without run-time checks): r0,
+//! trace lines and map contents, as the comments of each program state.
 
 mod corpus;
 
-use corpus::{global, i64s, load, object, u64s};
+use corpus::{global, i64s, load_setup as load, object, u64s, Setup};
 use oxbpf_runtime::loader::{LoadedObject, PerfRecord, RunInput};
 use oxbpf_runtime::maps::cpu;
 use oxbpf_runtime::task::{CurrentTask, Task};
-use oxbpf_vm::EngineKind;
 
 fn run(o: &LoadedObject, prog: &str) -> u64 {
     let p = o
@@ -27,8 +27,8 @@ fn messages(o: &LoadedObject) -> Vec<String> {
         .collect()
 }
 
-fn each_engine(f: impl Fn(EngineKind)) {
-    for e in corpus::engines() {
+fn each_engine(f: impl Fn(Setup)) {
+    for e in corpus::setups() {
         f(e);
     }
 }
@@ -342,11 +342,8 @@ fn udp_frame() -> Vec<u8> {
 fn xdp_program_on_a_packet_with_maps_and_globals() {
     let bytes = std::fs::read(corpus::crate_dir().join("../../examples/xdp_count.o")).unwrap();
     let obj = oxbpf_obj::Object::parse(&bytes).unwrap();
-    for e in corpus::engines() {
-        let o = oxbpf_runtime::loader::Runtime::new()
-            .with_engine(e)
-            .load_elf(&bytes)
-            .unwrap();
+    for e in corpus::setups() {
+        let o = corpus::runtime(e).load_elf(&bytes).unwrap();
         let p = o.program("xdp_count").unwrap();
         let r = p.run_packet(&udp_frame(), 3).unwrap();
         assert_eq!(r.r0, 2); // XDP_PASS

@@ -149,15 +149,18 @@ pub struct RunOutcome {
 pub trait Executable: Send + Sync {
     /// Runs the program once.
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError>;
-    /// Runs the program once with `r1` = `r1`, `r2`..`r5` = 0, no memory regions, no
-    /// embedder data and no budget, and returns its `r0`: the cheapest entry, for hooks
-    /// whose programs need nothing else (engines may run such calls without building a
-    /// [`RunContext`]; the JIT makes it a plain call for code that needs no run state).
-    fn call1(&self, r1: u64) -> Result<u64, VmError> {
-        let mut ctx = RunContext::new();
-        ctx.args[0] = r1;
-        self.run(&mut ctx).map(|o| o.r0)
-    }
     /// Which engine this is.
     fn engine(&self) -> EngineKind;
+    /// Runs the program from its entry registers alone, when it needs nothing else: no
+    /// memory checks, no helpers or calls, no budget, no way to fail (the JIT's code for
+    /// such programs, verified, or checked when it only uses constant offsets of its stack
+    /// frame). Returns `r0`, or `None` when the program
+    /// needs a [`RunContext`] (then use [`Executable::run`]). Callers that asked for a
+    /// budget must use `run`. The memory the program reads through its registers must be
+    /// valid, as for `run` with the same memory granted.
+    #[inline]
+    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        let _ = args;
+        None
+    }
 }

@@ -11,7 +11,17 @@
 //! assert_eq!(prog.run(&mut RunContext::new()).unwrap().r0, 42);
 //! ```
 
+pub mod bpf;
 pub mod hex;
+pub mod hist;
+mod pod;
+pub mod record;
+
+pub use bpf::{
+    AttachInfo, AttachTarget, Backend, Bpf, BpfBuilder, BpfError, BpfMap, ExitStatus,
+    FallbackPolicy, PerfEvent, RunStats, TraceEvent, TraceFields,
+};
+pub use pod::Pod;
 
 pub use oxbpf_isa as isa;
 pub use oxbpf_vm as vm;

@@ -147,6 +147,71 @@ fn exec_budget_stops_a_runaway_program() {
 }
 
 #[test]
+fn exec_has_a_default_budget_for_unverified_runs() {
+    // `loop: goto loop` stops after 100 million instructions on every engine.
+    let f = temp_file("forever2.bin", &program(&[slot(0x05, 0, 0, -1, 0)]));
+    for engine in ["interp", "jit"] {
+        let o = oxbpf(&["exec", f.s(), "--engine", engine]);
+        assert_eq!(o.status.code(), Some(1), "{engine}");
+        assert!(
+            stderr(&o).contains("instruction budget of 100000000 exhausted"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+    }
+    let o = oxbpf(&["exec", f.s(), "--budget", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nor `none`"), "{}", stderr(&o));
+    // Verified, it never runs: the verifier proves it does not stop.
+    let o = oxbpf(&["exec", f.s(), "--verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("rejected by the verifier"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn exec_verify_checks_raw_programs_against_the_input_buffer() {
+    // r0 = the byte at offset 3 of the input buffer.
+    let f = temp_file("byte3.s", b"r0 = *(u8 *)(r1 + 3)\nexit\n");
+    for engine in ["interp", "jit"] {
+        let o = oxbpf(&[
+            "exec",
+            f.s(),
+            "--verify",
+            "--mem-hex",
+            "00 00 00 2a",
+            "--engine",
+            engine,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("r0 = 42"), "{}", stdout(&o));
+        let o = oxbpf(&[
+            "exec",
+            f.s(),
+            "--verify",
+            "--json",
+            "--mem-hex",
+            "00 00 00 2a",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["verified"], true);
+    }
+    // A 3-byte buffer: the read is past its end, refused before it runs (-v: the report).
+    let o = oxbpf(&["exec", f.s(), "--verify", "--mem-hex", "00 00 00"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("instruction 0"), "{}", stderr(&o));
+    let o = oxbpf(&["exec", f.s(), "--verify", "-v", "--mem-hex", "00 00 00"]);
+    assert!(stderr(&o).contains("error:"), "{}", stderr(&o));
+    // Unverified, it is the run that fails.
+    let o = oxbpf(&["exec", f.s(), "--mem-hex", "00 00 00"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("instruction 0"), "{}", stderr(&o));
+}
+
+#[test]
 fn exec_input_errors_exit_2() {
     // Not a whole number of instructions.
     let f = temp_file("short.bin", &[0x95, 0, 0, 0, 0, 0, 0]);

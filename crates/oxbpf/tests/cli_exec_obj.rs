@@ -130,7 +130,8 @@ fn program_choice_json_and_packets() {
 
 #[test]
 fn faults_exit_1_naming_the_program() {
-    // A context too small for what the program reads is a fault: exit status 1.
+    // Unverified, a context too small for what the program reads is a fault: exit
+    // status 1. Verified, the context is zero-extended to the type's layout.
     let dir = std::env::temp_dir().join(format!("oxbpf-fault-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("reads_ctx.c");
@@ -151,11 +152,160 @@ fn faults_exit_1_naming_the_program() {
         out.to_str().unwrap(),
         "--ctx-hex",
         "0100000000000000",
+        "--unverified",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("reads_ctx"), "{}", stderr(&o));
+    for engine in ["interp", "jit"] {
+        let o = oxbpf(&[
+            "exec",
+            out.to_str().unwrap(),
+            "--ctx-hex",
+            "0100000000000000",
+            "--engine",
+            engine,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("r0 = 0 (0x0)"), "{}", stdout(&o));
+    }
     let o = oxbpf(&["exec", out.to_str().unwrap(), "--ctx-hex", &"07".repeat(32)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("(0x707070707070707)"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Builds a C source into an object in a fresh directory; `None` (with `SKIP:`) without
+/// clang.
+fn build(tag: &str, name: &str, source: &str) -> Option<(PathBuf, String)> {
+    let dir = std::env::temp_dir().join(format!("oxbpf-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let out = dir.join(format!("{name}.o"));
+    let o = oxbpf(&["build", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    if !o.status.success() {
+        println!("SKIP: cannot build with clang: {}", stderr(&o));
+        let _ = std::fs::remove_dir_all(&dir);
+        return None;
+    }
+    Some((dir, out.display().to_string()))
+}
+
+#[test]
+fn rejected_programs_print_the_verifiers_summary_and_exit_1() {
+    // Reads a map value without checking the lookup's result.
+    let Some((dir, obj)) = build(
+        "reject",
+        "unchecked",
+        "struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1);\n\
+         __type(key, __u32); __type(value, __u64); } m SEC(\".maps\");\n\
+         SEC(\"raw_tp/x\") int unchecked(void *ctx) {\n\
+         __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&m, &k);\n\
+         return *v; }\n",
+    ) else {
+        return;
+    };
+    let o = oxbpf(&["exec", &obj]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("program `unchecked` rejected by the verifier"),
+        "{err}"
+    );
+    assert!(err.contains("NULL"), "{err}");
+    assert!(err.contains("unchecked.c:4"), "the C source line: {err}");
+    assert!(err.contains("--unverified"), "{err}");
+    // The full report: the path and the registers.
+    let o = oxbpf(&["exec", &obj, "--verbose"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stderr(&o);
+    assert!(report.len() > err.len(), "{report}");
+    assert!(report.contains("r0"), "{report}");
+    // Unverified it runs, checked: element 0 exists, so the read is fine.
+    let o = oxbpf(&["exec", &obj, "--unverified", "--engine", "jit"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("r0 = 0"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn verified_programs_report_it_in_json() {
+    for engine in ["interp", "jit"] {
+        let o = oxbpf(&[
+            "exec",
+            &corpus("calls"),
+            "--engine",
+            engine,
+            "--json",
+            "--repeat",
+            "3",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["verified"], true);
+        assert!(v["insns_verified"].as_u64().unwrap() > 0);
+        assert_eq!(v["r0"], 551_313);
+        let o = oxbpf(&[
+            "exec",
+            &corpus("calls"),
+            "--engine",
+            engine,
+            "--json",
+            "--unverified",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["verified"], false);
+        assert_eq!(v["r0"], 551_313);
+    }
+}
+
+#[test]
+fn raw_programs_run_as_a_program_type() {
+    let dir = std::env::temp_dir().join(format!("oxbpf-rawtype-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A kprobe program reading pt_regs->di (offset 112) and the current pid.
+    let f = dir.join("regs.s");
+    std::fs::write(
+        &f,
+        "r6 = *(u64 *)(r1 + 112)\ncall bpf_get_current_pid_tgid\nr0 = r6\nexit\n",
+    )
+    .unwrap();
+    let f = f.to_str().unwrap();
+    let mut regs = "00".repeat(112);
+    regs.push_str("2a00000000000000");
+    for extra in [&[][..], &["--verify"][..]] {
+        for engine in ["interp", "jit"] {
+            let mut args = vec![
+                "exec",
+                f,
+                "--prog-type",
+                "kprobe",
+                "--ctx-hex",
+                &regs,
+                "--engine",
+                engine,
+            ];
+            args.extend_from_slice(extra);
+            let o = oxbpf(&args);
+            assert!(o.status.success(), "{extra:?} {engine}: {}", stderr(&o));
+            assert!(stdout(&o).contains("r0 = 42 (0x2a)"), "{}", stdout(&o));
+        }
+    }
+    // Verified as a socket filter it may not read pt_regs past __sk_buff... nor call
+    // helpers its type lacks.
+    let o = oxbpf(&["exec", f, "--prog-type", "xdp", "--verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("rejected by the verifier"),
+        "{}",
+        stderr(&o)
+    );
+    let o = oxbpf(&["exec", f, "--prog-type", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown program type"),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -175,13 +175,20 @@ impl Parsed {
 ///     "line 1, column 5: expected a register such as r1 or %r1, found `%r11` (registers are r0 to r10)");
 /// ```
 pub fn assemble(text: &str) -> Result<Program, AsmError> {
+    assemble_with_lines(text).map(|(p, _)| p)
+}
+
+/// [`assemble`], also returning the 1-based line of each instruction (by instruction
+/// index), for tools that point back into the source.
+pub fn assemble_with_lines(text: &str) -> Result<(Program, Vec<usize>), AsmError> {
     let mut asm = Assembler::default();
     let mut last_line = 0;
     for (i, line) in text.lines().enumerate() {
         asm.line(i + 1, line)?;
         last_line = i + 1;
     }
-    asm.finish(last_line)
+    let lines = asm.items.iter().map(|it| it.line).collect();
+    asm.finish(last_line).map(|p| (p, lines))
 }
 
 /// An assembled instruction and where it came from.

@@ -282,20 +282,36 @@ impl<C: HookContext> Hook<C> {
         if progs.is_empty() {
             return res;
         }
-        // One run context serves every program of this fire: building it is most of the
-        // cost of a run beyond the program (a `RunContext` is ~300 bytes).
-        let mut rc = match env.take() {
-            Some(e) => RunContext::new().with_env(e),
-            None => RunContext::new(),
-        };
-        rc.budget = self.opts.budget;
-        raw::grant_context(&mut rc, &self.layout, ctx);
-        let granted = rc.regions.len();
-        for (i, a) in progs.iter().enumerate() {
-            if i > 0 {
-                self.restore_regions(&mut rc, granted, ctx);
-            }
-            let outcome = a.exec.run(&mut rc);
+        // Programs that run from their registers alone (verified JIT code with no helper
+        // calls: `Executable::run_registers`) need no run context. The context is built
+        // only when a program needs one: it is most of the cost of a run beyond the
+        // program (a `RunContext` is ~300 bytes), and one serves every program of the fire.
+        let fast = self.opts.budget.is_none();
+        let args = [ctx as *mut C as u64, 0, 0, 0, 0];
+        let mut rc: Option<(RunContext<'_>, usize)> = None;
+        for a in progs.iter() {
+            let outcome = match fast.then(|| a.exec.run_registers(&args)).flatten() {
+                Some(r0) => Ok(oxbpf_vm::RunOutcome {
+                    r0,
+                    insns_executed: None,
+                }),
+                None => {
+                    if let Some((rc, granted)) = &mut rc {
+                        self.restore_regions(rc, *granted, ctx);
+                    }
+                    let (rc, _) = rc.get_or_insert_with(|| {
+                        let mut new = match env.take() {
+                            Some(e) => RunContext::new().with_env(e),
+                            None => RunContext::new(),
+                        };
+                        new.budget = self.opts.budget;
+                        raw::grant_context(&mut new, &self.layout, ctx);
+                        let granted = new.regions.len();
+                        (new, granted)
+                    });
+                    a.exec.run(rc)
+                }
+            };
             res.ran += 1;
             let r0 = match outcome {
                 Ok(o) => {

@@ -138,6 +138,18 @@ impl MapError {
     }
 }
 
+/// A vector of `n` copies of `value`, or `ENOMEM` when the allocation fails: map sizes come
+/// from untrusted objects, and an allocation failure must be an error, never an abort.
+pub(crate) fn alloc_vec<T: Clone>(map: &str, n: usize, value: T) -> Result<Vec<T>, MapError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| MapError::NoMemory {
+        map: map.to_string(),
+        bytes: (n as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+    })?;
+    v.resize(n, value);
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

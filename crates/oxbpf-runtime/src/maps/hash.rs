@@ -139,7 +139,14 @@ impl HashMap {
         let slots_u32 = u32::try_from(slots).map_err(|_| too_big())?;
         let values = Slab::new(&spec.name, vbytes)?;
         let keys = Slab::new(&spec.name, kbytes)?;
-        let state = (0..slots).map(|_| AtomicU8::new(0)).collect();
+        let mut state = Vec::new();
+        state
+            .try_reserve_exact(slots)
+            .map_err(|_| MapError::NoMemory {
+                map: spec.name.clone(),
+                bytes: slots as u64,
+            })?;
+        state.extend((0..slots).map(|_| AtomicU8::new(0)));
         let shards = (0..SHARDS).map(|_| Shard::default()).collect();
         let seed = if spec.flags & BPF_F_ZERO_SEED != 0 {
             0
@@ -157,7 +164,7 @@ impl HashMap {
             slots,
             values,
             keys,
-            state,
+            state: state.into_boxed_slice(),
             shards,
             seed,
             count: AtomicUsize::new(0),

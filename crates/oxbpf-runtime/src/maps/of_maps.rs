@@ -64,7 +64,11 @@ impl MapOfMaps {
                 libc::EINVAL,
                 "arrays of maps need key_size 4 and max_entries > 0",
             )?;
-            Slots::Array(vec![None; spec.max_entries as usize])
+            Slots::Array(super::error::alloc_vec(
+                &spec.name,
+                spec.max_entries as usize,
+                None,
+            )?)
         } else {
             spec.check_flags(
                 flags::BPF_F_NO_PREALLOC

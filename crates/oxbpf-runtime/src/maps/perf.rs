@@ -186,10 +186,10 @@ impl PerfEventArray {
             libc::EINVAL,
             "perf event arrays take no program access flags",
         )?;
-        let n = spec.max_entries as usize;
+        let slots = super::error::alloc_vec(&spec.name, spec.max_entries as usize, None)?;
         Ok(PerfEventArray {
             spec,
-            slots: RwLock::new(vec![None; n]),
+            slots: RwLock::new(slots),
         })
     }
 

@@ -71,10 +71,10 @@ impl ProgArray {
             libc::EINVAL,
             "program arrays need key_size 4, value_size 4 and max_entries > 0",
         )?;
-        let n = spec.max_entries as usize;
+        let slots = super::error::alloc_vec(&spec.name, spec.max_entries as usize, None)?;
         Ok(ProgArray {
             spec,
-            slots: RwLock::new(vec![None; n]),
+            slots: RwLock::new(slots),
         })
     }
 

@@ -555,6 +555,9 @@ pub struct Tracer {
     exec_error: Option<OwnedFd>,
     exit: Option<ExitStatus>,
     stop: Arc<AtomicBool>,
+    /// A further stop condition checked with the flag (e.g. a Ctrl-C flag set by a signal
+    /// handler, which also interrupts the wait).
+    stop_check: Option<fn() -> bool>,
     stats: TraceStats,
     /// `run` returned normally (every task gone, or detached).
     finished: bool,
@@ -707,6 +710,7 @@ impl Tracer {
             exec_error: Some(exec_error),
             exit: None,
             stop: Arc::new(AtomicBool::new(false)),
+            stop_check: None,
             stats: TraceStats {
                 tasks: 1,
                 ..Default::default()
@@ -786,6 +790,7 @@ impl Tracer {
             exec_error: None,
             exit: None,
             stop: Arc::new(AtomicBool::new(false)),
+            stop_check: None,
             stats: TraceStats {
                 tasks: ntasks,
                 ..Default::default()
@@ -805,6 +810,18 @@ impl Tracer {
         StopHandle(self.stop.clone())
     }
 
+    /// Also stops [`Tracer::run`] when `check` returns true, as a [`StopHandle`] would.
+    /// `check` is called at every stop and when a signal interrupts the tracer's wait, so
+    /// a flag set by a signal handler (Ctrl-C) is seen even when no tracee stops.
+    pub fn stop_when(mut self, check: fn() -> bool) -> Tracer {
+        self.stop_check = Some(check);
+        self
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.stop_check.is_some_and(|f| f())
+    }
+
     /// Traces until every task has exited (or a stop), calling `on_event` for each event
     /// of interest.
     pub fn run(
@@ -813,7 +830,7 @@ impl Tracer {
     ) -> Result<TraceOutcome, TracerError> {
         let mut delivering = true;
         loop {
-            if delivering && self.stop.load(Ordering::Relaxed) {
+            if delivering && self.stop_requested() {
                 delivering = false;
                 if self.mode == Mode::AllSyscalls {
                     self.detach_all()?;
@@ -821,7 +838,10 @@ impl Tracer {
                 }
             }
             let stop = self.stop.clone();
-            let (tid, status) = match sys::wait_any(|| stop.load(Ordering::Relaxed)) {
+            let check = self.stop_check;
+            let (tid, status) = match sys::wait_any(|| {
+                stop.load(Ordering::Relaxed) || check.is_some_and(|f| f())
+            }) {
                 Ok(Some(x)) => x,
                 Ok(None) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,

@@ -52,13 +52,50 @@ pub fn object(name: &str) -> Object {
     Object::parse(&object_bytes(name)).unwrap_or_else(|e| panic!("{name}.o: {e}"))
 }
 
-/// `name` loaded into a fresh runtime on `engine`.
+/// `name` loaded into a fresh runtime on `engine` (verified, the default).
 pub fn load(name: &str, engine: EngineKind) -> LoadedObject {
-    Runtime::new()
-        .with_engine(engine)
-        .with_budget(Some(10_000_000))
+    load_setup(
+        name,
+        Setup {
+            engine,
+            verify: true,
+        },
+    )
+}
+
+/// How the corpus is loaded: an engine, verified (the JIT then runs without run-time
+/// checks) or not (checked mode, with an instruction budget).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setup {
+    pub engine: EngineKind,
+    pub verify: bool,
+}
+
+/// `name` loaded into a fresh runtime with `setup`.
+pub fn load_setup(name: &str, setup: Setup) -> LoadedObject {
+    runtime(setup)
         .load_elf(&object_bytes(name))
-        .unwrap_or_else(|e| panic!("{name}.o: {e}"))
+        .unwrap_or_else(|e| panic!("{name}.o ({setup:?}): {e}"))
+}
+
+/// A runtime for `setup`: unverified runs get a budget, verified ones (which terminate)
+/// none, so the JIT compiles without budget checks.
+pub fn runtime(setup: Setup) -> Runtime {
+    Runtime::new()
+        .with_engine(setup.engine)
+        .with_verify(setup.verify)
+        .with_budget((!setup.verify).then_some(10_000_000))
+}
+
+/// Every engine, unverified and verified.
+pub fn setups() -> Vec<Setup> {
+    let mut v = Vec::new();
+    for verify in [false, true] {
+        for engine in engines() {
+            v.push(Setup { engine, verify });
+        }
+    }
+    v
 }
 
 /// `Some(reason)` when clang is unavailable.

@@ -22,12 +22,16 @@ struct walk {
 
 u64 results[4];
 
+/* Stops after the third element (key 2). The decision depends on the key, not on a
+ * counter the callback increments: Linux verifies callbacks like loop bodies and gives
+ * up ("BPF program is too large") when a decision depends on a growing counter. */
 static long visit(void *map, u32 *key, u64 *val, struct walk *w)
 {
 	w->sum += *val;
 	w->keys += *key;
+	w->visits++;
 	*val *= 2;
-	return ++w->visits >= 3 ? 1 : 0;
+	return *key >= 2 ? 1 : 0;
 }
 
 static long visit_all(void *map, u32 *key, u64 *val, struct walk *w)
@@ -41,13 +45,16 @@ SEC("raw_tp/sys_enter")
 int for_each(void *ctx)
 {
 	struct walk w = {};
-	u32 k;
-	for (k = 0; k < 5; k++) {
-		u64 v = 10 * (k + 1);
+	/* The loop counters stay in registers (a copy is the key): verifiers track a
+	 * counter they can see, not one that lives in a 4-byte stack slot. */
+	for (u32 i = 0; i < 5; i++) {
+		u32 k = i;
+		u64 v = 10 * (i + 1);
 		bpf_map_update_elem(&arr, &k, &v, BPF_ANY);
 	}
-	for (k = 100; k < 104; k++) {
-		u64 v = k;
+	for (u32 i = 100; i < 104; i++) {
+		u32 k = i;
+		u64 v = i;
 		bpf_map_update_elem(&hsh, &k, &v, BPF_ANY);
 	}
 	results[0] = bpf_for_each_map_elem(&arr, visit, &w, 0); /* 3 */

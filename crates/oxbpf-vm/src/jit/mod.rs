@@ -280,12 +280,6 @@ impl JitProgram {
         self.source.is_some()
     }
 
-    /// True when runs without a budget are a plain call of the code (no run state: no
-    /// helpers, calls, memory checks or errors possible).
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Offset in [`JitProgram::code`] of each instruction's code (by instruction index),
     /// `None` for instructions that can never run (and so have no code) and for the second
     /// instruction of a fused pair (see [`JitProgram::is_fused`]). Offsets are those of
@@ -318,16 +312,24 @@ impl JitProgram {
         &self.opts
     }
 
+    /// Whether runs need nothing but the entry registers (no helper or local calls, no
+    /// memory checks, no budget): then [`Executable::run_registers`] runs it. Verified
+    /// code of such programs, and checked code of those that touch no memory but constant
+    /// offsets of their stack frame.
+    pub fn runs_from_registers(&self) -> bool {
+        self.direct.is_some()
+    }
+
     /// Bytes of eBPF stack each run reserves.
     pub fn stack_bytes(&self) -> usize {
         self.fast.shared.stack_bytes
     }
 
     /// Runs the program with `r1` = `r1`, `r2`..`r5` = 0, no memory regions, no embedder
-    /// data and no budget: the entry for hooks whose programs need nothing else (verified
-    /// programs, or checked ones that only use their stack). When the code needs no run
-    /// state ([`JitProgram::is_direct`]) this is one indirect call; otherwise it is
-    /// [`Executable::run`] with such a context.
+    /// data and no budget: the entry for hooks whose programs need nothing else. When the
+    /// code needs no run state ([`JitProgram::runs_from_registers`]) this is one indirect
+    /// call (as [`Executable::run_registers`]); otherwise it is [`Executable::run`] with
+    /// such a context.
     #[inline]
     pub fn call1(&self, r1: u64) -> Result<u64, VmError> {
         match self.direct {
@@ -367,13 +369,13 @@ impl Executable for JitProgram {
         self.run_slow(ctx)
     }
 
-    #[inline]
-    fn call1(&self, r1: u64) -> Result<u64, VmError> {
-        JitProgram::call1(self, r1)
-    }
-
     fn engine(&self) -> EngineKind {
         EngineKind::Jit
+    }
+
+    #[inline]
+    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        self.direct.map(|d| d.call(args))
     }
 }
 

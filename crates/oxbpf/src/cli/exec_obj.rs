@@ -1,13 +1,15 @@
 //! `oxbpf exec prog.o`: run a program of an ELF object in the userspace runtime, as
 //! `BPF_PROG_TEST_RUN` runs it in the kernel, and print `r0`, the trace output and,
 //! with `--maps`, the maps afterwards. `--state DIR` keeps the maps between invocations
-//! (read before the run, written after), which `oxbpf map dump` reads.
+//! (read before the run, written after), which `oxbpf map dump` reads. Programs are
+//! verified when they are loaded unless `--unverified` is given.
 
+use super::exec::{budget_for, Budget};
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use oxbpf::EngineKind;
 use oxbpf_runtime::dump;
-use oxbpf_runtime::loader::{LoadedObject, ObjectSpec, RunInput, Runtime};
+use oxbpf_runtime::loader::{LoadError, LoadedObject, ObjectSpec, RunInput, Runtime};
 use oxbpf_runtime::maps::{Map, MapType};
 use oxbpf_runtime::progtype::ProgType;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,18 @@ use std::path::{Path, PathBuf};
 /// What `exec` needs to run an object.
 pub struct ObjectRun<'a> {
     pub file: &'a Path,
-    pub bytes: &'a [u8],
+    /// The object (or one raw program of a given type).
+    pub spec: ObjectSpec,
     pub program: Option<&'a str>,
     pub ctx: Option<Vec<u8>>,
     pub packet: Option<Vec<u8>>,
     pub engine: EngineKind,
     pub repeat: u64,
-    pub budget: Option<u64>,
+    pub budget: Option<Budget>,
+    /// Verify the programs at load (and run them without run-time checks).
+    pub verify: bool,
+    /// The verifier's full report on a rejection.
+    pub verbose: bool,
     pub maps: bool,
     pub json: bool,
     pub state: Option<&'a Path>,
@@ -29,7 +36,7 @@ pub struct ObjectRun<'a> {
 
 pub fn run(r: ObjectRun<'_>) -> CmdResult {
     let file = r.file.display().to_string();
-    let spec = ObjectSpec::from_elf(r.bytes).map_err(|e| Failure::input(anyhow!("{file}: {e}")))?;
+    let spec = &r.spec;
     let names: Vec<&str> = spec.programs.iter().map(|p| p.name.as_str()).collect();
     let name = match (r.program, names.as_slice()) {
         (Some(n), _) => {
@@ -51,10 +58,24 @@ pub fn run(r: ObjectRun<'_>) -> CmdResult {
             )))
         }
     };
-    let runtime = Runtime::new().with_engine(r.engine).with_budget(r.budget);
-    let obj = runtime
-        .load(&spec)
-        .map_err(|e| Failure::program(anyhow!("{file}: {e}")))?;
+    let runtime = Runtime::new()
+        .with_engine(r.engine)
+        .with_verify(r.verify)
+        .with_budget(budget_for(r.budget, r.verify));
+    let obj = runtime.load(spec).map_err(|e| match e {
+        LoadError::Verifier { program, error } => {
+            let (text, note) = if r.verbose {
+                (format!("\n{}", error.report().trim_end()), "")
+            } else {
+                (error.summary(), "--verbose: the full report; ")
+            };
+            Failure::program(anyhow!(
+                "{file}: program `{program}` rejected by the verifier: {text}\n\
+                 ({note}--unverified: run it in checked mode anyway)"
+            ))
+        }
+        e => Failure::program(anyhow!("{file}: {e}")),
+    })?;
     if let Some(dir) = r.state {
         restore_maps(&obj, dir).map_err(Failure::input)?;
     }
@@ -109,6 +130,8 @@ pub fn run(r: ObjectRun<'_>) -> CmdResult {
             "file": file,
             "program": name,
             "engine": oxbpf::engine_name(r.engine),
+            "verified": prog.verified().is_some(),
+            "insns_verified": prog.verified().map(|v| v.verified.stats.insns_processed),
             "r0": r0,
             "r0_hex": format!("{r0:#x}"),
             "runs": runs,

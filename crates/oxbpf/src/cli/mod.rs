@@ -16,6 +16,8 @@ mod exec_obj;
 mod input;
 mod list;
 mod map;
+mod run;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,13 +43,16 @@ enum Command {
     Doctor(doctor::Args),
     Exec(exec::Args),
     List(list::Args),
+    Run(run::Args),
     Map(map::Args),
+    Verify(verify::Args),
 }
 
 /// A failed command: the message and the exit status class.
 pub struct Failure {
     code: u8,
-    error: anyhow::Error,
+    /// `None`: exit with `code` silently (the status of a command `oxbpf run` ran).
+    error: Option<anyhow::Error>,
 }
 
 impl Failure {
@@ -55,7 +60,7 @@ impl Failure {
     pub fn input(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: 2,
-            error: error.into(),
+            error: Some(error.into()),
         }
     }
 
@@ -63,8 +68,13 @@ impl Failure {
     pub fn program(error: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: 1,
-            error: error.into(),
+            error: Some(error.into()),
         }
+    }
+
+    /// Exit with `code` and no message.
+    pub fn exit(code: u8) -> Failure {
+        Failure { code, error: None }
     }
 }
 
@@ -89,12 +99,16 @@ pub fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Exec(a) => exec::run(a),
         Command::List(a) => list::run(a),
+        Command::Run(a) => run::run(a),
         Command::Map(a) => map::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("oxbpf: {:#}", f.error);
+            if let Some(e) = &f.error {
+                eprintln!("oxbpf: {e:#}");
+            }
             ExitCode::from(f.code)
         }
     }

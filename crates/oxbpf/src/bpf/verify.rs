@@ -1,0 +1,222 @@
+//! oxbpf's verifier in the userspace backend: programs are verified for the hook they run
+//! on (its program type and context layout); accepted programs run as the JIT's verified
+//! code (no run-time memory checks) when the engine is the JIT and no budget is set.
+
+use super::error::BpfError;
+use super::source::{ProgramInfo, Source};
+use super::target::UserHook;
+use oxbpf_obj::ProgramKind;
+use oxbpf_runtime::env::ProgramRunner;
+use oxbpf_runtime::loader::LoadedProgram;
+use oxbpf_runtime::tracer::Phase;
+use oxbpf_verifier::{
+    verify, ContextDescriptor, ContextField, HookSpec, ProgramType, VerifierConfig,
+};
+use oxbpf_vm::Executable;
+use std::sync::Arc;
+
+/// What the verifier checks a program against.
+#[derive(Clone, Debug)]
+pub enum VerifyAs {
+    /// The program type and context of a program kind (a section, or the kind a hook
+    /// implies), with an optional context layout replacing the default.
+    Kind(ProgramKind, Option<ContextDescriptor>),
+    /// An embedder hook.
+    Hook(Arc<HookSpec>),
+}
+
+impl VerifyAs {
+    /// A key for caching verdicts.
+    pub fn key(&self) -> String {
+        match self {
+            VerifyAs::Kind(k, c) => format!("{k}|{}", c.as_ref().map_or("", |c| &c.name)),
+            VerifyAs::Hook(h) => format!("hook {}", h.name),
+        }
+    }
+}
+
+/// `raw_syscalls:sys_enter` / `sys_exit`: `id` (8 bytes) at 8, then `args[6]` or `ret`.
+fn raw_syscalls(phase: Phase) -> Option<ContextDescriptor> {
+    let mut fields = vec![
+        ContextField::scalar("common_type", 0, 2).hidden(),
+        ContextField::scalar("common_flags", 2, 1).hidden(),
+        ContextField::scalar("common_preempt_count", 3, 1).hidden(),
+        ContextField::scalar("common_pid", 4, 4).hidden(),
+        ContextField::scalar("id", 8, 8),
+    ];
+    let (name, size) = match phase {
+        Phase::Enter => {
+            for i in 0..6u32 {
+                fields.push(ContextField::scalar(format!("args[{i}]"), 16 + i * 8, 8));
+            }
+            ("raw_syscalls_sys_enter", 64)
+        }
+        Phase::Exit => {
+            fields.push(ContextField::scalar("ret", 16, 8));
+            ("raw_syscalls_sys_exit", 24)
+        }
+    };
+    ContextDescriptor::new(name, size, fields)
+        .ok()
+        .map(ContextDescriptor::with_flat_loads)
+}
+
+/// What the verifier checks a program on a userspace hook against.
+pub fn for_user_hook(hook: &UserHook) -> VerifyAs {
+    match hook {
+        UserHook::Syscall { phase, syscall } => {
+            let name = format!(
+                "sys_{}_{}",
+                match phase {
+                    Phase::Enter => "enter",
+                    Phase::Exit => "exit",
+                },
+                syscall.tracepoint.unwrap_or(syscall.name)
+            );
+            VerifyAs::Kind(
+                ProgramKind::Tracepoint {
+                    category: "syscalls".into(),
+                    name,
+                },
+                None,
+            )
+        }
+        UserHook::AllSyscalls { phase } => VerifyAs::Kind(
+            ProgramKind::Tracepoint {
+                category: "raw_syscalls".into(),
+                name: match phase {
+                    Phase::Enter => "sys_enter".into(),
+                    Phase::Exit => "sys_exit".into(),
+                },
+            },
+            raw_syscalls(*phase),
+        ),
+        UserHook::Packet(oxbpf_runtime::packet::ProgramKind::Xdp) => VerifyAs::Kind(
+            ProgramKind::Xdp {
+                frags: false,
+                attach: oxbpf_obj::XdpAttach::Interface,
+            },
+            None,
+        ),
+        UserHook::Packet(oxbpf_runtime::packet::ProgramKind::SocketFilter) => {
+            VerifyAs::Kind(ProgramKind::SocketFilter, None)
+        }
+    }
+}
+
+/// Verifies `prog` as `what`. `Ok(false)`: the verifier does not handle this program type
+/// (the program then runs with every access checked).
+pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, BpfError> {
+    let (kind, ctx, hook) = match what {
+        VerifyAs::Kind(k, c) => (k.clone(), c.clone(), None),
+        // The kind only selects maps and lines below; the hook decides the rest.
+        VerifyAs::Hook(h) => (ProgramKind::SocketFilter, None, Some(h.clone())),
+    };
+    let Some(pt) = ProgramType::from_kind(&kind) else {
+        return Ok(false);
+    };
+    let mut config = match src
+        .object
+        .as_ref()
+        .and_then(|o| Some((o, o.program(&prog.name)?)))
+    {
+        Some((obj, p)) => {
+            let mut p = p.clone();
+            p.kind = kind.clone();
+            VerifierConfig::for_object_program(obj, &p).map_err(|e| BpfError::Verifier {
+                source_name: src.name.clone(),
+                program: prog.name.clone(),
+                summary: e.reason.clone(),
+                report: e.reason,
+            })?
+        }
+        None => VerifierConfig::new(pt),
+    };
+    if let Some(c) = ctx {
+        config.context = Some(c);
+    }
+    if let ProgramKind::Tracepoint { category, name } = &kind {
+        if config.context.is_none() {
+            // The real record layout when tracefs has it.
+            config.context = oxbpf_kernel::Tracefs::find()
+                .and_then(|t| {
+                    std::fs::read_to_string(t.path(format!("events/{category}/{name}/format"))).ok()
+                })
+                .and_then(|text| ContextDescriptor::from_tracepoint_format(&text).ok());
+        }
+    }
+    if let Some(h) = hook {
+        config.prog_type = ProgramType::Hook(h);
+        config.context = None;
+    }
+    match verify(&prog.insns, &config) {
+        Ok(v) => {
+            log::debug!(
+                "{}: program `{}` verified ({} instructions processed)",
+                src.name,
+                prog.name,
+                v.stats.insns_processed
+            );
+            Ok(true)
+        }
+        Err(e) => Err(BpfError::Verifier {
+            source_name: src.name.clone(),
+            program: prog.name.clone(),
+            summary: e.summary(),
+            report: e.report(),
+        }),
+    }
+}
+
+/// A loaded program compiled again by the JIT in verified mode: its runner (the program's
+/// environment, maps and helpers unchanged) and the code itself (for hooks'
+/// registers-only fast path).
+pub struct VerifiedCode {
+    pub runner: Arc<ProgramRunner>,
+    pub code: Arc<dyn Executable>,
+    pub registers_only: bool,
+}
+
+/// Compiles `p` for the JIT's verified mode.
+#[cfg(target_arch = "x86_64")]
+pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCode, BpfError> {
+    use oxbpf_vm::jit::{JitOptions, JitProgram};
+    let helpers = oxbpf_runtime::helpers::helpers_for(
+        p.prog_type(),
+        &oxbpf_vm::Helpers::new(),
+        Some(p.insns()),
+    )
+    .map_err(|e| BpfError::Load {
+        source_name: src_name.to_string(),
+        error: Box::new(oxbpf_runtime::loader::LoadError::Helpers {
+            program: p.name().to_string(),
+            source: e,
+        }),
+    })?;
+    let jit = JitProgram::compile(p.insns(), &helpers, &JitOptions::verified()).map_err(|e| {
+        BpfError::Load {
+            source_name: src_name.to_string(),
+            error: Box::new(oxbpf_runtime::loader::LoadError::Engine {
+                program: p.name().to_string(),
+                engine: oxbpf_vm::EngineKind::Jit,
+                source: e,
+            }),
+        }
+    })?;
+    let registers_only = jit.runs_from_registers();
+    let code: Arc<dyn Executable> = Arc::new(jit);
+    Ok(VerifiedCode {
+        runner: Arc::new(ProgramRunner::new(code.clone(), p.env().clone())),
+        code,
+        registers_only,
+    })
+}
+
+/// Without a JIT there is no verified mode: programs keep their checked engine.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCode, BpfError> {
+    let _ = (p, src_name);
+    Err(BpfError::Unsupported {
+        what: "the JIT's verified mode (x86-64 only)".into(),
+    })
+}

@@ -1,0 +1,750 @@
+//! `oxbpf run` on both backends: exact output, exit codes, notices, cleanup.
+
+mod common;
+
+use common::{program, scratch_file, workload, workload_named, WORKLOAD_COMM};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn oxbpf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn hello() -> String {
+    common::root()
+        .join("examples/hello.c")
+        .display()
+        .to_string()
+}
+
+/// The `Hello, World!` lines of task `comm`, with the pid they show.
+fn hello_lines(out: &str, comm: &str) -> Vec<(u32, String)> {
+    out.lines()
+        .filter(|l| l.ends_with("bpf_trace_printk: Hello, World!"))
+        .filter_map(|l| {
+            let (head, _) = l.split_once(" [")?;
+            let (task, pid) = head.trim().rsplit_once('-')?;
+            (task == comm).then(|| (pid.trim().parse().unwrap(), l.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn hello_world_on_the_tracepoint_in_userspace() {
+    require_clang!();
+    let f = scratch_file("cli-hello", b"h");
+    let fs = f.to_str().unwrap();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        &hello(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        w,
+        "o",
+        fs,
+        "o",
+        fs,
+        "x",
+        "3",
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(err, "Attaching 1 program to 1 hook (userspace)...\n");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let pid: u32 = lines[0].trim_start()[WORKLOAD_COMM.len() + 1..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for l in lines {
+        common::assert_trace_shape(l, WORKLOAD_COMM, pid, "Hello, World!");
+    }
+}
+
+#[test]
+fn kprobe_form_says_which_hooks_it_used() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        &hello(),
+        "--attach",
+        "kprobe:do_sys_openat2",
+        "--",
+        w,
+        "o",
+        "/",
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err,
+        "oxbpf: kprobe:do_sys_openat2 runs in userspace on the system call hooks tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_openat2, tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_creat of traced commands (do_sys_openat2 implements openat, openat2, open and creat)\n\
+         Attaching 1 program to 4 hooks (userspace)...\n"
+    );
+    assert_eq!(hello_lines(&out, WORKLOAD_COMM).len(), 1, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn maps_ring_buffers_and_formats() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let f = scratch_file("cli-maps", b"m");
+    let fs = f.to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        program("opens").to_str().unwrap(),
+        "--format",
+        "pid:u32 tid:u32 name:str64",
+        "--",
+        w,
+        "o",
+        fs,
+        "o",
+        fs,
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let first = out.lines().next().unwrap();
+    let pid: u32 = first.trim_start()[WORKLOAD_COMM.len() + 1..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let trace = out.lines().next().unwrap().to_string();
+    common::assert_trace_shape(&trace, WORKLOAD_COMM, pid, &format!("open {fs}"));
+    let rest: Vec<&str> = out.lines().skip(1).collect();
+    let rec = format!("pid={pid} tid={pid} name={fs}");
+    assert_eq!(
+        rest[..2],
+        [format!("events: {rec}"), format!("perf_events: {rec}")]
+    );
+    assert!(
+        out.ends_with(&format!("\n\n@opens[{pid}]: 2\n\n@by_tid[{pid}]: 2\n")),
+        "{out}"
+    );
+    // Without --format: hex.
+    let o = oxbpf(&[
+        "run",
+        program("opens").to_str().unwrap(),
+        "--no-maps",
+        "--",
+        w,
+        "o",
+        "/",
+    ]);
+    let out = text(&o.stdout);
+    let ev = out.lines().find(|l| l.starts_with("events: ")).unwrap();
+    assert_eq!(ev.len(), "events: ".len() + 72 * 3 - 1, "{ev}");
+    assert!(!out.contains("@opens"), "{out}");
+}
+
+#[test]
+fn histograms_at_the_end() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let f = scratch_file("cli-hist", &[0u8; 100]);
+    let fs = f.to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        program("io").to_str().unwrap(),
+        "--",
+        w,
+        "r",
+        fs,
+        "100",
+        "r",
+        fs,
+        "5",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        out.contains(
+            "@read_hist:\n     value               : count     distribution\n\
+         \x20        0 -> 1          : 0        |                                        |\n\
+         \x20        2 -> 3          : 0        |                                        |\n\
+         \x20        4 -> 7          : 1        |****************************************|\n\
+         \x20        8 -> 15         : 0        |                                        |\n\
+         \x20       16 -> 31         : 0        |                                        |\n\
+         \x20       32 -> 63         : 0        |                                        |\n\
+         \x20       64 -> 127        : 1        |****************************************|\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("@read_lhist:\n     value         : count     distribution\n        0          : 2        |****************************************|\n"), "{out}");
+}
+
+#[test]
+fn usage_errors() {
+    let o = oxbpf(&["run", &hello()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("the userspace backend needs something to run the programs on")
+    );
+    let o = oxbpf(&["run", "/no/such.o", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).starts_with("oxbpf: /no/such.o: "),
+        "{}",
+        text(&o.stderr)
+    );
+    let obj = common::root().join("examples/hello.o");
+    let o = oxbpf(&["run", obj.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("no program has a section that says where to attach it"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--attach",
+        "nonsense",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).starts_with("oxbpf: attach target `nonsense`"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--attach",
+        "tracepoint:sched:sched_switch",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--format",
+        "pid",
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).starts_with("oxbpf: --format: record format, field 0 `pid`"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--attach",
+        "hello_world=tracepoint:syscalls:sys_enter_openat",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        "/no/such/command",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("/no/such/command"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn trace_a_running_process() {
+    require_clang!();
+    let w = workload_named("pidtrace");
+    // Sleeps long enough for oxbpf to attach, then opens a file twice and exits 6.
+    let mut child = Command::new(&w)
+        .args(["s", "1500", "o", "/", "o", "/", "x", "6"])
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    std::thread::sleep(Duration::from_millis(200));
+    let o = oxbpf(&[
+        "run",
+        &hello(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "-p",
+        &pid,
+    ]);
+    let _ = child.wait();
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(
+        err.contains(&format!("Tracing PID {pid}... Hit Ctrl-C to end.")),
+        "{err}"
+    );
+    let lines = hello_lines(&out, "pidtrace");
+    assert_eq!(lines.len(), 2, "{out}\n{err}");
+    assert!(lines.iter().all(|(p, _)| p.to_string() == pid));
+}
+
+#[test]
+fn kernel_hello_world_with_the_kprobe_fallback() {
+    require_kernel!();
+    let before: Vec<u32> = oxbpf_kernel::loaded_programs()
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let w = workload_named("clik-hello");
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        &hello(),
+        "--attach",
+        "kprobe:do_sys_openat2",
+        "--",
+        w.to_str().unwrap(),
+        "o",
+        "/",
+        "o",
+        "/",
+        "x",
+        "12",
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(12), "{err}");
+    if !oxbpf_kernel::probe::kprobes().is_supported() {
+        let first = err.lines().next().unwrap();
+        assert!(first.starts_with("oxbpf: kprobes are not available on this kernel (no kprobe PMU, no kprobe_events); attaching to tracepoints syscalls:sys_enter_openat, syscalls:sys_enter_openat2, syscalls:sys_enter_open and syscalls:sys_enter_creat instead"), "{err}");
+        assert!(
+            err.contains("Attaching 1 program to 4 hooks (kernel)...\n"),
+            "{err}"
+        );
+    }
+    let lines = hello_lines(&out, "clik-hello");
+    assert_eq!(lines.len(), 2, "{out}");
+    // Everything detached and unloaded when oxbpf exited.
+    for p in oxbpf_kernel::loaded_programs().unwrap() {
+        if !before.contains(&p.id) && p.name == "hello_world" {
+            assert!(
+                oxbpf_kernel::wait_unloaded(p.id, Duration::from_secs(10)).unwrap(),
+                "program {} ({}) left loaded",
+                p.id,
+                p.name
+            );
+        }
+    }
+    // --no-fallback refuses where kprobes are missing.
+    if !oxbpf_kernel::probe::kprobes().is_supported() {
+        let o = oxbpf(&[
+            "run",
+            "--kernel",
+            "--no-fallback",
+            &hello(),
+            "--attach",
+            "kprobe:do_sys_openat2",
+            "--",
+            "true",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            text(&o.stderr).starts_with(
+                "oxbpf: cannot attach to kprobe:do_sys_openat2: kprobes are not available"
+            ),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn kernel_counts_match_userspace_counts() {
+    require_kernel!();
+    let count = |kernel: bool, comm: &str| -> String {
+        let w = workload_named(comm);
+        let obj = common::root().join("examples/count_opens.o");
+        let mut args = vec!["run"];
+        if kernel {
+            args.push("--kernel");
+        }
+        args.extend([
+            obj.to_str().unwrap(),
+            "--",
+            w.to_str().unwrap(),
+            "o",
+            "/",
+            "o",
+            "/",
+            "o",
+            "/",
+        ]);
+        let o = oxbpf(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        let pid = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{comm}-")))
+            .map(|l| {
+                l.trim_start()[comm.len() + 1..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .unwrap();
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&format!("@opens[{pid}]: ")))
+            .unwrap_or_else(|| panic!("no @opens[{pid}] in\n{out}"));
+        row.rsplit(' ').next().unwrap().to_string()
+    };
+    assert_eq!(count(false, "cnt-user"), "3");
+    assert_eq!(count(true, "cnt-kern"), "3");
+}
+
+#[test]
+fn kernel_verifier_failures_summary_and_verbose() {
+    require_kernel!();
+    let src = scratch_file(
+        "reject.c",
+        b"struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } m SEC(\".maps\");\n\
+SEC(\"tracepoint/syscalls/sys_enter_getpid\")\nint f(void *ctx) {\n  __u32 k = 0;\n  __u64 *v = bpf_map_lookup_elem(&m, &k);\n  return *v;\n}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    let o = oxbpf(&["run", "--kernel", src.to_str().unwrap(), "--", "true"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("oxbpf: the kernel verifier rejected program `f`"),
+        "{err}"
+    );
+    assert!(err.contains("return *v;"), "{err}");
+    assert!(
+        err.ends_with("(--verbose prints the full verifier log)\n"),
+        "{err}"
+    );
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        "--verbose",
+        src.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    let err = text(&o.stderr);
+    assert!(err.contains("\nverifier log:\n"), "{err}");
+    assert!(err.contains("processed "), "{err}");
+}
+
+#[test]
+fn xdp_over_a_capture() {
+    let frames = vec![
+        common::frame(Some(17)),
+        common::frame(None),
+        common::frame(Some(17)),
+    ];
+    let input = scratch_file("cli-xdp-in.pcap", &common::pcap(&frames));
+    let output = common::root()
+        .join("target")
+        .join(format!("cli-xdp-out-{}.pcap", std::process::id()));
+    let obj = common::root().join("examples/xdp_count.o");
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--pcap",
+        input.to_str().unwrap(),
+        "--out",
+        output.to_str().unwrap(),
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err,
+        "Attaching 1 program to 1 hook (userspace)...\n\
+         oxbpf: xdp_count: 3 packets, XDP_PASS 3 XDP_DROP 0 XDP_TX 0 XDP_REDIRECT 0 XDP_ABORTED 0, 3 written\n"
+    );
+    assert_eq!(out, "\n@protocols[17]: 2\n");
+    assert_eq!(common::pcap_count(&std::fs::read(&output).unwrap()), 3);
+    let _ = std::fs::remove_file(&output);
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        obj.to_str().unwrap(),
+        "--pcap",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn jit_engine_from_the_command_line() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&[
+        "run",
+        "--engine",
+        "jit",
+        &hello(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        w,
+        "o",
+        "/",
+        "x",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert_eq!(hello_lines(&text(&o.stdout), WORKLOAD_COMM).len(), 1);
+}
+
+/// Starts `oxbpf ARGS`, waits for `ready` on its stderr, sends it SIGINT and returns its
+/// exit status, stderr and pid.
+fn interrupt_after(args: &[&str], ready: &str) -> (Option<i32>, String, u32) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&l);
+        if l.contains(ready) {
+            break;
+        }
+    }
+    assert!(seen.contains(ready), "{seen}");
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    (code, seen + &rest, child.id())
+}
+
+#[test]
+fn ctrl_c_detaches_a_traced_process_and_lets_it_run() {
+    require_clang!();
+    let w = workload_named("ctrlc-user");
+    let mut target = Command::new(&w)
+        .args(["s", "1500", "o", "/", "x", "4"])
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let (code, err, _) = interrupt_after(
+        &[
+            "run",
+            &hello(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+            "-p",
+            &pid,
+        ],
+        "Hit Ctrl-C to end.",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // Let go, not killed: it runs to its own end.
+    assert_eq!(target.wait().unwrap().code(), Some(4));
+}
+
+#[test]
+fn ctrl_c_ends_a_kernel_run_and_unloads_everything() {
+    require_kernel!();
+    let before: Vec<u32> = oxbpf_kernel::loaded_programs()
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let (code, err, oxbpf_pid) = interrupt_after(
+        &[
+            "run",
+            "--kernel",
+            &hello(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+        ],
+        "Tracing... Hit Ctrl-C to end.",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for p in oxbpf_kernel::loaded_programs().unwrap() {
+        if !before.contains(&p.id) && p.name == "hello_world" {
+            assert!(
+                oxbpf_kernel::wait_unloaded(p.id, Duration::from_secs(10)).unwrap(),
+                "program {} left loaded",
+                p.id
+            );
+        }
+    }
+    // Its private trace instance is gone too.
+    let tracefs = oxbpf_kernel::Tracefs::find_or_mount().unwrap();
+    let prefix = format!("oxbpf-{oxbpf_pid}-");
+    let left: Vec<String> = std::fs::read_dir(tracefs.path("instances"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The pid of the first trace line of task `comm`.
+fn first_pid(out: &str, comm: &str) -> u32 {
+    out.lines()
+        .find_map(|l| {
+            let (head, _) = l.split_once(" [")?;
+            let (task, pid) = head.trim().rsplit_once('-')?;
+            (task == comm).then(|| pid.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no line of {comm} in\n{out}"))
+}
+
+#[test]
+fn read_and_write_byte_counts_execve_and_threads() {
+    require_clang!();
+    let w = workload().to_str().unwrap();
+    let f = scratch_file("cli-io", &[9u8; 3000]);
+    let fs = f.to_str().unwrap();
+    // Byte counts: 3000 read (4096 asked), 123 written; the exit status passes through.
+    let o = oxbpf(&[
+        "run",
+        program("io").to_str().unwrap(),
+        "--",
+        w,
+        "r",
+        fs,
+        "4096",
+        "w",
+        "123",
+        "x",
+        "5",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@read_bytes[")?.split_once("]: "))
+        .map(|(p, n)| (p.to_string(), n.to_string()))
+        .unwrap();
+    assert_eq!(pid.1, "3000", "{out}");
+    assert!(
+        out.contains(&format!("\n@write_bytes[{}]: 123\n", pid.0)),
+        "{out}"
+    );
+
+    // execve: the command's own exec, then the one it makes.
+    let o = oxbpf(&[
+        "run",
+        program("execs").to_str().unwrap(),
+        "--",
+        w,
+        "e",
+        w,
+        "x",
+        "0",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let msgs: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_once(": bpf_trace_printk: ").unwrap().1)
+        .collect();
+    assert_eq!(
+        msgs,
+        [
+            format!("exec {w}").as_str(),
+            "exec returned 0",
+            format!("exec {w}").as_str(),
+            "exec returned 0"
+        ]
+    );
+
+    // A multi-threaded command: three threads, one open of the marker each.
+    let marker = scratch_file("cli-marker", b"m");
+    let o = oxbpf(&[
+        "run",
+        program("opens").to_str().unwrap(),
+        "--",
+        common::threads().to_str().unwrap(),
+        marker.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
+    let pid = first_pid(&out, "threadsw");
+    let thread_rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("@by_tid[") && !l.starts_with(&format!("@by_tid[{pid}]")))
+        .collect();
+    assert_eq!(thread_rows.len(), 3, "{out}");
+    assert!(thread_rows.iter().all(|l| l.ends_with("]: 1")), "{out}");
+    let marker_lines = out
+        .lines()
+        .filter(|l| l.ends_with(&format!("bpf_trace_printk: open {}", marker.display())))
+        .count();
+    assert_eq!(marker_lines, 3, "{out}");
+}
+
+#[test]
+fn userspace_verifier_rejections_and_unverified_runs() {
+    require_clang!();
+    let src = scratch_file(
+        "cli-unchecked.c",
+        b"struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } m SEC(\".maps\");\n\
+SEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint f(void *ctx) {\n  __u32 k = 0;\n  __u64 *v = bpf_map_lookup_elem(&m, &k);\n  return *v;\n}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    );
+    let s = src.to_str().unwrap();
+    let w = workload().to_str().unwrap();
+    let o = oxbpf(&["run", s, "--", w, "g", "1"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: {s}: program `f` rejected by the verifier: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("(--verbose prints the full verifier log)\n"),
+        "{err}"
+    );
+    let o = oxbpf(&["run", "--verbose", s, "--", w, "g", "1"]);
+    let err = text(&o.stderr);
+    assert!(err.contains("\nverifier log:\nerror: "), "{err}");
+    assert!(err.contains("return *v;"), "{err}");
+    // --unverified: it runs, checked; the faulting runs are reported and the command's
+    // status passes through.
+    let o = oxbpf(&["run", "--unverified", s, "--", w, "g", "2", "x", "3"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("oxbpf: 2 of 2 runs failed; the first: program `f`"),
+        "{err}"
+    );
+}
