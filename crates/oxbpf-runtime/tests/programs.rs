@@ -33,23 +33,6 @@ fn each_engine(f: impl Fn(Setup)) {
     }
 }
 
-/// For programs that need re-entry (callbacks, tail calls): engines whose helpers cannot
-/// call back into the program (`HelperCtx::call_function`) are skipped, with a message.
-fn each_reentry_engine(name: &str, prog: &str, f: impl Fn(Setup)) {
-    for e in corpus::setups() {
-        let o = load(name, e);
-        let mut ctx = [0u8; 16];
-        if let Err(err) = o.program(prog).unwrap().run_ctx(&mut ctx) {
-            let msg = err.to_string();
-            if msg.contains("cannot call back") || msg.contains("cannot run tail calls") {
-                println!("SKIP: {name} on {e:?}: the engine does not support re-entry yet ({msg})");
-                continue;
-            }
-        }
-        f(e);
-    }
-}
-
 #[test]
 fn hello() {
     each_engine(|e| {
@@ -187,7 +170,7 @@ fn calls() {
 
 #[test]
 fn tail_calls() {
-    each_reentry_engine("tail_calls", "entry", |e| {
+    each_engine(|e| {
         let obj = object("tail_calls");
         let o = load("tail_calls", e);
         assert_eq!(run(&o, "entry"), 2);
@@ -206,7 +189,7 @@ fn tail_calls() {
 
 #[test]
 fn loops() {
-    each_reentry_engine("loops", "loops", |e| {
+    each_engine(|e| {
         let obj = object("loops");
         let o = load("loops", e);
         assert_eq!(run(&o, "loops"), 85_344);
@@ -216,7 +199,7 @@ fn loops() {
 
 #[test]
 fn for_each() {
-    each_reentry_engine("for_each", "for_each", |e| {
+    each_engine(|e| {
         let obj = object("for_each");
         let o = load("for_each", e);
         assert_eq!(run(&o, "for_each"), 0);

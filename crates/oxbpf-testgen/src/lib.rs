@@ -115,11 +115,18 @@ pub struct Features {
     pub calls: bool,
     pub loops: bool,
     pub may_goto: bool,
-    /// Calls to [`run::test_helpers`] (ids 1-3) and `callx`.
+    /// Calls to [`run::test_helpers`] (ids 1-3) and `callx` on helper ids.
     pub helpers: bool,
     pub addr_space_cast: bool,
     /// Memory accesses through registers computed at run time (stack and buffer).
     pub computed_addresses: bool,
+    /// Callbacks: a helper ([`run::LOOP_HELPER`]) calling a later function of the program
+    /// through its code address (`lddw` src 4), and `callx` on code addresses. Needs
+    /// `helpers` and `calls`.
+    pub callbacks: bool,
+    /// Tail calls: a helper ([`run::TAIL_HELPER`]) that, for some arguments, replaces the
+    /// current function by a fixed target program. Needs `helpers`.
+    pub tail_calls: bool,
 }
 
 impl Features {
@@ -137,6 +144,8 @@ impl Features {
             helpers: true,
             addr_space_cast: true,
             computed_addresses: true,
+            callbacks: true,
+            tail_calls: true,
         }
     }
 }
@@ -180,6 +189,8 @@ impl Config {
                 helpers: false,
                 addr_space_cast: false,
                 computed_addresses: false,
+                callbacks: false,
+                tail_calls: false,
                 ..Features::all()
             },
             max_stmts: 16,
@@ -265,9 +276,26 @@ pub enum Stmt {
         may_goto: bool,
         body: Vec<Stmt>,
     },
-    /// bpf-to-bpf call of function `func` (> the caller's index); afterwards r1-r5 get
+    /// bpf-to-bpf call of function `func` (> the caller's index), with `call` or, when
+    /// `indirect`, with `callx` on its code address in `r5`; afterwards r1-r5 get
     /// `reinit`.
-    Call { func: usize, reinit: [u64; 5] },
+    Call {
+        func: usize,
+        reinit: [u64; 5],
+        indirect: bool,
+    },
+    /// `r0 = loop(n, func, arg)`: the loop helper calls function `func` (> the caller's
+    /// index) `n & 7` times as a callback with `(i, arg)` and combines the results;
+    /// afterwards r1-r5 get `reinit`.
+    Callback {
+        func: usize,
+        n: u8,
+        arg: u64,
+        reinit: [u64; 5],
+    },
+    /// `tail(ctx)`: when `ctx % 4 == 0` the current function returns the result of the
+    /// tail-call target run on `ctx`, else `r0 = ctx * 7`; afterwards r1-r5 get `reinit`.
+    TailCall { ctx: u64, reinit: [u64; 5] },
     /// Helper call (ids of [`run::test_helpers`]); `stack_arg` puts `r10 + off` in `r1`.
     Helper {
         id: u32,
@@ -584,6 +612,10 @@ impl Gen<'_> {
                 Stmt::Call {
                     func,
                     reinit: self.reinit(),
+                    indirect: feats.callbacks
+                        && feats.helpers
+                        && !self.kernel()
+                        && self.rng.chance(20),
                 }
             }
             85..=89 if feats.helpers && !self.kernel() => {
@@ -626,6 +658,28 @@ impl Gen<'_> {
                     index: self.scalar(f),
                     mask,
                     off,
+                }
+            }
+            96..=97
+                if feats.callbacks
+                    && feats.helpers
+                    && feats.calls
+                    && !self.kernel()
+                    && f + 1 < self.nfuncs =>
+            {
+                let func = f + 1 + self.rng.below((self.nfuncs - f - 1) as u64) as usize;
+                Stmt::Callback {
+                    func,
+                    n: self.rng.below(6) as u8,
+                    arg: self.rng.value(),
+                    reinit: self.reinit(),
+                }
+            }
+            98..=99 if feats.tail_calls && feats.helpers && !self.kernel() => {
+                let ctx = self.rng.value();
+                Stmt::TailCall {
+                    ctx,
+                    reinit: self.reinit(),
                 }
             }
             _ => self.alu(f),
@@ -723,7 +777,7 @@ impl TestCase {
         fn calls(b: &[Stmt], out: &mut Vec<usize>) {
             for s in b {
                 match s {
-                    Stmt::Call { func, .. } => out.push(*func),
+                    Stmt::Call { func, .. } | Stmt::Callback { func, .. } => out.push(*func),
                     Stmt::If { then, els, .. } => {
                         calls(then, out);
                         calls(els, out);
@@ -771,6 +825,10 @@ impl TestCase {
                 Insn::Jump { off: o, .. } | Insn::MayGoto { off: o } => *o = off as i16,
                 Insn::Ja { off: o, .. } => *o = off as i32,
                 Insn::Call(CallTarget::Local(o)) => *o = off as i32,
+                Insn::LoadImm64 {
+                    value: LoadImm64::CodeAddr(o),
+                    ..
+                } => *o = off as i32,
                 _ => {}
             }
         }
@@ -1226,9 +1284,46 @@ impl Lower {
                     self.jump_to(m, end);
                 }
             }
-            Stmt::Call { func, reinit } => {
+            Stmt::Call {
+                func,
+                reinit,
+                indirect,
+            } => {
                 self.call_fixups.push((self.out.len(), *func));
-                self.out.push(Insn::Call(CallTarget::Local(0)));
+                if *indirect {
+                    self.out.push(Insn::LoadImm64 {
+                        dst: Reg::R5,
+                        value: LoadImm64::CodeAddr(0),
+                    });
+                    self.out.push(Insn::CallX { reg: Reg::R5 });
+                } else {
+                    self.out.push(Insn::Call(CallTarget::Local(0)));
+                }
+                self.reinit(reinit);
+            }
+            Stmt::Callback {
+                func,
+                n,
+                arg,
+                reinit,
+            } => {
+                self.out.push(mov(Reg::R1, Operand::Imm(*n as i32)));
+                self.call_fixups.push((self.out.len(), *func));
+                self.out.push(Insn::LoadImm64 {
+                    dst: Reg::R2,
+                    value: LoadImm64::CodeAddr(0),
+                });
+                self.out.push(lddw(Reg::R3, *arg));
+                self.out.push(Insn::Call(CallTarget::Helper(
+                    crate::run::LOOP_HELPER as i32,
+                )));
+                self.reinit(reinit);
+            }
+            Stmt::TailCall { ctx, reinit } => {
+                self.out.push(lddw(Reg::R1, *ctx));
+                self.out.push(Insn::Call(CallTarget::Helper(
+                    crate::run::TAIL_HELPER as i32,
+                )));
                 self.reinit(reinit);
             }
             Stmt::Helper {

@@ -1,15 +1,63 @@
 //! Running generated cases on oxbpf's engines and comparing what they did.
 
 use crate::{TestCase, RESULT_BYTES};
-use oxbpf_vm::{Executable, HelperError, Helpers, RunContext, VmError};
+use oxbpf_isa::{AluOp, Insn, Operand, Program, Reg, Width};
+use oxbpf_vm::{Executable, HelperError, Helpers, Interpreter, RunContext, VmError};
+use std::sync::Arc;
 
-/// The helpers generated programs call (ids 1-3), deterministic and side-effect free
-/// beyond the memory they are given:
+/// Id of the callback helper (see [`test_helpers`]).
+pub const LOOP_HELPER: u32 = 4;
+/// Id of the tail-call helper (see [`test_helpers`]).
+pub const TAIL_HELPER: u32 = 5;
+
+/// The program tail calls go to: `r0 = (r1 * 0x9e3779b1) ^ 0x5bd1e995`, run by the
+/// reference interpreter (it counts 4 instructions toward the caller's run).
+pub fn tail_target() -> Arc<dyn Executable> {
+    let alu = |op, src| Insn::Alu {
+        width: Width::W64,
+        op,
+        dst: Reg::R0,
+        src,
+    };
+    let p = Program::from_insns(vec![
+        alu(AluOp::Mov, Operand::Reg(Reg::R1)),
+        alu(AluOp::Mul, Operand::Imm(0x1e37_79b1)),
+        alu(AluOp::Xor, Operand::Imm(0x5bd1_e995)),
+        Insn::Exit,
+    ])
+    .unwrap_or_else(|e| panic!("tail-call target: {e}"));
+    Arc::new(
+        Interpreter::new(&p, &Helpers::new()).unwrap_or_else(|e| panic!("tail-call target: {e}")),
+    )
+}
+
+/// The helpers generated programs call, deterministic and side-effect free beyond the
+/// memory they are given:
 /// - 1 `mix(a, b, c, d, e)`: a 64-bit mix of the five arguments;
 /// - 2 `load(ptr)`: the 8 bytes at `ptr` (checked), xor `r2`;
-/// - 3 `store(ptr, v)`: writes `v ^ r3` at `ptr` (checked), returns `v`.
+/// - 3 `store(ptr, v)`: writes `v ^ r3` at `ptr` (checked), returns `v`;
+/// - 4 `loop(n, f, arg)` ([`LOOP_HELPER`]): calls the program's function at code address
+///   `f` with `(i, arg)` for `i` in `0..n & 7` and returns the results mixed;
+/// - 5 `tail(ctx)` ([`TAIL_HELPER`]): when `ctx % 4 == 0`, a tail call of [`tail_target`]
+///   with `r1 = ctx`; otherwise returns `ctx * 7`.
 pub fn test_helpers() -> Helpers {
     let mut h = Helpers::new();
+    let target = tail_target();
+    h.register(LOOP_HELPER, "loop", |ctx, a| {
+        let mut acc = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..a[0] & 7 {
+            let r = ctx.call_function(a[1], [i, a[2], 0, 0, 0])?;
+            acc = acc.rotate_left(5) ^ r;
+        }
+        Ok(acc)
+    });
+    h.register(TAIL_HELPER, "tail", move |ctx, a| {
+        if a[0] % 4 == 0 {
+            ctx.tail_call(target.clone(), a[0]);
+            return Ok(0);
+        }
+        Ok(a[0].wrapping_mul(7))
+    });
     h.register(1, "mix", |_, a| {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for v in a {

@@ -47,6 +47,13 @@ fn jit_option_sets_agree_on_generated_programs() {
         for (o, v) in outs.iter().zip(&variants).skip(1) {
             assert_eq!(&outs[0], o, "seed {seed}: {v:?} differs from checked");
         }
+        // The counting bodies (runs with a budget) agree too.
+        for v in variants.iter().filter(|v| v.budget_checks) {
+            let j = JitProgram::compile(&prog, &helpers, v)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let o = run::run_with_budget(&j, &case, Some(u64::MAX));
+            assert_eq!(outs[0], o, "seed {seed}: {v:?} with a budget differs");
+        }
         if outs[0].result.is_ok() {
             ok += 1;
         }

@@ -1,8 +1,10 @@
 //! The reference interpreter and the JIT on generated programs (VM profile: every
-//! instruction kind, helpers, callx, computed addresses): same result or error, same memory
-//! afterwards, same instruction count, and the same error and pc when a budget cuts the run
-//! short anywhere.
+//! instruction kind, helpers, callx, computed addresses, callbacks, tail calls): same result
+//! or error, same memory afterwards, same instruction count (the JIT's counting body, run
+//! with an unlimited budget), and the same error and pc when a budget cuts the run short
+//! anywhere.
 
+use oxbpf_isa::{CallTarget, Insn};
 use oxbpf_testgen::run;
 use oxbpf_testgen::{Config, TestCase};
 use oxbpf_vm::jit::{JitOptions, JitProgram};
@@ -42,15 +44,28 @@ fn interpreter_and_jit_agree_on_generated_programs() {
     let helpers = run::test_helpers();
     let cfg = Config::vm();
     let (mut ok, mut budget_cuts) = (0, 0);
+    let (mut callbacks, mut tails, mut callx) = (0u64, 0u64, 0u64);
     for seed in first..first + n {
         let case = TestCase::generate(seed, &cfg);
         let prog = case.program();
+        let has = |id: u32| {
+            prog.insns()
+                .contains(&Insn::Call(CallTarget::Helper(id as i32)))
+        };
+        callbacks += has(run::LOOP_HELPER) as u64;
+        tails += has(run::TAIL_HELPER) as u64;
+        callx += prog.insns().iter().any(|i| matches!(i, Insn::CallX { .. })) as u64;
         let interp = Interpreter::new(&prog, &helpers).unwrap();
         let checked = JitProgram::compile(&prog, &helpers, &JitOptions::checked()).unwrap();
         let verified = JitProgram::compile(&prog, &helpers, &JitOptions::verified()).unwrap();
         let (ri, ni) = count(&interp, &case, None);
-        let (rc, nc) = count(&checked, &case, None);
+        let (rc, _) = count(&checked, &case, None);
         assert_eq!(ri, rc, "seed {seed}: interpreter vs JIT (checked)");
+        let (rc, nc) = count(&checked, &case, Some(u64::MAX));
+        assert_eq!(
+            ri, rc,
+            "seed {seed}: interpreter vs JIT (checked, counting)"
+        );
         assert_eq!(ni, nc, "seed {seed}: instruction counts");
         if ri.result.is_ok() {
             ok += 1;
@@ -70,7 +85,18 @@ fn interpreter_and_jit_agree_on_generated_programs() {
         }
     }
     println!(
-        "{n} generated programs: interpreter and JIT agree ({ok} ran to exit, {budget_cuts} budget cuts compared)"
+        "{n} generated programs: interpreter and JIT agree ({ok} ran to exit, {budget_cuts} budget cuts compared; \
+         {callbacks} with callbacks, {tails} with tail calls, {callx} with callx)"
     );
     assert!(ok * 10 >= n * 9, "only {ok} of {n} ran to completion");
+    if n >= 500 {
+        assert!(
+            callbacks * 20 >= n,
+            "only {callbacks} of {n} programs use callbacks"
+        );
+        assert!(
+            tails * 20 >= n,
+            "only {tails} of {n} programs use tail calls"
+        );
+    }
 }

@@ -134,6 +134,7 @@ pub struct HelperCtx<'a> {
 
 impl<'a> HelperCtx<'a> {
     /// Made by engines for each helper call.
+    #[inline(always)]
     pub fn new(regions: &'a mut Regions, env: Option<&'a mut dyn Any>, pc: usize) -> Self {
         HelperCtx {
             regions,
@@ -146,6 +147,7 @@ impl<'a> HelperCtx<'a> {
 
     /// Lets the helper call functions of the running program (engines that support
     /// callbacks set this for every helper call).
+    #[inline(always)]
     pub fn with_program_calls(mut self, calls: &'a mut dyn ProgramCalls) -> Self {
         self.calls = Some(calls);
         self
@@ -175,6 +177,13 @@ impl<'a> HelperCtx<'a> {
     /// helper then returns `Ok(_)`; a later request in the same call replaces an earlier one.
     pub fn tail_call(&mut self, target: Arc<dyn Executable>, ctx: u64) {
         self.tail_call = Some(TailCall { target, ctx });
+    }
+
+    /// True when the helper requested a tail call (cheaper than [`HelperCtx::take_tail_call`]
+    /// when there is none).
+    #[inline(always)]
+    pub fn has_tail_call(&self) -> bool {
+        self.tail_call.is_some()
     }
 
     /// The tail call the helper requested, if any (engines call this after the helper

@@ -152,8 +152,9 @@ pub trait Executable: Send + Sync {
     /// Which engine this is.
     fn engine(&self) -> EngineKind;
     /// Runs the program from its entry registers alone, when it needs nothing else: no
-    /// memory checks, no helpers or calls, no budget, no way to fail (the JIT's
-    /// verified-mode code for such programs). Returns `r0`, or `None` when the program
+    /// memory checks, no helpers or calls, no budget, no way to fail (the JIT's code for
+    /// such programs, verified, or checked when it only uses constant offsets of its stack
+    /// frame). Returns `r0`, or `None` when the program
     /// needs a [`RunContext`] (then use [`Executable::run`]). Callers that asked for a
     /// budget must use `run`. The memory the program reads through its registers must be
     /// valid, as for `run` with the same memory granted.

@@ -110,11 +110,17 @@ const INLINE: usize = 8;
 /// The regions of one run. Holds up to eight regions without allocating; more spill to
 /// the heap. Lookups scan linearly, most recently added last-in-first: runs have a handful
 /// of regions.
+///
+/// A generation counter ([`Regions::generation`]) changes whenever the set changes
+/// ([`Regions::push`] of a non-empty region, a [`Regions::remove`] that removed one, a
+/// [`Regions::truncate`] that dropped one), so engines can keep lookup caches across
+/// helper calls that changed nothing.
 #[derive(Clone, Debug)]
 pub struct Regions {
     inline: [MemoryRegion; INLINE],
     n: usize,
     extra: Vec<MemoryRegion>,
+    generation: u64,
 }
 
 impl Default for Regions {
@@ -130,7 +136,16 @@ impl Regions {
             inline: [MemoryRegion::new(0, 0, false, RegionKind::Embedder); INLINE],
             n: 0,
             extra: Vec::new(),
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever a region is added or removed (it never changes
+    /// otherwise). Two equal values taken from the same `Regions` mean the same set of
+    /// regions, so a region found between them is still there.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Adds a region. Empty regions are ignored.
@@ -143,6 +158,7 @@ impl Regions {
         if r.len == 0 {
             return;
         }
+        self.generation = self.generation.wrapping_add(1);
         if self.n < INLINE {
             self.inline[self.n] = r;
             self.n += 1;
@@ -158,11 +174,13 @@ impl Regions {
             .iter()
             .rposition(|r| r.start == start && r.kind == kind)
         {
+            self.generation = self.generation.wrapping_add(1);
             return Some(self.extra.remove(i));
         }
         let i = self.inline[..self.n]
             .iter()
             .rposition(|r| r.start == start && r.kind == kind)?;
+        self.generation = self.generation.wrapping_add(1);
         let r = self.inline[i];
         self.inline.copy_within(i + 1..self.n, i);
         self.n -= 1;
@@ -176,6 +194,10 @@ impl Regions {
     /// Keeps the first `len` regions (in insertion order) and drops the rest; engines use it
     /// to forget, when a run ends, the regions helpers added during the run.
     pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        self.generation = self.generation.wrapping_add(1);
         if len < self.n {
             self.n = len;
             self.extra.clear();
@@ -326,6 +348,45 @@ mod tests {
         assert!(rs.check(200, 1, false).is_ok());
         rs.truncate(5);
         assert_eq!(rs.len(), 3);
+    }
+
+    #[test]
+    fn generation_changes_with_the_set_only() {
+        let mut rs = Regions::new();
+        let g0 = rs.generation();
+        // SAFETY: this test only checks addresses, it never dereferences them.
+        unsafe { rs.push(MemoryRegion::new(100, 0, true, RegionKind::Embedder)) };
+        assert_eq!(rs.generation(), g0, "empty regions are ignored");
+        let _ = rs.check(100, 1, false);
+        rs.truncate(5);
+        assert!(rs.remove(100, RegionKind::Embedder).is_none());
+        assert_eq!(rs.generation(), g0, "lookups and no-op changes keep it");
+        // SAFETY: as above.
+        unsafe { rs.push(MemoryRegion::new(100, 10, true, RegionKind::Embedder)) };
+        let g1 = rs.generation();
+        assert_ne!(g1, g0);
+        for i in 0..10u64 {
+            // SAFETY: as above.
+            unsafe {
+                rs.push(MemoryRegion::new(
+                    1000 + i * 100,
+                    10,
+                    true,
+                    RegionKind::Stack,
+                ))
+            };
+        }
+        let g2 = rs.generation();
+        assert!(rs.remove(1900, RegionKind::Stack).is_some());
+        let g3 = rs.generation();
+        assert_ne!(g3, g2);
+        assert!(rs.remove(1000, RegionKind::Stack).is_some());
+        assert_ne!(rs.generation(), g3);
+        let g4 = rs.generation();
+        rs.truncate(1);
+        assert_ne!(rs.generation(), g4);
+        let copy = rs.clone();
+        assert_eq!(copy.generation(), rs.generation());
     }
 
     #[test]

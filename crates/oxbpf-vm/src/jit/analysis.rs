@@ -1,9 +1,21 @@
 //! Whole-program facts the code generator needs: which instructions can run at all and in
 //! which kind of frame (outermost or callee), where basic blocks start (for the instruction
 //! budget), which callee-saved eBPF registers each function writes, how deep calls nest,
-//! and what the program uses (stack, helpers, packet loads...).
+//! which registers are live after each instruction, and what the program uses (stack,
+//! helpers, packet loads...).
+//!
+//! **Function entries.** Functions are entered by `call` (src 1), by `callx` on a code
+//! address and by helpers that call back into the program (`HelperCtx::call_function`)
+//! with a code address. Code addresses are what `lddw` src 4 loads, `CODE_ADDR_BASE +
+//! slot`. A program without `callx` can only pass those values on to helpers, so its
+//! function entries are its call targets and its `lddw` src 4 targets. A program *with*
+//! `callx` may compute a code address (`lddw` then arithmetic), and the reference
+//! interpreter calls any instruction start such a value names; such programs are compiled
+//! with every instruction as a possible function entry ([`Analysis::any_entry`]): no
+//! assumption crosses an instruction boundary, every `exit` decides at run time whether it
+//! leaves a callee or the program, and calls check the depth at run time.
 
-use oxbpf_isa::{CallTarget, Insn, LoadImm64, Operand, Program, Reg};
+use oxbpf_isa::{AluOp, CallTarget, Insn, LoadImm64, Operand, Program, Reg, Width};
 
 /// Reached as part of the outermost frame.
 pub const IN_MAIN: u8 = 1;
@@ -23,8 +35,24 @@ pub struct Analysis {
     /// Per function entry (indexed like `ctx`, meaningful for call targets): bit `k` set when
     /// the function (not counting its own callees) may write `r6 + k`.
     pub clobbers: Vec<u8>,
-    /// Functions `callx` may enter (code-address targets).
+    /// Functions entered through code addresses (`lddw` src 4 targets), sorted.
     pub code_addr_targets: Vec<usize>,
+    /// Every instruction may be entered as a function (the program has `callx`).
+    pub any_entry: bool,
+    /// Per instruction: bit `k` set when `r_k` (k in 0..=9) may be read after it before
+    /// being written (conservative: calls read everything, `exit` of a callee r0-r5).
+    pub live_out: Vec<u16>,
+    /// Registers that may be read before being written when the program starts.
+    pub live_at_entry: u16,
+    /// Bytes at the top of each frame that can ever be read: `[r10 - frame_bytes, r10)`.
+    /// When `r10` is only the base of accesses at constant offsets inside the frame (it
+    /// is never copied, so no pointer into the stack exists), only the lowest such offset
+    /// up to the top; otherwise the whole frame.
+    pub frame_bytes: usize,
+    /// Per instruction: registers that probably hold a pointer into the stack (derived
+    /// from `r10` by moves and additions) when it starts. A guess for choosing a region
+    /// cache (checked mode), never relied on for safety.
+    pub stack_ptr: Vec<u16>,
     /// Frames the stack area needs (1 for the outermost frame).
     pub frames: usize,
     /// Calls need a run-time depth check (recursion, `callx` into code, or too deep).
@@ -129,7 +157,12 @@ impl Analysis {
                     ends = true;
                     has_local_calls = true;
                 }
-                Insn::Call(_) => has_helper_calls = true,
+                Insn::Call(_) => {
+                    // Helper calls end blocks so that the instruction count is exact when
+                    // the helper calls back into the program or requests a tail call.
+                    ends = true;
+                    has_helper_calls = true;
+                }
                 Insn::CallX { .. } => {
                     ends = true;
                     has_callx = true;
@@ -182,14 +215,19 @@ impl Analysis {
         call_targets.dedup();
         code_addr_targets.sort_unstable();
         code_addr_targets.dedup();
-        if !has_callx {
-            code_addr_targets.clear();
+        let any_entry = has_callx;
+        if any_entry {
+            for i in 0..n {
+                target[i] = true;
+                leader[i] = true;
+            }
         }
         for &t in call_targets.iter().chain(&code_addr_targets) {
             target[t] = true;
             leader[t] = true;
         }
-        if has_callx && !code_addr_targets.is_empty() {
+        // Callbacks run as bpf-to-bpf calls (a frame below their caller's).
+        if has_callx || !code_addr_targets.is_empty() {
             has_local_calls = true;
         }
         let mut roots: Vec<usize> = call_targets.clone();
@@ -211,7 +249,18 @@ impl Analysis {
 
         let can_fall = |insn: &Insn| !matches!(insn, Insn::Exit | Insn::Ja { .. });
         let mut clobbers = vec![0u8; n];
-        let (ctx, falls_off_end, frames, dynamic_depth) = if roots.is_empty() {
+        let (ctx, falls_off_end, frames, dynamic_depth) = if any_entry {
+            // Any instruction may start a function: every one may run in either kind of
+            // frame and write any callee-saved register.
+            clobbers.iter_mut().for_each(|c| *c = 0xf);
+            let falls = insns.last().is_some_and(can_fall);
+            (
+                vec![IN_MAIN | IN_SUB; n],
+                falls,
+                crate::MAX_CALL_DEPTH,
+                true,
+            )
+        } else if roots.is_empty() {
             // A single function: every instruction counts as part of the outermost frame
             // (unreachable code is compiled but never runs).
             let falls = insns.last().is_some_and(can_fall);
@@ -219,12 +268,19 @@ impl Analysis {
         } else {
             Self::functions(prog, &roots, &code_addr_targets, &mut clobbers)
         };
-        let dynamic_depth = dynamic_depth || (has_callx && !code_addr_targets.is_empty());
+        // Callbacks nest to a depth only known at run time.
+        let dynamic_depth = dynamic_depth || has_callx || !code_addr_targets.is_empty();
         let frames = if dynamic_depth {
             crate::MAX_CALL_DEPTH
         } else {
             frames
         };
+        let live_out = liveness(prog, &ctx, &leader);
+        let frame_bytes = frame_bytes(prog);
+        let stack_ptr = stack_pointers(prog);
+        let live_at_entry = insns.first().map_or(0, |i| {
+            (live_out[0] & !defs(i)) | uses(i, ctx.first().copied().unwrap_or(IN_MAIN))
+        });
         Analysis {
             ctx,
             target,
@@ -233,6 +289,11 @@ impl Analysis {
             loop_head,
             clobbers,
             code_addr_targets,
+            any_entry,
+            live_out,
+            live_at_entry,
+            frame_bytes,
+            stack_ptr,
             frames,
             dynamic_depth,
             uses_r10,
@@ -377,6 +438,219 @@ impl Analysis {
         let dynamic = cyclic || static_depth > crate::MAX_CALL_DEPTH;
         (ctx, falls_off_end, static_depth, dynamic)
     }
+}
+
+/// Registers (bits 0..=9) an instruction reads, for liveness: calls into the program read
+/// every register (the callee sees its caller's registers), helper calls their
+/// arguments, `exit` `r0` and, from a callee, `r1`-`r5` too (its caller may read them).
+fn uses(insn: &Insn, ctx: u8) -> u16 {
+    match insn {
+        Insn::Call(CallTarget::Local(_)) | Insn::CallX { .. } => 0x3ff,
+        Insn::Call(_) => 0b11_1110,
+        Insn::Exit if ctx & IN_SUB != 0 => 0b11_1111,
+        Insn::Exit => 1,
+        _ => reads(insn) & 0x3ff,
+    }
+}
+
+/// Registers an instruction certainly writes (calls write `r0`; nothing else is assumed
+/// killed).
+fn defs(insn: &Insn) -> u16 {
+    match insn {
+        Insn::Call(_) | Insn::CallX { .. } => 1,
+        _ => insn.written_reg().map_or(0, |r| 1 << r.num()) & 0x3ff,
+    }
+}
+
+/// Backward liveness of r0..r9 over the whole program: `live_out[i]` is the set of
+/// registers that may be read after instruction `i` before being written. Function
+/// boundaries are covered by the conservative `uses` of calls and `exit`s. Solved on basic
+/// blocks (`leader`) with a worklist, then expanded to instructions.
+fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
+    let insns = prog.insns();
+    let n = insns.len();
+    let mut live_out = vec![0u16; n];
+    if n == 0 {
+        return live_out;
+    }
+    // Blocks: [start, end).
+    let starts: Vec<usize> = (0..n).filter(|&i| i == 0 || leader[i]).collect();
+    let mut block_of = vec![0u32; n];
+    for (b, &s) in starts.iter().enumerate() {
+        let e = starts.get(b + 1).copied().unwrap_or(n);
+        block_of[s..e].iter_mut().for_each(|x| *x = b as u32);
+    }
+    let nb = starts.len();
+    let end = |b: usize| starts.get(b + 1).copied().unwrap_or(n);
+    let succ = |b: usize| -> [Option<usize>; 2] {
+        let last = end(b) - 1;
+        let next = (last + 1 < n).then(|| block_of[last + 1] as usize);
+        let tgt = || prog.branch_target(last).map(|t| block_of[t] as usize);
+        match insns[last] {
+            Insn::Exit => [None, None],
+            Insn::Ja { .. } => [tgt(), None],
+            Insn::Jump { .. } | Insn::MayGoto { .. } => [tgt(), next],
+            _ => [next, None],
+        }
+    };
+    // Transfer of each block: live_in = gen | (live_out & !kill).
+    let mut gen = vec![0u16; nb];
+    let mut kill = vec![0u16; nb];
+    // Predecessors in one array (`pred[pred_at[b]..pred_at[b + 1]]`).
+    let mut pred_at = vec![0u32; nb + 1];
+    for b in 0..nb {
+        let (mut g, mut k) = (0u16, 0u16);
+        for i in (starts[b]..end(b)).rev() {
+            let d = defs(&insns[i]);
+            g = (g & !d) | uses(&insns[i], ctx[i]);
+            k |= d;
+        }
+        gen[b] = g;
+        kill[b] = k;
+        for s in succ(b).into_iter().flatten() {
+            pred_at[s + 1] += 1;
+        }
+    }
+    for b in 0..nb {
+        pred_at[b + 1] += pred_at[b];
+    }
+    let mut fill = pred_at.clone();
+    let mut pred = vec![0u32; pred_at[nb] as usize];
+    for b in 0..nb {
+        for s in succ(b).into_iter().flatten() {
+            pred[fill[s] as usize] = b as u32;
+            fill[s] += 1;
+        }
+    }
+    let mut live_in = vec![0u16; nb];
+    let mut queued = vec![true; nb];
+    let mut work: Vec<usize> = (0..nb).collect();
+    while let Some(b) = work.pop() {
+        queued[b] = false;
+        let mut out = 0u16;
+        for s in succ(b).into_iter().flatten() {
+            out |= live_in[s];
+        }
+        let inn = gen[b] | (out & !kill[b]);
+        if inn != live_in[b] {
+            live_in[b] = inn;
+            for &p in &pred[pred_at[b] as usize..pred_at[b + 1] as usize] {
+                if !queued[p as usize] {
+                    queued[p as usize] = true;
+                    work.push(p as usize);
+                }
+            }
+        }
+    }
+    for (b, &start) in starts.iter().enumerate() {
+        let mut live = 0u16;
+        for s in succ(b).into_iter().flatten() {
+            live |= live_in[s];
+        }
+        for i in (start..end(b)).rev() {
+            live_out[i] = live;
+            live = (live & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
+        }
+    }
+    live_out
+}
+
+/// See [`Analysis::stack_ptr`]: a forward "may" analysis (union at joins) of registers
+/// derived from `r10` by `mov` and `add`/`sub`.
+fn stack_pointers(prog: &Program) -> Vec<u16> {
+    let insns = prog.insns();
+    let n = insns.len();
+    let fp = 1u16 << 10;
+    let mut inn = vec![fp; n];
+    let transfer = |insn: &Insn, s: u16| -> u16 {
+        let bit = |r: Reg| 1u16 << r.num();
+        match *insn {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst,
+                src: Operand::Reg(r),
+            } => (s & !bit(dst)) | if s & bit(r) != 0 { bit(dst) } else { 0 },
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add | AluOp::Sub,
+                src: Operand::Imm(_),
+                ..
+            } => s,
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst,
+                src: Operand::Reg(r),
+            } => s | if s & bit(r) != 0 { bit(dst) } else { 0 },
+            Insn::Call(_) | Insn::CallX { .. } => s & !0b11_1111,
+            _ => match insn.written_reg() {
+                Some(r) => s & !bit(r),
+                None => s,
+            },
+        }
+    };
+    // Two forward sweeps: a guess, so no fixpoint is needed (the second carries what
+    // loops bring back to their heads).
+    for _ in 0..2 {
+        for i in 0..n {
+            let out = transfer(&insns[i], inn[i]) | fp;
+            let mut push = |j: usize| {
+                if j < n {
+                    inn[j] |= out;
+                }
+            };
+            match insns[i] {
+                Insn::Exit => {}
+                Insn::Ja { .. } => {
+                    if let Some(t) = prog.branch_target(i) {
+                        push(t);
+                    }
+                }
+                Insn::Jump { .. } | Insn::MayGoto { .. } => {
+                    if let Some(t) = prog.branch_target(i) {
+                        push(t);
+                    }
+                    push(i + 1);
+                }
+                _ => push(i + 1),
+            }
+        }
+    }
+    inn
+}
+
+/// See [`Analysis::frame_bytes`].
+fn frame_bytes(prog: &Program) -> usize {
+    let whole = crate::STACK_SIZE;
+    let mut lowest = 0i32;
+    for insn in prog.insns() {
+        let base_only = match *insn {
+            Insn::Load { src, off, size, .. } if src == Reg::R10 => Some((off, size)),
+            Insn::Store {
+                dst,
+                off,
+                size,
+                src,
+                ..
+            } if dst == Reg::R10 => {
+                if src == Operand::Reg(Reg::R10) {
+                    return whole;
+                }
+                Some((off, size))
+            }
+            Insn::Atomic { .. } if reads(insn) & (1 << 10) != 0 => return whole,
+            _ if reads(insn) & (1 << 10) != 0 => return whole,
+            _ => None,
+        };
+        if let Some((off, size)) = base_only {
+            if !in_frame(off, size) {
+                return whole;
+            }
+            lowest = lowest.min(off as i32);
+        }
+    }
+    (-lowest) as usize
 }
 
 /// True when an access of `size` at `r10 + off` stays inside the current frame.

@@ -1,8 +1,21 @@
 //! The executable code buffer: anonymous memory that is written while it is
 //! read-and-write, then switched to read-and-execute with `mprotect` before any code in it
 //! runs. It is never writable and executable at once, and it is unmapped on drop.
+//!
+//! **Placement.** Code is mapped close to the code of this crate (below the executable's
+//! or library's text, within about 100 MB), not where `mmap` puts anonymous memory by
+//! default (near the top of the address space, tens of TB away). Calls between Rust and
+//! JIT code are indirect calls in both directions (running a program, helpers, memory
+//! checks), and on the AMD EPYC machines this project measures on an indirect call to a
+//! target that far from the call site costs about 0.8 ns more than to a near one
+//! (`xor eax, eax; ret` through a pointer: 2.2 ns against 1.4 ns, the cost of a native
+//! function), a third of an empty program's run. Mappings are placed downwards from a
+//! randomised start (16 to 80 MB below this crate's text) with a plain address hint: when
+//! the range is taken, or the process's layout has no room there, the kernel picks the
+//! address as usual and only the speed differs.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Machine code in read-and-execute memory.
 pub struct CodeBuffer {
@@ -30,16 +43,58 @@ fn page_size() -> usize {
     }
 }
 
+/// Next placement hint (0: not initialised); moves down by each mapping's size.
+static NEXT_HINT: AtomicUsize = AtomicUsize::new(0);
+
+/// Hints are only given in this window below the anchor (this crate's code).
+const HINT_MIN_DISTANCE: usize = 16 << 20;
+const HINT_WINDOW: usize = 1 << 30;
+
+fn anchor() -> usize {
+    page_hint as *const () as usize
+}
+
+/// An address hint for `len` bytes near this crate's code, or null (no preference).
+fn page_hint(len: usize) -> *mut libc::c_void {
+    let a = anchor();
+    let page = page_size();
+    // Nothing sensible below a non-PIE executable's text (low addresses).
+    if a < (4 << 30) {
+        return std::ptr::null_mut();
+    }
+    let lowest = a - HINT_WINDOW;
+    let fresh = || {
+        // A random point 16 to 80 MB below the anchor.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(len);
+        let jitter = (h.finish() as usize % (64 << 20)) & !(page - 1);
+        (a - HINT_MIN_DISTANCE - jitter) & !(page - 1)
+    };
+    let mut old = NEXT_HINT.load(Ordering::Relaxed);
+    loop {
+        // First use, or the window is used up: start again.
+        let cur = if old < lowest + len { fresh() } else { old };
+        let next = (cur - len) & !(page - 1);
+        match NEXT_HINT.compare_exchange_weak(old, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next as *mut libc::c_void,
+            Err(v) => old = v,
+        }
+    }
+}
+
 impl CodeBuffer {
     /// Copies `code` into fresh pages and makes them read-and-execute.
     pub fn new(code: &[u8]) -> std::io::Result<CodeBuffer> {
         let page = page_size();
         let mapped = code.len().max(1).div_ceil(page) * page;
-        // SAFETY: an anonymous private mapping at an address of the kernel's choosing has no
-        // preconditions; the result is checked against MAP_FAILED.
+        // SAFETY: an anonymous private mapping has no preconditions; the address is only a
+        // hint (no MAP_FIXED: the kernel never replaces an existing mapping and chooses
+        // another address when the hinted range is taken); the result is checked against
+        // MAP_FAILED.
         let p = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                page_hint(mapped),
                 mapped,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,

@@ -15,7 +15,7 @@
 //! (slow paths of memory checks, budget exhaustion, errors), the shared exits, the
 //! constant pool.
 
-use super::analysis::{Analysis, IN_MAIN, IN_SUB};
+use super::analysis::{in_frame, Analysis, IN_MAIN, IN_SUB};
 use super::runtime::*;
 use super::x86::{Alu, Asm, Cond, Label, Mem, Shift, Unary, Width as W, X};
 use super::{JitMode, JitOptions};
@@ -90,8 +90,7 @@ enum Stub {
     MemSlow {
         label: Label,
         back: Label,
-        base: X,
-        off: i32,
+        addr: Mem,
         site: u32,
     },
     Misaligned {
@@ -107,6 +106,46 @@ enum Stub {
         label: Label,
         index: u32,
     },
+    /// After a helper call that failed (`rdx` = 1) or requested a tail call (`rdx` = 2):
+    /// `pushed` bytes of preserved registers to drop, then the exit of instruction `index`.
+    HelperExit {
+        label: Label,
+        index: u32,
+        pushed: i32,
+    },
+}
+
+/// Checked mode: memory accesses of one basic block off the same value of one base
+/// register, within 64 bytes, checked once at the first of them for the whole range (as a
+/// write when any of them writes). When that check fails the run continues in a copy of
+/// the rest of the block that checks every access on its own (`slow`), so faults, their
+/// order and the side effects before them are exactly those of separate checks.
+struct Group {
+    first: usize,
+    base: Reg,
+    lo: i32,
+    hi: i32,
+    write: bool,
+    slow: Label,
+}
+
+/// An address computation found by `Gen::address_expr`: destination register, the
+/// operand, instructions spanned, index register to shift in place first.
+type AddressExpr = (Reg, Mem, usize, Option<(Reg, u8)>);
+
+/// Widest range of one grouped check (the size of a stack frame).
+const MAX_GROUP_SPAN: i32 = 512;
+
+/// `Gen::group_of` entry of an instruction in no group.
+const NO_GROUP: u32 = u32::MAX;
+
+/// Where a bpf-to-bpf call goes.
+#[derive(Clone, Copy)]
+enum Callee {
+    /// Instruction `t`, known at compile time.
+    Insn(usize),
+    /// The native address in `S1` (`callx` on a code address).
+    Indirect,
 }
 
 /// The result of compilation.
@@ -145,6 +184,16 @@ struct Gen<'a> {
     l_uncache: Label,
     l_pool_tramp: Label,
     l_pool_memcheck: Label,
+    /// The callback entry and its return path (programs with code addresses).
+    l_cb_entry: Label,
+    l_cb_return: Label,
+    /// `callx` dispatch: the slot-to-offset table and the start of the code.
+    l_callx_table: Label,
+    l_code_base: Label,
+    /// Functions can be entered from helpers (callbacks).
+    has_cb: bool,
+    /// This body counts instructions (the budget variant).
+    counted: bool,
     checked: bool,
     area: usize,
     /// Bytes subtracted from rsp by the entry prologue (area + alignment pad).
@@ -161,6 +210,17 @@ struct Gen<'a> {
     uses_caches: bool,
     insn_offsets: Vec<u32>,
     pool_start: usize,
+    /// Grouped checks (checked mode): the groups, each instruction's group, the blocks
+    /// needing a slow copy (first grouped access, block end) and the instructions those
+    /// copies jump back to.
+    groups: Vec<Group>,
+    group_of: Vec<u32>,
+    slow_copies: Vec<(usize, usize)>,
+    need_label: Vec<bool>,
+    /// Emitting a slow copy: every access is checked on its own.
+    individual: bool,
+    /// Where execution that runs past the last instruction goes.
+    l_fell_off: Label,
 }
 
 type R<T> = Result<T, LoadError>;
@@ -270,34 +330,45 @@ impl<'a> Gen<'a> {
             // Checked programs may read what they never wrote: start from zeros, as the
             // interpreter does.
             if self.an.uses_r10 && self.area > 0 {
-                // xmm0 = 0; store 32 bytes per iteration from the bottom of the area up.
-                self.a.buf.extend_from_slice(&[0x66, 0x0f, 0xef, 0xc0]); // pxor xmm0, xmm0
-                self.a.mov_ri(S2, (-(self.area as i64)) as u64);
-                let top = self.a.new_label();
-                self.a.bind(top);
-                // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x00]);
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x42, 0x0f, 0x29, 0x44, 0x1d, 0x10]);
-                self.a.alu_ri(true, Alu::Add, S2, 32);
-                self.a.jcc(Cond::Ne, top);
+                // Only the outermost frame: callees zero theirs when called.
+                self.zero_frame(self.an.frame_bytes);
             }
-            let used = self.an.regs_used;
+            // Registers the program may read before writing them start at zero (only
+            // registers it uses at all: the others are not even saved).
+            let live = self.an.live_at_entry & self.an.regs_used;
             for r in [0u8, 6, 7, 8, 9] {
-                if used & (1 << r) != 0 {
+                if live & (1 << r) != 0 {
                     self.a.zero(MAP[r as usize]);
                 }
             }
         }
     }
 
-    /// Zero-fills `[rbp - bytes, rbp)` (16-byte aligned), clobbering xmm0 and r11.
+    /// Zero-fills `[rbp - bytes, rbp)` (rounded up to 16 bytes; `rbp` is 16-byte
+    /// aligned), clobbering xmm0 and r11: unrolled up to 256 bytes, else a loop of 32 bytes
+    /// per iteration.
     fn zero_frame(&mut self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
         self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
-        self.a.mov_ri(S2, (-(bytes as i64)) as u64);
+        if bytes <= 256 {
+            for off in (16..=bytes.next_multiple_of(16)).step_by(16) {
+                // movaps [rbp - off], xmm0
+                let d = -(off as i32);
+                if d >= -128 {
+                    self.a
+                        .buf
+                        .extend_from_slice(&[0x0f, 0x29, 0x45, d as i8 as u8]);
+                } else {
+                    self.a.buf.extend_from_slice(&[0x0f, 0x29, 0x85]);
+                    self.a.buf.extend_from_slice(&d.to_le_bytes());
+                }
+            }
+            return;
+        }
+        self.a
+            .mov_ri(S2, (-(bytes.next_multiple_of(32) as i64)) as u64);
         let top = self.a.new_label();
         self.a.bind(top);
         // movaps [rbp + r11], xmm0 ; movaps [rbp + r11 + 16], xmm0
@@ -325,31 +396,37 @@ impl<'a> Gen<'a> {
 
     /// Emits the checks for an access of `size` at `base + off` and returns the operand.
     fn mem(&mut self, i: usize, base: Reg, off: i16, size: Size, write: bool) -> Mem {
-        let b = xr(base);
-        let off = off as i32;
-        let m = Mem::b(b, off);
-        if !self.checked {
+        let frame = base == Reg::R10 && in_frame(off, size);
+        self.mem_at(i, Mem::b(xr(base), off as i32), frame, size, write)
+    }
+
+    /// Emits the checks for an access of `size` at `m` (constant offsets into the current
+    /// frame, `frame`, need none) and returns the operand.
+    fn mem_at(&mut self, i: usize, m: Mem, frame: bool, size: Size, write: bool) -> Mem {
+        if !self.checked || frame {
             return m;
         }
         let bytes = size.bytes() as i32;
-        if base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0 {
+        if !self.individual && self.group_of.get(i).is_some_and(|&g| g != NO_GROUP) {
+            // Covered by its group's check.
             return m;
         }
+        let stack = match m {
+            Mem::Base { base, .. } => self.stack_guess(i, base),
+            Mem::Rip(_) => false,
+        };
         let site = self.sites.len() as u32;
         self.sites.push(Site::Mem {
             pc: self.pc(i) as u32,
             size: bytes as u8,
             write,
+            stack,
         });
         let slow = self.a.new_label();
         let back = self.a.new_label();
         self.a.lea(S2, m);
         self.uses_caches = true;
-        let (start, lim) = if write {
-            (OFF_WC_START, OFF_WC_LIM)
-        } else {
-            (OFF_RC_START, OFF_RC_LIM)
-        };
+        let (start, lim) = Self::cache(write, stack);
         self.a.alu_rm(true, Alu::Sub, S2, st(start));
         self.a
             .alu_rm(true, Alu::Cmp, S2, st(lim + 8 * log2_size(size)));
@@ -358,11 +435,30 @@ impl<'a> Gen<'a> {
         self.stubs.push(Stub::MemSlow {
             label: slow,
             back,
-            base: b,
-            off,
+            addr: m,
             site,
         });
         m
+    }
+
+    /// True when the x86 register `base` probably points into the stack at instruction `i`
+    /// (see `Analysis::stack_ptr`): its accesses use the stack cache.
+    fn stack_guess(&self, i: usize, base: X) -> bool {
+        let Some(r) = MAP.iter().position(|&x| x == base) else {
+            return false;
+        };
+        self.an.stack_ptr.get(i).is_some_and(|&s| s & (1 << r) != 0)
+    }
+
+    /// State offsets of the cache an access uses: (start, limits).
+    fn cache(write: bool, stack: bool) -> (i32, i32) {
+        if stack {
+            (OFF_SC_START, OFF_SC_LIM)
+        } else if write {
+            (OFF_WC_START, OFF_WC_LIM)
+        } else {
+            (OFF_RC_START, OFF_RC_LIM)
+        }
     }
 
     /// Alignment check of an atomic access (checked mode), after `mem`.
@@ -375,6 +471,7 @@ impl<'a> Gen<'a> {
             pc: self.pc(i) as u32,
             size: size.bytes() as u8,
             write: true,
+            stack: false,
         });
         let l = self.a.new_label();
         self.a.lea(S2, Mem::b(xr(base), off as i32));
@@ -727,6 +824,10 @@ impl<'a> Gen<'a> {
 
     fn load(&mut self, i: usize, size: Size, sx: bool, dst: Reg, src: Reg, off: i16) {
         let m = self.mem(i, src, off, size, false);
+        self.load_from(size, sx, dst, m);
+    }
+
+    fn load_from(&mut self, size: Size, sx: bool, dst: Reg, m: Mem) {
         let d = xr(dst);
         if sx {
             self.a.load_sx(d, m, width_of(size));
@@ -736,6 +837,11 @@ impl<'a> Gen<'a> {
     }
 
     fn store(&mut self, i: usize, size: Size, dst: Reg, off: i16, src: Operand) {
+        let frame = dst == Reg::R10 && in_frame(off, size);
+        self.store_to(i, size, Mem::b(xr(dst), off as i32), frame, src);
+    }
+
+    fn store_to(&mut self, i: usize, size: Size, addr: Mem, frame: bool, src: Operand) {
         // Resolve (and blind) the immediate before the check: both use scratch registers
         // the other does not touch (S0 vs S2).
         let s = match src {
@@ -746,7 +852,7 @@ impl<'a> Gen<'a> {
             }
             Operand::Imm(v) => Src::I(v),
         };
-        let m = self.mem(i, dst, off, size, true);
+        let m = self.mem_at(i, addr, frame, size, true);
         match s {
             Src::R(r) => self.a.store(m, r, width_of(size)),
             Src::I(v) => self.a.store_imm(m, v, width_of(size)),
@@ -882,40 +988,62 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ calls
 
-    /// A helper, external or `callx` call through the trampoline.
-    fn helper_call(&mut self, site: Site, callx: Option<X>) {
+    /// A helper, external or `callx` call through the trampoline. The trampoline returns
+    /// `r0` in `rax` and in `rdx` 0 (go on), 1 (the run failed) or 2 (the helper requested
+    /// a tail call, which ran: the current function returns `rax`).
+    fn helper_call(&mut self, i: usize, site: Site, callx: Option<X>) {
         let idx = self.sites.len() as i32;
         self.sites.push(site);
-        let preserve = self.checked;
         if let Some(r) = callx {
             self.a.store(st(OFF_CALLX), r, W::B64);
         }
         if self.area > 0 {
             self.a.store(st(OFF_CUR_FP), X::Rbp, W::B64);
         }
-        if preserve {
-            // Unverified programs may read r1-r5 after a call: keep them as they were.
-            for r in [X::Rdi, X::Rsi, X::Rdx, X::Rcx, X::R8] {
-                self.a.push(r);
-            }
+        // Unverified programs may read r1-r5 after a call, and get them unchanged, as in
+        // the interpreter: checked code keeps those that are read afterwards.
+        let keep: Vec<X> = if self.checked {
+            let live = self.an.live_out.get(i).copied().unwrap_or(0x3ff);
+            (1..=5)
+                .filter(|r| live & (1 << r) != 0)
+                .map(|r| MAP[r])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // The trampoline is a C function: rsp % 16 == 0 at the call.
+        let pad = keep.len() % 2 == 1;
+        for &r in &keep {
+            self.a.push(r);
+        }
+        if pad {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, -8));
         }
         self.a.store_imm(st(OFF_SITE), idx, W::B32);
         self.a.mov_rr(true, X::R9, ST);
         self.a.call_m(Mem::Rip(self.l_pool_tramp));
         self.a.test_rr(true, X::Rdx, X::Rdx);
-        if preserve {
+        let l = self.a.new_label();
+        self.a.jcc(Cond::Ne, l);
+        if pad {
             self.a.lea(X::Rsp, Mem::b(X::Rsp, 8));
-            for r in [X::R8, X::Rcx, X::Rdx, X::Rsi, X::Rdi] {
-                self.a.pop(r);
-            }
         }
-        self.a.jcc(Cond::Ne, self.l_error);
+        for &r in keep.iter().rev() {
+            self.a.pop(r);
+        }
+        self.stubs.push(Stub::HelperExit {
+            label: l,
+            index: i as u32,
+            pushed: (keep.len() + pad as usize) as i32 * 8,
+        });
     }
 
-    /// A bpf-to-bpf call to instruction `t`.
-    fn local_call(&mut self, i: usize, t: usize) {
-        let mask = self.an.clobbers[t];
+    /// A bpf-to-bpf call made by instruction `i`.
+    fn local_call(&mut self, i: usize, callee: Callee) {
+        let mask = match callee {
+            Callee::Insn(t) => self.an.clobbers[t],
+            Callee::Indirect => 0xf,
+        };
         let saved: Vec<X> = (0..4)
             .filter(|k| mask & (1 << k) != 0)
             .map(|k| MAP[6 + k])
@@ -941,11 +1069,16 @@ impl<'a> Gen<'a> {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, -(STACK_SIZE as i32)));
             if self.checked && self.an.uses_r10 {
                 // Each frame starts zeroed, as in the interpreter.
-                self.zero_frame(STACK_SIZE);
+                self.zero_frame(self.an.frame_bytes);
             }
         }
-        let target = self.label(t);
-        self.a.call(target);
+        match callee {
+            Callee::Insn(t) => {
+                let target = self.label(t);
+                self.a.call(target);
+            }
+            Callee::Indirect => self.a.call_r(S1),
+        }
         if self.area > 0 {
             self.a.lea(X::Rbp, Mem::b(X::Rbp, STACK_SIZE as i32));
         }
@@ -964,17 +1097,28 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn exit(&mut self, i: usize) {
+    /// `exit` of instruction `i`: `ret` from a callee, the epilogue (or a jump to it when
+    /// `inline_epilogue` is false) from the outermost frame, a run-time choice when the
+    /// instruction runs in both.
+    fn exit_seq(&mut self, i: usize, inline_epilogue: bool) {
         let c = self.an.ctx[i];
         if c == IN_SUB {
             self.a.ret();
         } else if c == IN_MAIN {
-            self.epilogue();
+            if inline_epilogue {
+                self.epilogue();
+            } else {
+                self.a.jmp(self.l_main_exit);
+            }
         } else {
             self.a.alu_rm(true, Alu::Cmp, X::Rsp, st(OFF_MAIN_RSP));
             self.a.jcc(Cond::E, self.l_main_exit);
             self.a.ret();
         }
+    }
+
+    fn exit(&mut self, i: usize) {
+        self.exit_seq(i, true);
     }
 
     // ------------------------------------------------------------------ packets
@@ -1061,13 +1205,280 @@ impl<'a> Gen<'a> {
         }
     }
 
-    /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
-    fn fuse(&mut self, i: usize) -> bool {
-        let n = self.insns.len();
-        if i + 1 >= n || self.an.target[i + 1] || self.an.leader[i + 1] {
-            return false;
+    /// True when instructions `i..i + n` run straight through: no jump lands inside, all
+    /// in the same kind of frame.
+    fn straight(&self, i: usize, n: usize) -> bool {
+        i + n <= self.insns.len()
+            && (i + 1..i + n).all(|k| {
+                !self.an.target[k] && !self.an.leader[k] && self.an.ctx[k] == self.an.ctx[i]
+            })
+    }
+
+    /// True when `r` may be read after instruction `i`.
+    fn live_after(&self, i: usize, r: Reg) -> bool {
+        self.an
+            .live_out
+            .get(i)
+            .is_none_or(|&l| l & (1 << r.num()) != 0)
+    }
+
+    /// Tries a peephole pattern at `i`; returns how many instructions it consumed (0 when
+    /// none applies).
+    fn fuse(&mut self, i: usize) -> usize {
+        if let Some(n) = self.rotate(i) {
+            return n;
         }
-        if self.an.ctx[i + 1] != self.an.ctx[i] {
+        if let Some(n) = self.address(i) {
+            return n;
+        }
+        if self.fuse2(i) {
+            for k in [i, i + 1] {
+                let insn = self.insns[k];
+                self.track_zext(&insn);
+            }
+            2
+        } else {
+            0
+        }
+    }
+
+    /// The rotate idiom clang emits for `(x << n) | (x >> (64 - n))` (or 32 bits):
+    /// `rB = rA; rB >>= k; rA <<= n; rA |= rB` with `k + n` the width, shifts in either
+    /// order, `|` (or `^`, `+`: the bits are disjoint) into either register. Becomes one
+    /// `rol` (or `rorx` into the other register), plus the shifted copy when it is read
+    /// later.
+    fn rotate(&mut self, i: usize) -> Option<usize> {
+        if !self.straight(i, 4) {
+            return None;
+        }
+        let alu = |k: usize| match self.insns[k] {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => Some((width, op, dst, src)),
+            _ => None,
+        };
+        let (w0, op0, b, s0) = alu(i)?;
+        let (w1, op1, b1, s1) = alu(i + 1)?;
+        let (w2, op2, a2, s2) = alu(i + 2)?;
+        let (w3, op3, d3, s3) = alu(i + 3)?;
+        let Operand::Reg(a) = s0 else { return None };
+        let w = w0;
+        if op0 != AluOp::Mov || a == b || [w1, w2, w3] != [w, w, w] || b1 != b || a2 != a {
+            return None;
+        }
+        let bits = if w == Width::W64 { 64 } else { 32 };
+        let (Operand::Imm(k1), Operand::Imm(k2)) = (s1, s2) else {
+            return None;
+        };
+        let valid = |k: i32| k > 0 && k < bits;
+        if !valid(k1) || !valid(k2) || k1 + k2 != bits {
+            return None;
+        }
+        // Left-shift count of the combination: rotl(A, left).
+        let left = match (op1, op2) {
+            (AluOp::Rsh, AluOp::Lsh) => k2,
+            (AluOp::Lsh, AluOp::Rsh) => k1,
+            _ => return None,
+        };
+        if !matches!(op3, AluOp::Or | AluOp::Xor | AluOp::Add) {
+            return None;
+        }
+        let into_a = match (d3, s3) {
+            (d, Operand::Reg(s)) if d == a && s == b => true,
+            (d, Operand::Reg(s)) if d == b && s == a => false,
+            _ => return None,
+        };
+        let wide = w == Width::W64;
+        let (xa, xb) = (xr(a), xr(b));
+        let sh1 = if op1 == AluOp::Lsh {
+            Shift::Shl
+        } else {
+            Shift::Shr
+        };
+        let sh2 = if op2 == AluOp::Lsh {
+            Shift::Shl
+        } else {
+            Shift::Shr
+        };
+        if into_a {
+            if self.live_after(i + 3, b) {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, sh1, xb, k1 as u8);
+            }
+            self.a.shift_ri(wide, Shift::Rol, xa, left as u8);
+        } else {
+            let right = ((bits - left) % bits) as u8;
+            if self.live_after(i + 3, a) {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, Shift::Rol, xb, left as u8);
+                self.a.shift_ri(wide, sh2, xa, k2 as u8);
+            } else if self.opts.cpu.bmi2 {
+                self.a.rorx(wide, xb, xa, right);
+            } else {
+                self.a.mov_rr(wide, xb, xa);
+                self.a.shift_ri(wide, Shift::Rol, xb, left as u8);
+            }
+        }
+        for k in i..i + 4 {
+            let insn = self.insns[k];
+            self.track_zext(&insn);
+        }
+        Some(4)
+    }
+
+    /// Address arithmetic: `rD = rX` followed by `rD += imm`, `rD += rI` or both (in that
+    /// order), optionally preceded by `rI <<= s` (s in 1..=3, what clang emits for
+    /// `&array[i]`), is one address expression `[rX + rI * 2^s + imm]`. Returns the
+    /// destination, the expression, the instructions it spans, and the index register to
+    /// shift in place first (when the shifted index is read later).
+    fn address_expr(&self, i: usize) -> Option<AddressExpr> {
+        if self.opts.constant_blinding {
+            return None;
+        }
+        let alu64 = |k: usize| match self.insns.get(k) {
+            Some(&Insn::Alu {
+                width: Width::W64,
+                op,
+                dst,
+                src,
+            }) => Some((op, dst, src)),
+            _ => None,
+        };
+        // Optional leading shift of the index.
+        let (shift, at) = match alu64(i) {
+            Some((AluOp::Lsh, ri, Operand::Imm(s))) if (1..=3).contains(&s) => {
+                (Some((ri, s as u8)), i + 1)
+            }
+            _ => (None, i),
+        };
+        let Some((AluOp::Mov, rd, Operand::Reg(rx))) = alu64(at) else {
+            return None;
+        };
+        if rd == rx {
+            return None;
+        }
+        let mut disp = 0i32;
+        let mut index: Option<Reg> = None;
+        let mut k = at + 1;
+        if let Some((AluOp::Add, d, Operand::Imm(v))) = alu64(k) {
+            if d == rd {
+                disp = v;
+                k += 1;
+            }
+        }
+        if let Some((AluOp::Add, d, Operand::Reg(r))) = alu64(k) {
+            if d == rd {
+                index = Some(if r == rd { rx } else { r });
+                k += 1;
+            }
+        }
+        let n = k - i;
+        if n < 2 || !self.straight(i, n) {
+            return None;
+        }
+        match (shift, index) {
+            // The shift must be of the added index, which is neither rX nor rD.
+            (Some((ri, s)), Some(idx)) if idx == ri && ri != rx && ri != rd => {
+                let last = k - 1;
+                if self.live_after(last, ri) {
+                    Some((rd, Mem::bi(xr(rx), xr(ri), 1, disp), n, Some((ri, s))))
+                } else {
+                    Some((rd, Mem::bi(xr(rx), xr(ri), 1 << s, disp), n, None))
+                }
+            }
+            (Some(_), _) => None,
+            (None, Some(idx)) => Some((rd, Mem::bi(xr(rx), xr(idx), 1, disp), n, None)),
+            (None, None) => Some((rd, Mem::b(xr(rx), disp), n, None)),
+        }
+    }
+
+    /// An address expression (see [`Gen::address_expr`]) at `i`: into the memory access
+    /// that follows when that is the only use of the address (one `mov` with a SIB
+    /// operand), else into one `lea`.
+    fn address(&mut self, i: usize) -> Option<usize> {
+        let (rd, expr, n, shift) = self.address_expr(i)?;
+        let k = i + n;
+        // The access right after, through rD, rD not read afterwards.
+        let fold = if self.straight(i, n + 1) {
+            match self.insns[k] {
+                Insn::Load { src, dst, off, .. }
+                    if src == rd && (dst == rd || !self.live_after(k, rd)) =>
+                {
+                    Some(off)
+                }
+                Insn::Store { dst, off, src, .. }
+                    if dst == rd && src != Operand::Reg(rd) && !self.live_after(k, rd) =>
+                {
+                    Some(off)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        // Grouped accesses are checked through their base register: keep it.
+        let fold = fold.filter(|_| !self.checked || self.group_of[k] == NO_GROUP);
+        let at = |m: Mem, off: i32| match m {
+            Mem::Base { base, index, disp } => {
+                disp.checked_add(off)
+                    .map(|disp| Mem::Base { base, index, disp })
+            }
+            Mem::Rip(_) => None,
+        };
+        let folded = fold.and_then(|off| at(expr, off as i32).map(|m| (off, m)));
+        if let Some((ri, s)) = shift {
+            self.a.shift_ri(true, Shift::Shl, xr(ri), s);
+        }
+        match folded {
+            Some((off, m)) => {
+                // An address that is r10 plus a constant is a frame access when in range.
+                let frame = matches!(expr, Mem::Base { base: X::Rbp, index: None, disp }
+                if disp.checked_add(off as i32).is_some_and(|d| {
+                    i16::try_from(d).is_ok_and(|d| in_frame(d, self.access_size(k)))
+                }));
+                match self.insns[k] {
+                    Insn::Load {
+                        size,
+                        sign_extend,
+                        dst,
+                        ..
+                    } => {
+                        let m = self.mem_at(k, m, frame, size, false);
+                        self.load_from(size, sign_extend, dst, m);
+                    }
+                    Insn::Store { size, src, .. } => self.store_to(k, size, m, frame, src),
+                    _ => {}
+                }
+                for j in i..=k {
+                    let insn = self.insns[j];
+                    self.track_zext(&insn);
+                }
+                Some(n + 1)
+            }
+            None => {
+                self.a.lea(xr(rd), expr);
+                for j in i..k {
+                    let insn = self.insns[j];
+                    self.track_zext(&insn);
+                }
+                Some(n)
+            }
+        }
+    }
+
+    fn access_size(&self, k: usize) -> Size {
+        match self.insns[k] {
+            Insn::Load { size, .. } | Insn::Store { size, .. } => size,
+            _ => Size::DW,
+        }
+    }
+
+    /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
+    fn fuse2(&mut self, i: usize) -> bool {
+        if !self.straight(i, 2) {
             return false;
         }
         let (a, b) = (self.insns[i], self.insns[i + 1]);
@@ -1134,19 +1545,19 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn insn(&mut self, i: usize) -> R<bool> {
+    /// Compiles instruction `i` (and those a peephole pattern fuses with it); returns how
+    /// many instructions were consumed.
+    fn insn(&mut self, i: usize) -> R<usize> {
         let r = self.insn_inner(i);
         self.flags = self.flags_next.take();
         r
     }
 
-    fn insn_inner(&mut self, i: usize) -> R<bool> {
+    fn insn_inner(&mut self, i: usize) -> R<usize> {
         let insn = self.insns[i];
-        if self.fuse(i) {
-            let b = self.insns[i + 1];
-            self.track_zext(&insn);
-            self.track_zext(&b);
-            return Ok(true);
+        let fused = self.fuse(i);
+        if fused > 0 {
+            return Ok(fused);
         }
         match insn {
             Insn::Alu {
@@ -1256,12 +1667,13 @@ impl<'a> Gen<'a> {
             }
             Insn::Call(CallTarget::Local(_)) => {
                 let t = self.prog.branch_target(i).unwrap_or(0);
-                self.local_call(i, t);
+                self.local_call(i, Callee::Insn(t));
             }
             Insn::Call(CallTarget::Helper(id)) => {
                 let idu = id as u32 as u64;
                 let func = self.helpers.get(idu).map(|h| h.func.clone());
                 self.helper_call(
+                    i,
                     Site::Call {
                         pc: self.pc(i) as u32,
                         id: idu,
@@ -1274,6 +1686,7 @@ impl<'a> Gen<'a> {
             Insn::Call(CallTarget::External { id, .. }) => {
                 let func = self.helpers.external(id).map(|h| h.func.clone());
                 self.helper_call(
+                    i,
                     Site::Call {
                         pc: self.pc(i) as u32,
                         id: id as i64 as u64,
@@ -1283,39 +1696,40 @@ impl<'a> Gen<'a> {
                     None,
                 );
             }
-            Insn::CallX { reg } => {
-                if self.an.code_addr_targets.is_empty() {
-                    self.helper_call(
-                        Site::CallX {
-                            pc: self.pc(i) as u32,
-                        },
-                        Some(xr(reg)),
-                    );
-                } else {
-                    self.callx_code(i, reg);
-                }
-            }
+            Insn::CallX { reg } => self.callx(i, reg),
             Insn::Exit => self.exit(i),
         }
         self.track_zext(&insn);
-        Ok(false)
+        Ok(1)
     }
 
-    /// `callx` in a program that has code addresses: a register holding one of them calls
-    /// that function; anything else is a helper id.
-    fn callx_code(&mut self, i: usize, reg: Reg) {
+    /// `callx reg`: a register holding the code address of an instruction start
+    /// (`CODE_ADDR_BASE + slot`) makes a bpf-to-bpf call to that instruction (programs
+    /// with `callx` are compiled with every instruction as a possible entry, see
+    /// [`Analysis::any_entry`]); any other value is a helper id, looked up at run time.
+    fn callx(&mut self, i: usize, reg: Reg) {
         let r = xr(reg);
+        let helper = self.a.new_label();
         let done = self.a.new_label();
-        for t in self.an.code_addr_targets.clone() {
-            let next = self.a.new_label();
-            self.a.mov_ri(S0, super::code_addr_value(self.prog.slot(t)));
-            self.a.alu_rr(true, Alu::Cmp, r, S0);
-            self.a.jcc(Cond::Ne, next);
-            self.local_call(i, t);
-            self.a.jmp(done);
-            self.a.bind(next);
-        }
+        // S1 = reg - CODE_ADDR_BASE; below slot_count: the table gives the code offset
+        // of the instruction at that slot (0: not an instruction start).
+        self.a.mov_ri(S2, super::CODE_ADDR_BASE);
+        self.a.mov_rr(true, S1, r);
+        self.a.alu_rr(true, Alu::Sub, S1, S2);
+        let slots = self.prog.slot_count().min(i32::MAX as usize) as i32;
+        self.a.alu_ri(true, Alu::Cmp, S1, slots);
+        self.a.jcc(Cond::Ae, helper);
+        self.a.lea(S2, Mem::Rip(self.l_callx_table));
+        self.a.load(S1, Mem::bi(S2, S1, 4, 0), W::B32);
+        self.a.test_rr(false, S1, S1);
+        self.a.jcc(Cond::E, helper);
+        self.a.lea(S2, Mem::Rip(self.l_code_base));
+        self.a.alu_rr(true, Alu::Add, S1, S2);
+        self.local_call(i, Callee::Indirect);
+        self.a.jmp(done);
+        self.a.bind(helper);
         self.helper_call(
+            i,
             Site::CallX {
                 pc: self.pc(i) as u32,
             },
@@ -1330,7 +1744,7 @@ impl<'a> Gen<'a> {
     /// scratch copies, the compare, and a `cmov` per written register: no branch to
     /// mispredict. Returns the index of the `goto` when applied.
     fn if_convert(&mut self, i: usize) -> Option<usize> {
-        if self.opts.constant_blinding || self.opts.budget_checks {
+        if self.opts.constant_blinding || self.counted {
             return None;
         }
         let Insn::Jump {
@@ -1492,7 +1906,7 @@ impl<'a> Gen<'a> {
     /// `if c goto +1; goto T` becomes `if !c goto T`: one branch instead of two (clang emits
     /// this shape at the bottom of loops).
     fn branch_over_goto(&mut self, i: usize) -> bool {
-        if self.opts.budget_checks || i + 1 >= self.insns.len() || self.an.target[i + 1] {
+        if self.counted || i + 1 >= self.insns.len() || self.an.target[i + 1] {
             return false;
         }
         let Insn::Jump {
@@ -1538,6 +1952,154 @@ impl<'a> Gen<'a> {
 
     // ------------------------------------------------------------------ driver
 
+    /// Plans grouped checks (see [`Group`]) for every basic block.
+    fn plan_groups(&mut self) {
+        let n = self.insns.len();
+        self.group_of = vec![NO_GROUP; n];
+        self.need_label = vec![false; n];
+        if !self.checked {
+            return;
+        }
+        let mut start = 0;
+        while start < n {
+            let end = start + (self.an.block_len[start] as usize).max(1);
+            if self.an.ctx[start] != 0 {
+                self.plan_block(start, end.min(n));
+            }
+            start = end;
+        }
+    }
+
+    fn plan_block(&mut self, start: usize, end: usize) {
+        // Open group per (base register, value version): (first, lo, hi, write, members).
+        struct Open {
+            base: Reg,
+            version: u32,
+            first: usize,
+            lo: i32,
+            hi: i32,
+            write: bool,
+            members: Vec<usize>,
+        }
+        let mut version = [0u32; 11];
+        let mut open: Vec<Open> = Vec::new();
+        let mut done: Vec<Open> = Vec::new();
+        for k in start..end {
+            let insn = self.insns[k];
+            let access = match insn {
+                Insn::Load { src, off, size, .. } => Some((src, off, size, false)),
+                Insn::Store { dst, off, size, .. } => Some((dst, off, size, true)),
+                _ => None,
+            };
+            if let Some((base, off, size, write)) = access {
+                let (off, bytes) = (off as i32, size.bytes() as i32);
+                let in_frame = base == Reg::R10 && off >= -(STACK_SIZE as i32) && off + bytes <= 0;
+                if !in_frame {
+                    let v = version[base.index()];
+                    match open.iter().position(|o| o.base == base && o.version == v) {
+                        Some(p)
+                            if open[p].hi.max(off + bytes) - open[p].lo.min(off)
+                                <= MAX_GROUP_SPAN =>
+                        {
+                            let o = &mut open[p];
+                            o.lo = o.lo.min(off);
+                            o.hi = o.hi.max(off + bytes);
+                            o.write |= write;
+                            o.members.push(k);
+                        }
+                        p => {
+                            if let Some(p) = p {
+                                done.push(open.swap_remove(p));
+                            }
+                            open.push(Open {
+                                base,
+                                version: v,
+                                first: k,
+                                lo: off,
+                                hi: off + bytes,
+                                write,
+                                members: vec![k],
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some(r) = insn.written_reg() {
+                version[r.index()] += 1;
+            }
+        }
+        done.extend(open);
+        let mut first_grouped = usize::MAX;
+        for o in done.into_iter().filter(|o| o.members.len() >= 2) {
+            let g = self.groups.len() as u32;
+            for &m in &o.members {
+                self.group_of[m] = g;
+            }
+            first_grouped = first_grouped.min(o.first);
+            let slow = self.a.new_label();
+            self.groups.push(Group {
+                first: o.first,
+                base: o.base,
+                lo: o.lo,
+                hi: o.hi,
+                write: o.write,
+                slow,
+            });
+        }
+        if first_grouped != usize::MAX {
+            self.slow_copies.push((first_grouped, end));
+            if end < self.insns.len() {
+                self.need_label[end] = true;
+            }
+        }
+    }
+
+    /// The group whose check instruction `i` carries, if any.
+    fn group_starting_at(&self, i: usize) -> Option<usize> {
+        let g = *self.group_of.get(i)?;
+        (g != NO_GROUP && self.groups[g as usize].first == i).then_some(g as usize)
+    }
+
+    /// The check of a whole group, before its first access.
+    fn group_check(&mut self, g: usize) {
+        let (base, lo, hi, write, slow) = {
+            let g = &self.groups[g];
+            (g.base, g.lo, g.hi, g.write, g.slow)
+        };
+        let span = (hi - lo).max(1);
+        let first = self.groups[g].first;
+        let (start, lim) = Self::cache(write, self.stack_guess(first, xr(base)));
+        self.uses_caches = true;
+        self.a.lea(S2, Mem::b(xr(base), lo));
+        self.a.alu_rm(true, Alu::Sub, S2, st(start));
+        if span <= 64 {
+            // The limit of the power of two at or above the span.
+            let k = (span as u32).next_power_of_two().trailing_zeros() as i32;
+            self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * k));
+            self.a.jcc(Cond::Ae, slow);
+        } else {
+            // Exactly: a - start + span <= len, and no carry (a below start).
+            self.a.alu_ri(true, Alu::Add, S2, span);
+            self.a.jcc(Cond::B, slow);
+            self.a.alu_rm(true, Alu::Cmp, S2, st(lim + 8 * LEN as i32));
+            self.a.jcc(Cond::A, slow);
+        }
+    }
+
+    /// Compiles instruction `i` with the patterns that start there; returns how many
+    /// instructions it consumed.
+    fn emit_one(&mut self, i: usize) -> R<usize> {
+        if self.branch_over_goto(i) {
+            self.flags = None;
+            return Ok(2);
+        }
+        if let Some(j) = self.if_convert(i) {
+            self.flags = None;
+            return Ok(j + 1 - i);
+        }
+        self.insn(i)
+    }
+
     fn body(&mut self) -> R<()> {
         let n = self.insns.len();
         let mut i = 0;
@@ -1559,12 +2121,12 @@ impl<'a> Gen<'a> {
                     self.a.align_nop(16);
                 }
             }
-            if self.an.target[i] {
+            if self.an.target[i] || self.need_label[i] {
                 let l = self.label(i);
                 self.a.bind(l);
             }
             self.insn_offsets[i] = self.a.pos() as u32;
-            if self.opts.budget_checks && self.an.leader[i] {
+            if self.counted && self.an.leader[i] {
                 let len = self.an.block_len[i];
                 let l = self.a.new_label();
                 self.a.alu_mi(true, Alu::Sub, st(OFF_BUDGET), len as i32);
@@ -1575,27 +2137,16 @@ impl<'a> Gen<'a> {
                     n: len,
                 });
             }
-            if self.branch_over_goto(i) {
-                self.insn_offsets[i + 1] = FUSED;
-                self.flags = None;
-                i += 2;
-                continue;
+            if let Some(g) = self.group_starting_at(i) {
+                self.group_check(g);
             }
-            if let Some(j) = self.if_convert(i) {
-                for k in i + 1..=j {
-                    self.insn_offsets[k] = FUSED;
-                }
-                self.flags = None;
-                i = j + 1;
-                continue;
+            let consumed = self.emit_one(i)?;
+            for k in i + 1..i + consumed {
+                self.insn_offsets[k] = FUSED;
             }
-            if self.insn(i)? {
-                self.insn_offsets[i + 1] = FUSED;
-                i += 2;
-            } else {
-                i += 1;
-            }
+            i += consumed;
         }
+        self.a.bind(self.l_fell_off);
         if self.an.falls_off_end {
             self.a
                 .store_imm(st(OFF_ERR_ARG), self.insns.len() as i32 - 1, W::B64);
@@ -1606,18 +2157,45 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
+    /// The slow copies of blocks with grouped checks: from the first grouped access to
+    /// the end of the block, every access checked on its own; each group's failing check
+    /// enters at its first access.
+    fn slow_copies(&mut self) -> R<()> {
+        let n = self.insns.len();
+        for (start, end) in std::mem::take(&mut self.slow_copies) {
+            self.individual = true;
+            let mut k = start;
+            while k < end {
+                if let Some(g) = self.group_starting_at(k) {
+                    let l = self.groups[g].slow;
+                    self.a.bind(l);
+                    self.zext = 0;
+                    self.flags = None;
+                }
+                k += self.emit_one(k)?;
+            }
+            if k >= n {
+                self.a.jmp(self.l_fell_off);
+            } else if self.an.ctx[k] != 0 && (self.an.target[k] || self.need_label[k]) {
+                let l = self.label(k);
+                self.a.jmp(l);
+            }
+            self.individual = false;
+        }
+        Ok(())
+    }
+
     fn stubs(&mut self) {
         for stub in std::mem::take(&mut self.stubs) {
             match stub {
                 Stub::MemSlow {
                     label,
                     back,
-                    base,
-                    off,
+                    addr,
                     site,
                 } => {
                     self.a.bind(label);
-                    self.a.lea(S2, Mem::b(base, off));
+                    self.a.lea(S2, addr);
                     self.a.mov_ri(S1, site as u64);
                     self.a.call(self.l_mem_common);
                     self.a.jmp(back);
@@ -1643,6 +2221,20 @@ impl<'a> Gen<'a> {
                         .store_imm(st(OFF_ERR_KIND), ERR_CALL_DEPTH as i32, W::B32);
                     self.a.jmp(self.l_error);
                 }
+                Stub::HelperExit {
+                    label,
+                    index,
+                    pushed,
+                } => {
+                    self.a.bind(label);
+                    self.a.alu_ri(false, Alu::Cmp, X::Rdx, 1);
+                    self.a.jcc(Cond::E, self.l_error);
+                    // A tail call ran: the current function returns its r0 (rax).
+                    if pushed > 0 {
+                        self.a.lea(X::Rsp, Mem::b(X::Rsp, pushed));
+                    }
+                    self.exit_seq(index as usize, false);
+                }
             }
         }
     }
@@ -1650,26 +2242,66 @@ impl<'a> Gen<'a> {
     fn commons(&mut self) {
         // Error exit: back to the outermost frame's stack, then the epilogue. Programs
         // without state cannot fail and have no use for it.
+        // Inside a callback (`RunState::cb_depth` > 0) `main_rsp` is the callback entry's
+        // and the exit is its return path.
         let has_state = self.saves.contains(&ST);
         self.a.bind(self.l_error);
         if has_state {
             self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
+            if self.has_cb {
+                self.a.alu_mi(true, Alu::Cmp, st(OFF_CB_DEPTH), 0);
+                self.a.jcc(Cond::Ne, self.l_cb_return);
+            }
         }
         self.a.bind(self.l_main_exit);
         if has_state {
             self.epilogue();
         }
 
-        // Out-of-bounds legacy packet load: the program ends with r0 = 0.
+        // Out-of-bounds legacy packet load: the program (or the callback) ends with
+        // r0 = 0.
         self.a.bind(self.l_pkt_oob);
         if self.an.has_packet_loads {
             self.a.load(X::Rsp, st(OFF_MAIN_RSP), W::B64);
             self.a.zero(X::Rax);
+            if self.has_cb {
+                self.a.alu_mi(true, Alu::Cmp, st(OFF_CB_DEPTH), 0);
+                self.a.jcc(Cond::Ne, self.l_cb_return);
+            }
             self.a.jmp(self.l_main_exit);
         }
 
+        // Callback entry (called by `runtime::Reentry`): a function of the program called
+        // by a helper, as a bpf-to-bpf call from the helper's calling instruction. Same
+        // signature as the program entry; `RunState::cb_fp` is the callback's r10 and
+        // `cb_target` the function's address. Errors inside unwind to `l_cb_return`.
+        self.a.bind(self.l_cb_entry);
+        if self.has_cb {
+            let all = [X::Rbx, X::Rbp, X::R12, X::R13, X::R14, X::R15];
+            for r in all {
+                self.a.push(r);
+            }
+            // Entry rsp % 16 == 8; six pushes keep it: the call below leaves the callee
+            // with rsp % 16 == 0, as every function body expects.
+            self.a.mov_rr(true, ST, X::R9);
+            self.a.store(st(OFF_MAIN_RSP), X::Rsp, W::B64);
+            self.a.load(X::Rbp, st(OFF_CB_FP), W::B64);
+            if self.checked && self.an.uses_r10 {
+                self.zero_frame(self.an.frame_bytes);
+            }
+            for r in [0usize, 6, 7, 8, 9] {
+                self.a.zero(MAP[r]);
+            }
+            self.a.call_m(st(OFF_CB_TARGET));
+            self.a.bind(self.l_cb_return);
+            for r in all.iter().rev() {
+                self.a.pop(*r);
+            }
+            self.a.ret();
+        }
+
         self.a.bind(self.l_budget_common);
-        if self.opts.budget_checks {
+        if self.counted {
             self.a.alu_mr(true, Alu::Add, st(OFF_BUDGET), S1);
             self.a.store(st(OFF_ERR_ARG), S2, W::B64);
             self.a
@@ -1704,12 +2336,15 @@ impl<'a> Gen<'a> {
         self.a.bind(self.l_uncache);
         if self.checked && self.an.has_local_calls {
             self.a.buf.extend_from_slice(&[0x0f, 0x57, 0xc0]); // xorps xmm0, xmm0
-            for off in [OFF_RC_LIM, OFF_RC_LIM + 16, OFF_WC_LIM, OFF_WC_LIM + 16] {
-                // movups [r12 + off], xmm0
-                self.a
-                    .buf
-                    .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
-                self.a.buf.extend_from_slice(&off.to_le_bytes());
+            for base in [OFF_RC_LIM, OFF_WC_LIM, OFF_SC_LIM] {
+                // The 8 entries as four 16-byte stores.
+                for k in 0..4 {
+                    // movups [r12 + off], xmm0
+                    self.a
+                        .buf
+                        .extend_from_slice(&[0x41, 0x0f, 0x11, 0x84, 0x24]);
+                    self.a.buf.extend_from_slice(&(base + 16 * k).to_le_bytes());
+                }
             }
             self.a.store_imm(st(OFF_STACK_CACHED), 0, W::B64);
             self.a.ret();
@@ -1722,12 +2357,32 @@ impl<'a> Gen<'a> {
             .data64(helper_trampoline as *const () as usize as u64);
         self.a.bind(self.l_pool_memcheck);
         self.a.data64(mem_check as *const () as usize as u64);
+        // `callx` dispatch table: code offset of the instruction at each slot (0: none).
+        self.a.bind(self.l_callx_table);
+        if self.an.any_entry {
+            for slot in 0..self.prog.slot_count() {
+                let off = self
+                    .prog
+                    .index_at_slot(slot)
+                    .and_then(|i| self.insn_offsets.get(i).copied())
+                    .filter(|&o| o < FUSED)
+                    .unwrap_or(0);
+                self.a.data32(off);
+            }
+        }
     }
 }
 
 /// Compiles `prog`.
-pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output> {
-    let an = Analysis::new(prog);
+/// Compiles `prog` (analysed as `an`) into one body: with instruction counting (the
+/// budget variant) when `counted`, without otherwise.
+pub fn compile(
+    prog: &Program,
+    an: &Analysis,
+    helpers: &Helpers,
+    opts: &JitOptions,
+    counted: bool,
+) -> R<Output> {
     let insns = prog.insns();
     let checked = opts.mode == JitMode::Checked;
     let has_mem = an.has_mem;
@@ -1739,7 +2394,7 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let need_state = an.has_helper_calls
         || an.has_local_calls
         || (checked && has_mem)
-        || opts.budget_checks
+        || counted
         || an.has_may_goto
         || an.has_packet_loads
         || an.falls_off_end;
@@ -1781,10 +2436,17 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     let l_uncache = a.new_label();
     let l_pool_tramp = a.new_label();
     let l_pool_memcheck = a.new_label();
+    let l_cb_entry = a.new_label();
+    let l_cb_return = a.new_label();
+    let l_callx_table = a.new_label();
+    let l_code_base = a.new_label();
+    let l_fell_off = a.new_label();
+    a.bind(l_code_base);
+    let has_cb = an.any_entry || !an.code_addr_targets.is_empty();
     let mut g = Gen {
         prog,
         insns,
-        an: &an,
+        an,
         opts,
         helpers,
         a,
@@ -1799,6 +2461,12 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         l_uncache,
         l_pool_tramp,
         l_pool_memcheck,
+        l_cb_entry,
+        l_cb_return,
+        l_callx_table,
+        l_code_base,
+        has_cb,
+        counted,
         checked,
         area,
         sub_rsp,
@@ -1810,10 +2478,18 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
         uses_caches: false,
         insn_offsets: vec![0; insns.len()],
         pool_start: 0,
+        groups: Vec::new(),
+        group_of: Vec::new(),
+        slow_copies: Vec::new(),
+        need_label: Vec::new(),
+        individual: false,
+        l_fell_off,
     };
+    g.plan_groups();
     g.prologue();
     g.body()?;
     let body_end = g.a.pos();
+    g.slow_copies()?;
     g.stubs();
     g.commons();
     g.a.finish()
@@ -1823,6 +2499,23 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
     if insns.iter().any(|i| matches!(i, Insn::CallX { .. })) {
         callx = helpers.clone();
     }
+    // Functions a helper may call back: the code-address targets, or every instruction
+    // when `callx` may compute addresses.
+    let entry_of = |i: usize| -> Option<(u32, u32)> {
+        let off = *g.insn_offsets.get(i)?;
+        (off < FUSED).then(|| (prog.slot(i) as u32, off))
+    };
+    let entries: Vec<(u32, u32)> = if !has_cb {
+        Vec::new()
+    } else if an.any_entry {
+        (0..insns.len()).filter_map(entry_of).collect()
+    } else {
+        an.code_addr_targets
+            .iter()
+            .filter_map(|&t| entry_of(t))
+            .collect()
+    };
+    let cb_entry = has_cb.then(|| g.a.label_offset(l_cb_entry)).flatten();
     Ok(Output {
         code: std::mem::take(&mut g.a.buf),
         insn_offsets: g.insn_offsets,
@@ -1836,6 +2529,10 @@ pub fn compile(prog: &Program, helpers: &Helpers, opts: &JitOptions) -> R<Output
             slots,
             slot_count: prog.slot_count(),
             stack_bytes: area,
+            counted,
+            entries,
+            cb_entry,
+            code_base: 0,
         },
         uses_packet: an.has_packet_loads,
         uses_may_goto: an.has_may_goto,

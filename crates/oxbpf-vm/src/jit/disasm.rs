@@ -64,7 +64,7 @@ impl JitProgram {
         let Some(start) = self.insn_offset(index) else {
             return Vec::new();
         };
-        let end = (index + 1..self.insn_offsets.len())
+        let end = (index + 1..self.fast.insn_offsets.len())
             .find_map(|j| self.insn_offset(j))
             .unwrap_or(self.body_end());
         self.disassemble_range(start, end)

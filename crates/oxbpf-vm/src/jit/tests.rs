@@ -3,6 +3,7 @@
 use super::*;
 use crate::helper::HelperError;
 use crate::memory::MemoryRegion;
+use crate::Interpreter;
 use oxbpf_isa::{
     AluOp, AtomicOp, CallTarget, Insn, JmpOp, LoadImm64, Operand, PacketMode, Reg, Size, Width,
 };
@@ -617,6 +618,11 @@ fn budget_reports_exact_pc_and_count() {
     let prog = Program::from_insns(p).unwrap();
     let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
     let mut ctx = RunContext::new();
+    // Runs without a budget use the body without counting.
+    let o = jit.run(&mut ctx).unwrap();
+    assert_eq!((o.r0, o.insns_executed), (10, None));
+    // A budget of u64::MAX counts without a limit.
+    ctx.budget = Some(u64::MAX);
     let o = jit.run(&mut ctx).unwrap();
     assert_eq!(o.insns_executed, Some(22));
     ctx.budget = Some(22);
@@ -1009,4 +1015,280 @@ fn code_addresses_and_callx() {
         jit.run(&mut RunContext::new()).unwrap().r0,
         CODE_ADDR_BASE + 3
     );
+}
+
+/// Every shape of the rotate idiom (widths, shift order, counts, combining operation,
+/// result register, the other register read afterwards or not) against the interpreter.
+#[test]
+fn rotate_idioms_match_the_interpreter() {
+    let h = Helpers::new();
+    let vals = [
+        0x0123_4567_89ab_cdefu64,
+        u64::MAX,
+        0x8000_0000_0000_0001,
+        0xffff_ffff,
+    ];
+    for width in [Width::W64, Width::W32] {
+        let bits = if width == Width::W64 { 64 } else { 32 };
+        for k in [1, 5, bits / 2, bits - 1] {
+            for rsh_first in [true, false] {
+                for op3 in [AluOp::Or, AluOp::Xor, AluOp::Add] {
+                    for into_a in [true, false] {
+                        for use_other in [false, true] {
+                            let (op1, op2) = if rsh_first {
+                                (AluOp::Rsh, AluOp::Lsh)
+                            } else {
+                                (AluOp::Lsh, AluOp::Rsh)
+                            };
+                            let (a, b) = (Reg::R3, Reg::R4);
+                            let mut p = vec![
+                                lddw(a, vals[(k as usize) % vals.len()]),
+                                alu(width, AluOp::Mov, b, Operand::Reg(a)),
+                                alu(width, op1, b, Operand::Imm(k)),
+                                alu(width, op2, a, Operand::Imm(bits - k)),
+                            ];
+                            let (d, s) = if into_a { (a, b) } else { (b, a) };
+                            p.push(alu(width, op3, d, Operand::Reg(s)));
+                            p.push(alu(Width::W64, AluOp::Mov, Reg::R0, Operand::Reg(d)));
+                            if use_other {
+                                p.push(alu(Width::W64, AluOp::Mul, Reg::R0, Operand::Imm(3)));
+                                p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(s)));
+                            }
+                            p.push(Insn::Exit);
+                            let prog = Program::from_insns(p.clone()).unwrap();
+                            let want = Interpreter::new(&prog, &h)
+                                .unwrap()
+                                .run(&mut RunContext::new())
+                                .unwrap()
+                                .r0;
+                            for o in all_option_sets() {
+                                let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
+                                assert_eq!(
+                                    got, want,
+                                    "{width:?} k={k} rsh_first={rsh_first} {op3:?} into_a={into_a} \
+                                     use_other={use_other} {o:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `rI <<= s; rD = rX; [rD += imm;] rD += rI` into `lea`, with the shifted index read
+/// later or not, against the interpreter.
+#[test]
+fn scaled_addresses_match_the_interpreter() {
+    let h = Helpers::new();
+    for s in 1..=3 {
+        for with_imm in [false, true] {
+            for use_index in [false, true] {
+                let (ri, rd, rx) = (Reg::R2, Reg::R3, Reg::R4);
+                let mut p = vec![
+                    lddw(ri, 0x1234_5678_9abc),
+                    lddw(rx, 0xfedc_ba98_7654),
+                    alu(Width::W64, AluOp::Lsh, ri, Operand::Imm(s)),
+                    alu(Width::W64, AluOp::Mov, rd, Operand::Reg(rx)),
+                ];
+                if with_imm {
+                    p.push(alu(Width::W64, AluOp::Add, rd, Operand::Imm(-256)));
+                }
+                p.push(alu(Width::W64, AluOp::Add, rd, Operand::Reg(ri)));
+                p.push(alu(Width::W64, AluOp::Mov, Reg::R0, Operand::Reg(rd)));
+                if use_index {
+                    p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(ri)));
+                }
+                p.push(Insn::Exit);
+                let prog = Program::from_insns(p.clone()).unwrap();
+                let want = Interpreter::new(&prog, &h)
+                    .unwrap()
+                    .run(&mut RunContext::new())
+                    .unwrap()
+                    .r0;
+                for o in all_option_sets() {
+                    let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
+                    assert_eq!(got, want, "s={s} imm={with_imm} use={use_index} {o:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Checked mode groups accesses off one base register into one check; a failing group
+/// check continues in a copy that checks each access, so faults and side effects are
+/// those of separate checks.
+#[test]
+fn grouped_checks_fault_exactly_like_separate_checks() {
+    use oxbpf_isa::asm::assemble;
+    let h = Helpers::new();
+    let run = |src: &str, mem: &mut [u8], ro: Option<&[u8]>| {
+        let prog = assemble(src).unwrap();
+        let interp = Interpreter::new(&prog, &h).unwrap();
+        let mut results = Vec::new();
+        for e in [None].into_iter().chain(
+            all_option_sets()
+                .into_iter()
+                .filter(|o| o.mode == JitMode::Checked)
+                .map(Some),
+        ) {
+            let mut m = mem.to_vec();
+            let r = {
+                let mut ctx = RunContext::with_memory(&mut m);
+                if let Some(ro) = ro {
+                    ctx.args[2] = ro.as_ptr() as u64;
+                    ctx.allow(ro, RegionKind::ReadOnly);
+                }
+                match e {
+                    None => interp.run(&mut ctx),
+                    Some(o) => JitProgram::compile(&prog, &h, &o).unwrap().run(&mut ctx),
+                }
+                .map(|o| o.r0)
+                .map_err(|e| match e {
+                    // Each run has its own copy of the memory: compare without addresses.
+                    VmError::MemoryFault { pc, mut fault } => {
+                        fault.addr = 0;
+                        VmError::MemoryFault { pc, fault }
+                    }
+                    e => e,
+                })
+            };
+            results.push((e, r, m));
+        }
+        let (_, r0, m0) = results[0].clone();
+        for (e, r, m) in &results[1..] {
+            assert_eq!((r, m), (&r0, &m0), "{e:?}\n{src}");
+        }
+        (r0, m0)
+    };
+    // The second store of a group is out of bounds: the first one happened.
+    let (r, m) = run(
+        "*(u32 *)(r1 + 0) = 7\n*(u32 *)(r1 + 4) = 9\nr0 = 1\nexit\n",
+        &mut [0u8; 6],
+        None,
+    );
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
+    assert_eq!(m, vec![7, 0, 0, 0, 0, 0]);
+    // In bounds (the group's range is rounded up to 8 bytes, the region has 6): the slow
+    // copy runs and all is fine.
+    let (r, m) = run(
+        "*(u16 *)(r1 + 0) = 7\n*(u16 *)(r1 + 2) = 9\nr0 = *(u16 *)(r1 + 4)\nexit\n",
+        &mut [0, 0, 0, 0, 5, 0],
+        None,
+    );
+    assert_eq!(r, Ok(5));
+    assert_eq!(m, vec![7, 0, 9, 0, 5, 0]);
+    // Loads and a store off a read-only region: the loads work, the store faults.
+    let ro = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let (r, _) = run(
+        "r0 = *(u8 *)(r3 + 0)\nr4 = *(u8 *)(r3 + 1)\nr0 += r4\n*(u8 *)(r3 + 2) = r0\nexit\n",
+        &mut [0u8; 4],
+        Some(&ro),
+    );
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 3, .. })),
+        "{r:?}"
+    );
+    // A base register changed between accesses starts a new group.
+    let (r, m) = run(
+        "r2 = *(u8 *)(r1 + 0)\nr1 += 2\nr3 = *(u8 *)(r1 + 0)\n*(u8 *)(r1 + 1) = r2\nr0 = r3\nexit\n",
+        &mut [9, 0, 4, 0],
+        None,
+    );
+    assert_eq!(r, Ok(4));
+    assert_eq!(m, vec![9, 0, 4, 9]);
+    // Wide groups (over 64 bytes) are checked exactly: in bounds, past the end, and
+    // starting below the region (the carry of the check).
+    let wide =
+        "r0 = *(u8 *)(r1 + 0)\nr2 = *(u8 *)(r1 + 199)\nr0 += r2\n*(u8 *)(r1 + 100) = r0\nexit\n";
+    let mut m = [0u8; 200];
+    m[0] = 1;
+    m[199] = 2;
+    let (r, m) = run(wide, &mut m, None);
+    assert_eq!(r, Ok(3));
+    assert_eq!(m[100], 3);
+    let (r, _) = run(wide, &mut [0u8; 199], None);
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
+    let below = "r1 += -1\nr0 = *(u8 *)(r1 + 0)\nr2 = *(u8 *)(r1 + 150)\nexit\n";
+    let (r, _) = run(below, &mut [0u8; 200], None);
+    assert!(
+        matches!(r, Err(VmError::MemoryFault { pc: 1, .. })),
+        "{r:?}"
+    );
+    let below = "r1 += -1\nr0 = *(u8 *)(r1 + 1)\nr2 = *(u8 *)(r1 + 150)\nexit\n";
+    let (r, _) = run(below, &mut [7u8; 200], None);
+    assert_eq!(r, Ok(7));
+    // Many loads of one group, repeated in a loop (the cache is filled by the slow copy
+    // the first time, then the group check hits).
+    let (r, _) = run(
+        "r4 = 0\nr0 = 0\nloop:\nr5 = *(u8 *)(r1 + 0)\nr6 = *(u8 *)(r1 + 1)\nr7 = *(u8 *)(r1 + 2)\n\
+         r0 += r5\nr0 += r6\nr0 += r7\nr4 += 1\nif r4 < 10 goto loop\nexit\n",
+        &mut [1, 2, 3],
+        None,
+    );
+    assert_eq!(r, Ok(60));
+}
+
+/// Address expressions folded into the access that uses them (`mov` with a SIB operand),
+/// in bounds and out of bounds (the fault names the access), against the interpreter.
+#[test]
+fn folded_addresses_match_the_interpreter() {
+    use oxbpf_isa::asm::assemble;
+    let h = Helpers::new();
+    let sources = [
+        // Load through r1 + index * 4 + 8, address dead afterwards.
+        "r3 = IDX\nr3 <<= 2\nr4 = r1\nr4 += 8\nr4 += r3\nr0 = *(u32 *)(r4 + 0)\nexit\n",
+        // The same, the shifted index read later.
+        "r3 = IDX\nr3 <<= 2\nr4 = r1\nr4 += 8\nr4 += r3\nr0 = *(u32 *)(r4 + 4)\nr0 += r3\nexit\n",
+        // A store; the address register is the load's destination afterwards.
+        "r3 = IDX\nr4 = r1\nr4 += r3\n*(u8 *)(r4 + 1) = 7\nr4 = r1\nr4 += r3\nr4 = *(u16 *)(r4 + 0)\nr0 = r4\nexit\n",
+        // Stack arrays: r10-based, in the frame or not depending on the index.
+        "r3 = IDX\n*(u64 *)(r10 - 64) = r1\nr3 <<= 3\nr4 = r10\nr4 += -64\nr4 += r3\nr0 = *(u64 *)(r4 + 0)\nexit\n",
+        // The address is read again after the access: lea, then the access.
+        "r3 = IDX\nr4 = r1\nr4 += 2\nr4 += r3\nr0 = *(u8 *)(r4 + 0)\nr0 += r4\nr0 -= r1\nexit\n",
+    ];
+    for src in sources {
+        for idx in [0i64, 1, 3, 7, 100, -3] {
+            let text = src.replace("IDX", &idx.to_string());
+            let prog = assemble(&text).unwrap();
+            let mut mem0: Vec<u8> = (0..32u8).collect();
+            let want = {
+                let mut ctx = RunContext::with_memory(&mut mem0);
+                Interpreter::new(&prog, &h)
+                    .unwrap()
+                    .run(&mut ctx)
+                    .map(|o| (o.r0.wrapping_sub(ctx.args[0]) > 64).then_some(o.r0))
+            };
+            for o in all_option_sets() {
+                let mut mem: Vec<u8> = (0..32u8).collect();
+                let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+                let got = {
+                    let mut ctx = RunContext::with_memory(&mut mem);
+                    if o.mode == JitMode::Verified && want.is_err() {
+                        continue;
+                    }
+                    jit.run(&mut ctx)
+                        .map(|o| (o.r0.wrapping_sub(ctx.args[0]) > 64).then_some(o.r0))
+                };
+                match (&want, &got) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{text} {o:?}"),
+                    (
+                        Err(VmError::MemoryFault { pc: a, .. }),
+                        Err(VmError::MemoryFault { pc: b, .. }),
+                    ) => {
+                        assert_eq!(a, b, "{text} {o:?}")
+                    }
+                    _ => panic!("{text} {o:?}: interpreter {want:?}, JIT {got:?}"),
+                }
+                assert_eq!(mem, mem0, "{text} {o:?}");
+            }
+        }
+    }
 }

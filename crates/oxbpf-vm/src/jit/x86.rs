@@ -609,6 +609,17 @@ impl Asm {
         self.b(0xc0 | dst.low() << 3 | src.low());
     }
 
+    /// BMI2 `rorx dst, src, imm` (rotate right without touching the flags).
+    pub fn rorx(&mut self, w: bool, dst: X, src: X, imm: u8) {
+        // Three-byte VEX: C4 [R X B m-mmmm=00011] [W vvvv=1111 L=0 pp=11] F0 /r ib
+        self.b(0xc4);
+        self.b((!dst.ext() as u8) << 7 | 1 << 6 | (!src.ext() as u8) << 5 | 0x03);
+        self.b((w as u8) << 7 | 0xf << 3 | 0x3);
+        self.b(0xf0);
+        self.b(0xc0 | dst.low() << 3 | src.low());
+        self.b(imm);
+    }
+
     /// `bswap r` (32- or 64-bit).
     pub fn bswap(&mut self, w: bool, r: X) {
         self.b(0x40 | (w as u8) << 3 | r.ext() as u8);
@@ -774,6 +785,11 @@ impl Asm {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    /// 4 raw bytes (table entries).
+    pub fn data32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
     /// Pads with `int3` to a multiple of `align`.
     pub fn align(&mut self, align: usize) {
         while !self.buf.len().is_multiple_of(align) {
@@ -929,6 +945,20 @@ mod tests {
                     one(|a| a.cmov(true, Cond::A, d, s)),
                     format!("cmova {}, {}", N64[i], N64[j])
                 );
+                assert_eq!(
+                    one(|a| a.rorx(true, d, s, 13)),
+                    format!("rorx {}, {}, 0xd", N64[i], N64[j])
+                );
+                assert_eq!(
+                    one(|a| a.rorx(false, d, s, 31)),
+                    format!("rorx {}, {}, 0x1f", N32[i], N32[j])
+                );
+                for (op, name) in [(Shift::Rol, "rol"), (Shift::Ror, "ror")] {
+                    assert_eq!(
+                        one(|a| a.shift_ri(true, op, d, 7)),
+                        format!("{name} {}, 0x7", N64[i])
+                    );
+                }
                 for c in ALL {
                     let n = N64[c as usize];
                     assert_eq!(
