@@ -86,7 +86,7 @@ impl AttachSupport {
 
 /// "kprobes are not available on this kernel (no kprobe PMU, no kprobe_events)", with
 /// the facts checked again here so that the words match the machine.
-fn kprobe_reason(f: &Feature) -> String {
+pub(crate) fn kprobe_reason(f: &Feature) -> String {
     if f.status == Status::Refused {
         return format!("kprobes are refused for this process ({})", f.reason);
     }
@@ -126,6 +126,25 @@ fn fentry_reason(f: &Feature) -> String {
             "fentry and fexit are not available on this kernel ({})",
             f.reason
         ),
+    }
+}
+
+/// Builds the "unsupported" error for `target`, with the alternative when there is one.
+pub(crate) fn unsupported_error(target: &AttachTarget, reason: String) -> KernelError {
+    let alternative = Tracefs::find_or_mount()
+        .ok()
+        .and_then(|t| TracepointSet::from_tracefs(&t).ok())
+        .and_then(|set| plan_fallback(target, &reason, &set));
+    let reason = if alternative.is_none() {
+        format!("{reason}; {}", no_alternative_hint(target))
+    } else {
+        reason
+    };
+    KernelError::AttachUnsupported {
+        kind: target.kind(),
+        target: target.to_string(),
+        reason,
+        alternative: alternative.map(Box::new),
     }
 }
 

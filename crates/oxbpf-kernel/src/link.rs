@@ -10,9 +10,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aya::programs::{
-    cgroup_skb::CgroupSkbLink, fentry::FEntryLink, fexit::FExitLink, kprobe::KProbeLink,
-    perf_event::PerfEventLink, raw_trace_point::RawTracePointLink, tc::SchedClassifierLink,
-    tp_btf::BtfTracePointLink, trace_point::TracePointLink, uprobe::UProbeLink, xdp::XdpLink,
+    cgroup_skb::CgroupSkbLink, fentry::FEntryLink, fexit::FExitLink, perf_event::PerfEventLink,
+    raw_trace_point::RawTracePointLink, tc::SchedClassifierLink, tp_btf::BtfTracePointLink,
+    xdp::XdpLink,
 };
 
 use crate::attach::Attachment;
@@ -22,13 +22,10 @@ use crate::sys;
 /// One piece of an attachment.
 #[derive(Debug)]
 pub(crate) enum LinkPart {
-    TracePoint(TracePointLink),
     RawTracePoint(RawTracePointLink),
     BtfTracePoint(BtfTracePointLink),
-    KProbe(KProbeLink),
     FEntry(FEntryLink),
     FExit(FExitLink),
-    UProbe(UProbeLink),
     Xdp(XdpLink),
     Tc(SchedClassifierLink),
     PerfEvent(PerfEventLink),
@@ -73,13 +70,10 @@ impl LinkPart {
     fn detach(self) -> Result<(), String> {
         use aya::programs::Link as _;
         let r = match self {
-            LinkPart::TracePoint(l) => l.detach(),
             LinkPart::RawTracePoint(l) => l.detach(),
             LinkPart::BtfTracePoint(l) => l.detach(),
-            LinkPart::KProbe(l) => l.detach(),
             LinkPart::FEntry(l) => l.detach(),
             LinkPart::FExit(l) => l.detach(),
-            LinkPart::UProbe(l) => l.detach(),
             LinkPart::Xdp(l) => l.detach(),
             LinkPart::Tc(l) => l.detach(),
             LinkPart::PerfEvent(l) => l.detach(),
