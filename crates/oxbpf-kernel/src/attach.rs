@@ -101,6 +101,12 @@ impl Attachment {
     pub fn detach(self) {
         drop(self);
     }
+
+    /// Detaches several attachments at once: their links are closed concurrently, so the
+    /// grace periods the kernel waits for on each overlap.
+    pub fn detach_many(attachments: Vec<Attachment>) {
+        crate::link::in_parallel(attachments, drop);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -415,7 +421,9 @@ pub(crate) fn attach_kprobe_fd(
         let (perf, probe) = legacy_probe("kprobe", ret, &spec, None, &text)?;
         return attach_perf(prog, perf, Some(probe), text);
     }
-    let reason = crate::fallback::kprobe_reason(&crate::probe::kprobes());
+    let reason = crate::fallback::kprobe_unavailable_reason().unwrap_or_else(|| {
+        "kprobes are not available on this kernel (no kprobe PMU, no kprobe_events)".to_string()
+    });
     Err(crate::fallback::unsupported_error(target, reason))
 }
 

@@ -84,6 +84,14 @@ impl AttachSupport {
     }
 }
 
+/// Why kprobes cannot be used here (`kprobes are not available on this kernel (no kprobe
+/// PMU, no kprobe_events)`), or `None` when they can. Cheaper than
+/// [`AttachSupport::detect`], which also loads an fentry program.
+pub fn kprobe_unavailable_reason() -> Option<String> {
+    let f = probe::kprobes();
+    (!f.is_supported()).then(|| kprobe_reason(&f))
+}
+
 /// "kprobes are not available on this kernel (no kprobe PMU, no kprobe_events)", with
 /// the facts checked again here so that the words match the machine.
 pub(crate) fn kprobe_reason(f: &Feature) -> String {

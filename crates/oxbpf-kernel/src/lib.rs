@@ -55,7 +55,7 @@ pub use context::ContextRead;
 pub use error::{errno_text, KernelError};
 pub use events::{PerfReader, PerfRecord, RingBufReader};
 pub use fallback::{plan_fallback, AttachSupport, Fallback, FallbackPolicy, TracepointSet};
-pub use link::Link;
+pub use link::{detach_all, Link};
 pub use loader::prewarm;
 pub use map::{create_map, KernelMap, MapEntry, MapSpec, UpdateMode};
 pub use object::{Attached, KernelObject, ObjectOptions};

@@ -1346,10 +1346,10 @@ fn fentry_failure(
 
 impl Drop for KernelObject {
     fn drop(&mut self) {
-        for slot in self.links.drain(..) {
-            if let Err(e) = slot.detach_all() {
-                log::warn!("detaching on drop: {e}");
-            }
+        // Every attachment at once: the kernel's waits overlap (see `link::in_parallel`).
+        let parts: Vec<LinkPart> = self.links.drain(..).flat_map(|s| s.take_parts()).collect();
+        if let Err(e) = crate::link::detach_parts(parts) {
+            log::warn!("detaching on drop: {e}");
         }
         // Then the fields drop: fallback programs, then aya's programs and maps.
     }

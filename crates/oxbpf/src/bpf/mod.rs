@@ -173,26 +173,38 @@ impl BpfBuilder {
         self
     }
 
+    /// The kernel backend loads objects through aya, whose loader parses the kernel BTF
+    /// once per process: start that now, so that it overlaps compiling and parsing.
+    fn prewarm(&self) {
+        if self.cfg.backend == Backend::Kernel {
+            oxbpf_kernel::prewarm();
+        }
+    }
+
     /// Compiles a C file and loads it.
     pub fn c_file(self, path: impl AsRef<Path>) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::c_file(path.as_ref(), &self.cfg.build)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Compiles C text and loads it.
     pub fn c_source(self, text: &str) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::c_source(text, "prog.c", &self.cfg.build)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Loads an ELF object.
     pub fn object(self, bytes: &[u8]) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::object_bytes("<object>", bytes)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Loads an ELF object file.
     pub fn object_file(self, path: impl AsRef<Path>) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::object_file(path.as_ref())?;
         Bpf::new(src, self.cfg)
     }
