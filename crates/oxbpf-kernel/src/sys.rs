@@ -670,6 +670,13 @@ pub(crate) fn perf_event_open_probe(
     owned_fd(ret)
 }
 
+/// The thread id of the calling thread.
+pub(crate) fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let t = unsafe { libc::gettid() };
+    t as u32
+}
+
 /// The legacy attach: `PERF_EVENT_IOC_SET_BPF` then `PERF_EVENT_IOC_ENABLE`.
 pub(crate) fn perf_event_set_bpf_and_enable(
     perf: BorrowedFd<'_>,

@@ -98,6 +98,10 @@ impl KernelBackend {
             INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let inst = TraceInstance::create(&tracefs, &name)?;
+        // Lines carry the thread group id too, so that `trace_pid` can keep one process's.
+        if let Err(e) = inst.set_option("record-tgid", true) {
+            log::debug!("trace instance {name}: record-tgid: {e}");
+        }
         inst.set_event("bpf_trace", "bpf_trace_printk", true)?;
         Ok(Some(TracePipe::open_instance(inst, capacity)?))
     }
