@@ -84,9 +84,17 @@ impl AttachSupport {
     }
 }
 
+/// Why kprobes cannot be used here (`kprobes are not available on this kernel (no kprobe
+/// PMU, no kprobe_events)`), or `None` when they can. Cheaper than
+/// [`AttachSupport::detect`], which also loads an fentry program.
+pub fn kprobe_unavailable_reason() -> Option<String> {
+    let f = probe::kprobes();
+    (!f.is_supported()).then(|| kprobe_reason(&f))
+}
+
 /// "kprobes are not available on this kernel (no kprobe PMU, no kprobe_events)", with
 /// the facts checked again here so that the words match the machine.
-fn kprobe_reason(f: &Feature) -> String {
+pub(crate) fn kprobe_reason(f: &Feature) -> String {
     if f.status == Status::Refused {
         return format!("kprobes are refused for this process ({})", f.reason);
     }
@@ -126,6 +134,25 @@ fn fentry_reason(f: &Feature) -> String {
             "fentry and fexit are not available on this kernel ({})",
             f.reason
         ),
+    }
+}
+
+/// Builds the "unsupported" error for `target`, with the alternative when there is one.
+pub(crate) fn unsupported_error(target: &AttachTarget, reason: String) -> KernelError {
+    let alternative = Tracefs::find_or_mount()
+        .ok()
+        .and_then(|t| TracepointSet::from_tracefs(&t).ok())
+        .and_then(|set| plan_fallback(target, &reason, &set));
+    let reason = if alternative.is_none() {
+        format!("{reason}; {}", no_alternative_hint(target))
+    } else {
+        reason
+    };
+    KernelError::AttachUnsupported {
+        kind: target.kind(),
+        target: target.to_string(),
+        reason,
+        alternative: alternative.map(Box::new),
     }
 }
 

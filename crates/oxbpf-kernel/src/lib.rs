@@ -33,6 +33,7 @@ mod error;
 pub mod events;
 pub mod fallback;
 mod link;
+mod loader;
 mod map;
 mod object;
 pub mod probe;
@@ -46,6 +47,7 @@ pub mod target;
 pub mod trace_pipe;
 pub mod tracefs;
 mod types;
+mod usym;
 mod verifier_log;
 
 pub use attach::Attachment;
@@ -53,7 +55,8 @@ pub use context::ContextRead;
 pub use error::{errno_text, KernelError};
 pub use events::{PerfReader, PerfRecord, RingBufReader};
 pub use fallback::{plan_fallback, AttachSupport, Fallback, FallbackPolicy, TracepointSet};
-pub use link::Link;
+pub use link::{detach_all, Link};
+pub use loader::prewarm;
 pub use map::{create_map, KernelMap, MapEntry, MapSpec, UpdateMode};
 pub use object::{Attached, KernelObject, ObjectOptions};
 pub use prog::{

@@ -27,15 +27,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aya::programs::{
     perf_event::{HardwareEvent, PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
     tc::{NlOptions, TcAttachOptions},
-    uprobe::{UProbeAttachLocation, UProbeScope},
     BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, FEntry, FExit, KProbe,
     LinkOrder, PerfEvent, ProbeKind, Program, ProgramError, RawTracePoint, SchedClassifier,
     SocketFilter, TcAttachType, TracePoint, UProbe, Xdp,
@@ -46,9 +44,7 @@ use crate::attach;
 use crate::context::{context_read, ContextRead};
 use crate::error::{errno_text, KernelError};
 use crate::events::{PerfReader, RingBufReader};
-use crate::fallback::{
-    no_alternative_hint, plan_fallback, AttachSupport, Fallback, FallbackPolicy, TracepointSet,
-};
+use crate::fallback::{AttachSupport, Fallback, FallbackPolicy};
 use crate::link::{Link, LinkPart, LinkSlot, SocketFilterGuard};
 use crate::map::KernelMap;
 use crate::prog::{load_raw, LoadOptions, LoadedProgram, ProgInfo};
@@ -56,7 +52,7 @@ use crate::socket::PacketSocket;
 use crate::source::LineTable;
 use crate::target::{
     AttachKind, AttachTarget, Direction, Interface, PerfEventKind, PerfSampling, SampleRate,
-    TcMode, UprobeLocation, UprobeTarget, XdpMode,
+    TcMode, UprobeTarget, XdpMode,
 };
 use crate::tracefs::Tracefs;
 use crate::types::ProgType;
@@ -121,7 +117,6 @@ pub struct KernelObject {
     converted: HashMap<(String, ProgType), LoadedProgram>,
     /// The BTF target a tp_btf/fentry/fexit program was loaded for.
     btf_targets: HashMap<String, String>,
-    kernel_btf: OnceLock<Result<aya::Btf, String>>,
 }
 
 impl std::fmt::Debug for KernelObject {
@@ -137,14 +132,6 @@ impl std::fmt::Debug for KernelObject {
             )
             .finish()
     }
-}
-
-fn kernel_btf(cell: &OnceLock<Result<aya::Btf, String>>) -> Result<&aya::Btf, KernelError> {
-    cell.get_or_init(|| aya::Btf::from_sys_fs().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| KernelError::Unsupported {
-            what: format!("kernel BTF (/sys/kernel/btf/vmlinux) is needed and unavailable: {e}"),
-        })
 }
 
 /// The errno somewhere in an aya error, if any.
@@ -337,25 +324,6 @@ fn kernel_name(name: &str) -> String {
         .collect()
 }
 
-/// Builds the "unsupported" error for `target`, with the alternative when there is one.
-fn unsupported(target: &AttachTarget, reason: String) -> KernelError {
-    let alternative = Tracefs::find_or_mount()
-        .ok()
-        .and_then(|t| TracepointSet::from_tracefs(&t).ok())
-        .and_then(|set| plan_fallback(target, &reason, &set));
-    let reason = if alternative.is_none() {
-        format!("{reason}; {}", no_alternative_hint(target))
-    } else {
-        reason
-    };
-    KernelError::AttachUnsupported {
-        kind: target.kind(),
-        target: target.to_string(),
-        reason,
-        alternative: alternative.map(Box::new),
-    }
-}
-
 /// A failed kprobe/fentry attach: unsupported here (with the alternative), a function the
 /// kernel does not have, or aya's error.
 fn probe_failure(
@@ -366,7 +334,7 @@ fn probe_failure(
 ) -> KernelError {
     if let Some(reason) = AttachSupport::detect().unsupported_reason(target.kind()) {
         log::debug!("{target}: {e}");
-        return unsupported(target, reason);
+        return crate::fallback::unsupported_error(target, reason);
     }
     match (errno_of(&e), target.kernel_function()) {
         (Some(libc::ENOENT | libc::EINVAL), Some(f))
@@ -401,12 +369,15 @@ impl KernelObject {
         // catch what gets through anyway.
         let object_file = |source| KernelError::ObjectFile { source };
         oxbpf_obj::aya_compat::check_for_aya(bytes).map_err(object_file)?;
-        let ebpf = oxbpf_obj::aya_compat::catch_panic("aya", || {
-            aya::EbpfLoader::new()
-                .verifier_log_level(aya::VerifierLogLevel::from_bits_truncate(
-                    opts.verifier_log_level,
-                ))
-                .load(bytes)
+        // One loader per process: making one parses the kernel BTF (see `crate::loader`).
+        let ebpf = crate::loader::with_loader(|loader| {
+            oxbpf_obj::aya_compat::catch_panic("aya", || {
+                loader
+                    .verifier_log_level(aya::VerifierLogLevel::from_bits_truncate(
+                        opts.verifier_log_level,
+                    ))
+                    .load(bytes)
+            })
         })
         .map_err(object_file)?
         .map_err(|e| KernelError::Object {
@@ -418,7 +389,6 @@ impl KernelObject {
             links: Vec::new(),
             converted: HashMap::new(),
             btf_targets: HashMap::new(),
-            kernel_btf: OnceLock::new(),
         })
     }
 
@@ -712,10 +682,14 @@ impl KernelObject {
                     "a tracepoint (section `tracepoint/...`)",
                 )?;
                 load_once!(p, bytes, name);
-                let id = p
-                    .attach(category, tp)
+                // oxbpf's own perf attach rather than aya's: it keeps the perf event so that
+                // a detach does not wait for the kernel's unregistration (see
+                // `crate::attach::Attachment`).
+                let fd = p
+                    .fd()
                     .map_err(|e| program_error(bytes, name, "attach", e))?;
-                parts.push(take!(p, id, bytes, name, TracePoint));
+                let a = attach::attach_tracepoint_fd(fd.as_fd(), category, tp)?;
+                parts.push(LinkPart::Raw(a));
             }
             AttachTarget::RawTracepoint { name: tp } => {
                 let p: &mut RawTracePoint = typed(
@@ -735,7 +709,7 @@ impl KernelObject {
                 parts.push(take!(p, id, bytes, name, RawTracePoint));
             }
             AttachTarget::TpBtf { name: tp } => {
-                let btf = kernel_btf(&self.kernel_btf)?;
+                let btf = crate::loader::kernel_btf()?;
                 let p: &mut BtfTracePoint = typed(
                     &mut self.ebpf,
                     name,
@@ -758,7 +732,7 @@ impl KernelObject {
                     .map_err(|e| program_error(bytes, name, "attach", e))?;
                 parts.push(take!(p, id, bytes, name, BtfTracePoint));
             }
-            AttachTarget::Kprobe { function, .. } | AttachTarget::Kretprobe { function } => {
+            AttachTarget::Kprobe { .. } | AttachTarget::Kretprobe { .. } => {
                 let ret = matches!(target, AttachTarget::Kretprobe { .. });
                 let want = if ret {
                     "a kretprobe (section `kretprobe/...`)"
@@ -776,13 +750,14 @@ impl KernelObject {
                     });
                 }
                 load_once!(p, bytes, name);
-                let id = p
-                    .attach(function, offset_of(target))
-                    .map_err(|e| probe_failure(bytes, name, target, e))?;
-                parts.push(take!(p, id, bytes, name, KProbe));
+                let fd = p
+                    .fd()
+                    .map_err(|e| program_error(bytes, name, "attach", e))?;
+                let a = attach::attach_kprobe_fd(fd.as_fd(), target)?;
+                parts.push(LinkPart::Raw(a));
             }
             AttachTarget::Fentry { function } => {
-                let btf = kernel_btf(&self.kernel_btf)?;
+                let btf = crate::loader::kernel_btf()?;
                 let p: &mut FEntry = typed(
                     &mut self.ebpf,
                     name,
@@ -801,7 +776,7 @@ impl KernelObject {
                 parts.push(take!(p, id, bytes, name, FEntry));
             }
             AttachTarget::Fexit { function } => {
-                let btf = kernel_btf(&self.kernel_btf)?;
+                let btf = crate::loader::kernel_btf()?;
                 let p: &mut FExit = typed(
                     &mut self.ebpf,
                     name,
@@ -836,44 +811,12 @@ impl KernelObject {
                         ),
                     });
                 }
-                if t.binary.components().count() > 1 && !t.binary.exists() {
-                    return Err(KernelError::NotFound {
-                        what: "binary",
-                        name: t.binary.display().to_string(),
-                    });
-                }
-                let scope = match t.pid {
-                    None => UProbeScope::AllProcesses,
-                    Some(pid) => {
-                        UProbeScope::OneProcess(NonZeroU32::new(pid).ok_or_else(|| {
-                            KernelError::InvalidInput {
-                                what: "pid",
-                                reason: "0 is not a process id".to_string(),
-                            }
-                        })?)
-                    }
-                };
-                let location = match &t.location {
-                    UprobeLocation::Symbol { name: s, offset: 0 } => {
-                        UProbeAttachLocation::Symbol(s.as_str())
-                    }
-                    UprobeLocation::Symbol { name: s, offset } => {
-                        UProbeAttachLocation::SymbolOffset(s.as_str(), *offset)
-                    }
-                    UprobeLocation::FileOffset(o) => UProbeAttachLocation::AbsoluteOffset(*o),
-                };
                 load_once!(p, bytes, name);
-                let id = p.attach(location, &t.binary, scope).map_err(|e| match e {
-                    ProgramError::UProbeError(aya::programs::UProbeError::SymbolError {
-                        symbol,
-                        error,
-                    }) => KernelError::NotFound {
-                        what: "symbol",
-                        name: format!("{symbol} in {} ({error})", t.binary.display()),
-                    },
-                    e => program_error(bytes, name, "attach", e),
-                })?;
-                parts.push(take!(p, id, bytes, name, UProbe));
+                let fd = p
+                    .fd()
+                    .map_err(|e| program_error(bytes, name, "attach", e))?;
+                let a = attach::attach_uprobe_fd(fd.as_fd(), t, ret)?;
+                parts.push(LinkPart::Raw(a));
             }
             AttachTarget::Xdp { interface, mode } => {
                 let ifindex = interface.index()?;
@@ -891,7 +834,7 @@ impl KernelObject {
                         (
                             XdpMode::Driver | XdpMode::Hardware,
                             Some(libc::EOPNOTSUPP | libc::EINVAL | crate::sys::ENOTSUPP),
-                        ) => unsupported(
+                        ) => crate::fallback::unsupported_error(
                             target,
                             format!(
                                 "interface {interface} cannot run XDP in {} mode ({})",
@@ -979,14 +922,16 @@ impl KernelObject {
                 let id = p
                     .attach_with_options(&ifname, tc_type, options)
                     .map_err(|e| match (mode, errno_of(&e)) {
-                        (TcMode::Tcx, Some(libc::EINVAL | libc::EOPNOTSUPP)) => unsupported(
-                            &AttachTarget::Tc {
-                                interface: interface.clone(),
-                                direction: *direction,
-                                mode: TcMode::Tcx,
-                            },
-                            "this kernel has no TCX links (Linux 6.6+)".to_string(),
-                        ),
+                        (TcMode::Tcx, Some(libc::EINVAL | libc::EOPNOTSUPP)) => {
+                            crate::fallback::unsupported_error(
+                                &AttachTarget::Tc {
+                                    interface: interface.clone(),
+                                    direction: *direction,
+                                    mode: TcMode::Tcx,
+                                },
+                                "this kernel has no TCX links (Linux 6.6+)".to_string(),
+                            )
+                        }
                         _ => program_error(bytes, name, "attach", e),
                     })?;
                 parts.push(take!(p, id, bytes, name, Tc));
@@ -1226,7 +1171,7 @@ impl KernelObject {
         };
         let mut obj = aya_obj::Object::parse(&self.bytes).map_err(|e| bad(e.to_string()))?;
         if obj.has_btf_relocations() {
-            let btf = kernel_btf(&self.kernel_btf)?;
+            let btf = crate::loader::kernel_btf()?;
             obj.relocate_btf(btf).map_err(|e| bad(e.to_string()))?;
         }
         let text_sections: HashSet<usize> = obj.functions.keys().map(|(s, _)| *s).collect();
@@ -1354,13 +1299,6 @@ impl KernelObject {
     }
 }
 
-fn offset_of(target: &AttachTarget) -> u64 {
-    match target {
-        AttachTarget::Kprobe { offset, .. } => *offset,
-        _ => 0,
-    }
-}
-
 /// A BTF-targeted program is loaded for one target; attaching it elsewhere needs a new
 /// load.
 fn check_btf_target(
@@ -1408,10 +1346,10 @@ fn fentry_failure(
 
 impl Drop for KernelObject {
     fn drop(&mut self) {
-        for slot in self.links.drain(..) {
-            if let Err(e) = slot.detach_all() {
-                log::warn!("detaching on drop: {e}");
-            }
+        // Every attachment at once: the kernel's waits overlap (see `link::in_parallel`).
+        let parts: Vec<LinkPart> = self.links.drain(..).flat_map(|s| s.take_parts()).collect();
+        if let Err(e) = crate::link::detach_parts(parts) {
+            log::warn!("detaching on drop: {e}");
         }
         // Then the fields drop: fallback programs, then aya's programs and maps.
     }

@@ -9,7 +9,6 @@ use std::fmt;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use aya::Btf;
 use aya_obj::btf::BtfKind;
 use oxbpf_isa::{AluOp, Insn, Operand, Program, Reg, Width};
 
@@ -360,7 +359,7 @@ pub fn btf() -> Feature {
                 .remedy("use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
         }
     };
-    match Btf::from_sys_fs() {
+    match crate::loader::kernel_btf() {
         Ok(_) => Feature::new(
             "btf",
             Status::Supported,
@@ -498,7 +497,7 @@ pub fn uprobes() -> Feature {
 }
 
 fn btf_id(name: &str, kind: BtfKind) -> Result<u32, String> {
-    let btf = Btf::from_sys_fs().map_err(|e| format!("kernel BTF unavailable: {e}"))?;
+    let btf = crate::loader::kernel_btf().map_err(|e| e.to_string())?;
     btf.id_by_type_name_kind(name, kind)
         .map_err(|e| format!("`{name}` not found in kernel BTF: {e}"))
 }

@@ -728,9 +728,20 @@ pub(crate) fn link_create(
     owned_fd(ret)
 }
 
-/// `perf_event_open` for tracepoint `id` on all processes of `cpu` (a BPF program attached
-/// to a tracepoint event runs for every CPU regardless; one event is enough).
-pub(crate) fn perf_event_open_tracepoint(id: u64, cpu: i32) -> io::Result<OwnedFd> {
+/// `perf_event_open` for tracepoint `id`: every process (on CPU 0: a BPF program attached
+/// to a tracepoint event runs for every CPU regardless; one event is enough), or process
+/// `pid` on any CPU.
+pub(crate) fn perf_event_open_tracepoint(id: u64, pid: Option<u32>) -> io::Result<OwnedFd> {
+    let pid: libc::pid_t = match pid {
+        None => -1,
+        Some(p) => libc::pid_t::try_from(p).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pid {p} is out of range"),
+            )
+        })?,
+    };
+    let cpu: libc::c_int = if pid == -1 { 0 } else { -1 };
     // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
     // bitfield unit; all-zero is valid and is the kernel's default for every field.
     let mut attr: perf_event_attr = unsafe { mem::zeroed() };
@@ -741,13 +752,13 @@ pub(crate) fn perf_event_open_tracepoint(id: u64, cpu: i32) -> io::Result<OwnedF
     attr.__bindgen_anon_1.sample_period = 1;
     attr.__bindgen_anon_2.wakeup_events = 1;
     // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size; the other
-    // arguments are plain integers (pid -1: all processes, group -1: no group).
+    // arguments are plain integers (group -1: no group).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
             &attr as *const perf_event_attr,
-            -1 as libc::pid_t,
-            cpu as libc::c_int,
+            pid,
+            cpu,
             -1 as libc::c_int,
             PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
         )
@@ -756,6 +767,65 @@ pub(crate) fn perf_event_open_tracepoint(id: u64, cpu: i32) -> io::Result<OwnedF
         return Err(io::Error::last_os_error());
     }
     owned_fd(ret)
+}
+
+/// `perf_event_open` on a dynamic-probe PMU (`kprobe` or `uprobe`, type read from sysfs):
+/// `name` is the kernel function (kprobe) or the binary's path (uprobe), `offset` the
+/// offset into the function or the file offset, `config` the PMU's config bits (its
+/// `retprobe` bit for return probes). `pid`: one process (uprobes), or `None` for all
+/// processes, in which case the event is opened on CPU 0 (a BPF program on a probe runs on
+/// every CPU regardless).
+pub(crate) fn perf_event_open_probe(
+    pmu_type: u32,
+    config: u64,
+    name: &CStr,
+    offset: u64,
+    pid: Option<u32>,
+) -> io::Result<OwnedFd> {
+    let pid: libc::pid_t = match pid {
+        None => -1,
+        Some(p) => libc::pid_t::try_from(p).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pid {p} is out of range"),
+            )
+        })?,
+    };
+    let cpu: libc::c_int = if pid == -1 { 0 } else { -1 };
+    // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
+    // bitfield unit; all-zero is valid and is the kernel's default for every field.
+    let mut attr: perf_event_attr = unsafe { mem::zeroed() };
+    attr.type_ = pmu_type;
+    attr.size = mem::size_of::<perf_event_attr>() as u32;
+    attr.config = config;
+    // kprobe_func / uprobe_path, and the offset (kprobe_addr is 0: by name).
+    attr.__bindgen_anon_3.config1 = name.as_ptr() as u64;
+    attr.__bindgen_anon_4.config2 = offset;
+    // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size; `config1`
+    // points to `name`, a NUL-terminated string borrowed for the whole call (the kernel
+    // copies it during perf_event_open); the other arguments are plain integers (group -1:
+    // no group).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const perf_event_attr,
+            pid,
+            cpu,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(ret)
+}
+
+/// The thread id of the calling thread.
+pub(crate) fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let t = unsafe { libc::gettid() };
+    t as u32
 }
 
 /// The legacy attach: `PERF_EVENT_IOC_SET_BPF` then `PERF_EVENT_IOC_ENABLE`.

@@ -239,6 +239,11 @@ impl TracePipe {
         })
     }
 
+    /// The instance this pipe reads, when it reads one.
+    pub fn instance(&self) -> Option<&TraceInstance> {
+        self._instance.as_ref()
+    }
+
     /// Records dropped so far: the queue was full, or a line exceeded [`MAX_LINE`].
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -605,6 +605,63 @@ impl TraceInstance {
         let path = self.tracefs.event_dir(category, name)?.join("enable");
         fs::write(&path, if on { "1" } else { "0" }).map_err(|e| KernelError::file(&path, e))
     }
+
+    /// Sets a trace option of this instance (`options/NAME`: `record-tgid`, `event-fork`,
+    /// ...).
+    pub fn set_option(&self, name: &str, on: bool) -> Result<(), KernelError> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(KernelError::InvalidInput {
+                what: "trace option",
+                reason: format!("`{name}` is not an option name"),
+            });
+        }
+        let path = self.dir.join("options").join(name);
+        fs::write(&path, if on { "1" } else { "0" }).map_err(|e| KernelError::file(&path, e))
+    }
+
+    /// Records only the events of the tasks (thread ids) in `pids` (`set_event_pid`), and,
+    /// with `follow_forks`, of the threads and processes they start from now on
+    /// (`options/event-fork`; the kernel adds children when they are forked and removes
+    /// tasks when they exit). Replaces an earlier filter.
+    pub fn set_pid_filter(&self, pids: &[u32], follow_forks: bool) -> Result<(), KernelError> {
+        self.set_option("event-fork", follow_forks)?;
+        let path = self.dir.join("set_event_pid");
+        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+        // `fs::write` truncates, which replaces the list.
+        fs::write(&path, format!("{}\n", list.join(" "))).map_err(|e| KernelError::file(&path, e))
+    }
+
+    /// Records the events of every task again.
+    pub fn clear_pid_filter(&self) -> Result<(), KernelError> {
+        let path = self.dir.join("set_event_pid");
+        fs::write(&path, "").map_err(|e| KernelError::file(&path, e))?;
+        self.set_option("event-fork", false)
+    }
+
+    /// Starts `cmd` so that this instance records the events of its process tree only:
+    /// a short-lived thread puts itself in the pid filter with `event-fork` on, spawns the
+    /// command (which the kernel adds to the filter as it forks, with everything it starts
+    /// later), and exits (which removes it). Returns the child and that thread's id (its own
+    /// events, from the spawn, may be recorded too: filter them out by that id).
+    pub fn spawn_filtered(
+        &self,
+        cmd: &mut std::process::Command,
+    ) -> Result<(std::process::Child, u32), KernelError> {
+        std::thread::scope(|s| {
+            let spawner = std::thread::Builder::new()
+                .name("oxbpf-spawn".into())
+                .spawn_scoped(s, || {
+                    let tid = crate::sys::gettid();
+                    self.set_pid_filter(&[tid], true)?;
+                    let child = cmd.spawn().map_err(|e| {
+                        KernelError::file(PathBuf::from(cmd.get_program()), e)
+                    })?;
+                    Ok((child, tid))
+                })
+                .map_err(|e| KernelError::syscall("spawning a thread", "oxbpf-spawn", e))?;
+            spawner.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
 }
 
 impl Drop for TraceInstance {

@@ -269,3 +269,124 @@ fn verifier_rejections_come_back_summarised() {
     assert!(s.contains("return *v;"), "{s}");
     assert!(e.verifier_log().unwrap().contains("R0 invalid mem access"));
 }
+
+/// The function the BCC-style uprobe test probes: not inlined, exported by name.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn oxbpf_facade_uprobe_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(5).wrapping_add(2)
+}
+
+/// BCC-style functions (plain `.text` functions, no section) counting calls, summing the
+/// first argument and the return value.
+const UPROBE_COUNTERS: &str = r#"
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 4);
+    __type(key, __u32);
+    __type(value, __u64);
+} stats SEC(".maps");
+
+static void add(__u32 slot, __u64 v)
+{
+    __u64 *p = bpf_map_lookup_elem(&stats, &slot);
+    if (p)
+        __sync_fetch_and_add(p, v);
+}
+
+int on_call(struct pt_regs *ctx)
+{
+    add(0, 1);
+    add(1, PT_REGS_PARM1(ctx));
+    return 0;
+}
+
+int on_return(struct pt_regs *ctx)
+{
+    add(2, 1);
+    add(3, PT_REGS_RC(ctx));
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"#;
+
+#[test]
+fn bcc_style_functions_on_a_uprobe_and_a_uretprobe() {
+    require_kernel!();
+    if !oxbpf_kernel::probe::uprobes().is_supported() {
+        println!("SKIP: no uprobes on this kernel");
+        return;
+    }
+    let mut b = Bpf::builder().kernel().c_source(UPROBE_COUNTERS).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.to_str().unwrap();
+    let a = b
+        .attach_uprobe(exe, "oxbpf_facade_uprobe_target", "on_call")
+        .unwrap();
+    assert_eq!(
+        a.hooks,
+        [format!("uprobe:{exe}:oxbpf_facade_uprobe_target")]
+    );
+    assert_eq!(a.notice, None);
+    b.attach_uretprobe(exe, "oxbpf_facade_uprobe_target", "on_return")
+        .unwrap();
+    let f: extern "C" fn(u64) -> u64 = std::hint::black_box(oxbpf_facade_uprobe_target);
+    let args = [3u64, 30, 300, 3000];
+    let rets: u64 = args.iter().map(|&x| f(x)).sum();
+    let m = b.map("stats").unwrap();
+    let get = |i: u32| m.get::<u32, u64>(&i).unwrap().unwrap();
+    assert_eq!(get(0), args.len() as u64, "calls");
+    assert_eq!(get(2), args.len() as u64, "returns");
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(get(1), args.iter().sum::<u64>(), "sum of arguments");
+        assert_eq!(get(3), rets, "sum of return values");
+    }
+    // Both were loaded as kprobe programs (the kernel's type for uprobes), once each.
+    let ids = b.kernel_program_ids();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        let info = oxbpf_kernel::program_info(*id).unwrap().unwrap();
+        assert_eq!(info.prog_type, Some(oxbpf_kernel::ProgType::Kprobe));
+    }
+    // Detached: no more counting.
+    assert_eq!(b.detach("on_call").unwrap(), 1);
+    f(1);
+    assert_eq!(get(0), args.len() as u64);
+    assert_eq!(get(2), args.len() as u64 + 1);
+    drop(b);
+    assert_unloaded(&ids);
+}
+
+#[test]
+fn bcc_style_function_on_a_kprobe_where_kprobes_are_missing() {
+    require_kernel!();
+    let reason = match oxbpf_kernel::fallback::kprobe_unavailable_reason() {
+        Some(r) => r,
+        None => {
+            println!("SKIP: this kernel has kprobes (the raw kprobe attach is used instead)");
+            return;
+        }
+    };
+    // Without fallback: the exact error, naming the alternative.
+    let mut b = Bpf::builder()
+        .kernel()
+        .fallback(oxbpf::FallbackPolicy::Never)
+        .c_file(common::root().join("examples/hello.c"))
+        .unwrap();
+    let e = b
+        .attach_kprobe("do_sys_openat2", "hello_world")
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("kprobes are not available on this kernel (no kprobe PMU, no kprobe_events)"),
+        "{text}"
+    );
+    assert!(text.contains(&reason), "{text}");
+    assert!(text.contains("syscalls:sys_enter_openat"), "{text}");
+    assert!(
+        b.kernel_program_ids().is_empty(),
+        "nothing loaded for a refused attach"
+    );
+    // With it: the tracepoints (bcc_hello_world_kprobe_falls_back_to_the_tracepoints).
+}

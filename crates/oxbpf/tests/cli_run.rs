@@ -748,3 +748,125 @@ SEC(\"tracepoint/syscalls/sys_enter_getppid\")\nint f(void *ctx) {\n  __u32 k = 
         "{err}"
     );
 }
+
+/// A process named `comm` that opens `/` every 20 ms for about `ms` milliseconds.
+fn noise(comm: &str, ms: u32) -> std::process::Child {
+    let mut args = Vec::new();
+    for _ in 0..ms / 20 {
+        args.extend(["o", "/", "s", "20"]);
+    }
+    Command::new(workload_named(comm))
+        .args(args)
+        .spawn()
+        .unwrap()
+}
+
+/// The task names of the `Hello, World!` lines.
+fn hello_tasks(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.ends_with("bpf_trace_printk: Hello, World!"))
+        .filter_map(|l| {
+            let (head, _) = l.split_once(" [")?;
+            let (task, _) = head.trim().rsplit_once('-')?;
+            Some(task.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn kernel_run_prints_the_command_tree_only_unless_all() {
+    require_kernel!();
+    let hello_o = common::root().join("examples/hello.o");
+    let w = workload_named("kf-cmd");
+    // A process tree: a shell running the workload twice; each opens `/` once while the
+    // noise process opens it every 20 ms.
+    let script = format!("{w} s 200 o / s 100; {w} o / s 200", w = w.display());
+    let run = |all: bool| {
+        let mut noisy = noise("kf-noise", 3000);
+        let mut args = vec![
+            "run",
+            "--kernel",
+            hello_o.to_str().unwrap(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+        ];
+        if all {
+            args.push("--all");
+        }
+        args.extend(["--", "sh", "-c", &script]);
+        let o = oxbpf(&args);
+        let _ = noisy.kill();
+        let _ = noisy.wait();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let out = run(false);
+    assert_eq!(hello_lines(&out, "kf-cmd").len(), 2, "{out}");
+    let tasks = hello_tasks(&out);
+    assert!(
+        tasks.iter().all(|t| t == "kf-cmd" || t == "sh"),
+        "lines of processes outside the command's tree: {tasks:?}\n{out}"
+    );
+    let out = run(true);
+    assert_eq!(hello_lines(&out, "kf-cmd").len(), 2, "{out}");
+    assert!(
+        !hello_lines(&out, "kf-noise").is_empty(),
+        "--all shows other processes' lines too\n{out}"
+    );
+}
+
+#[test]
+fn kernel_run_with_a_pid_prints_that_process_only() {
+    require_kernel!();
+    use std::io::{BufRead, BufReader, Read};
+    let hello_o = common::root().join("examples/hello.o");
+    let mut noisy = noise("kp-noise", 4000);
+    let mut target = Command::new(workload_named("kp-target"))
+        .args(["s", "1500", "o", "/", "s", "50", "o", "/", "x", "0"])
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args([
+            "run",
+            "--kernel",
+            hello_o.to_str().unwrap(),
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+            "-p",
+            &pid.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&l);
+        if l.contains("Tracing PID") {
+            break;
+        }
+    }
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(target.wait().unwrap().code(), Some(0));
+    let _ = noisy.kill();
+    let _ = noisy.wait();
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    let mine = hello_lines(&out, "kp-target");
+    assert_eq!(mine.len(), 2, "{out}");
+    assert!(mine.iter().all(|(p, _)| *p == pid), "{out}");
+    let tasks = hello_tasks(&out);
+    assert!(
+        tasks.iter().all(|t| t == "kp-target"),
+        "lines of other processes: {tasks:?}\n{out}"
+    );
+}

@@ -161,9 +161,35 @@ pub(crate) enum TraceSource {
     Kernel(Option<oxbpf_kernel::TracePipe>),
 }
 
+/// Which kernel trace lines to keep (besides the instance's own pid filter).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TraceKeep {
+    /// Only this process (thread group); lines whose tgid is unknown are kept.
+    pub tgid: Option<u32>,
+    /// Not these threads (oxbpf's own, e.g. the thread that spawned the command).
+    pub skip_tids: Vec<u32>,
+}
+
+impl TraceKeep {
+    fn keeps(&self, r: &oxbpf_kernel::TraceRecord) -> bool {
+        let oxbpf_kernel::TraceRecord::Line(l) = r else {
+            return true;
+        };
+        if self.skip_tids.contains(&l.pid) {
+            return false;
+        }
+        match (self.tgid, l.tgid) {
+            (Some(want), Some(got)) => want == got,
+            _ => true,
+        }
+    }
+}
+
 /// The consumers of program output.
 pub(crate) struct Sinks {
     pub trace: TraceSource,
+    /// Kernel trace lines to keep while a command or process is traced (`None`: all).
+    pub trace_keep: Option<TraceKeep>,
     pub trace_cb: Option<TraceCallback>,
     pub rings: Vec<RingSub>,
     pub perfs: Vec<PerfSub>,
@@ -182,6 +208,7 @@ impl Sinks {
     pub fn new(trace: TraceSource) -> Sinks {
         Sinks {
             trace,
+            trace_keep: None,
             trace_cb: None,
             rings: Vec::new(),
             perfs: Vec::new(),
@@ -274,7 +301,9 @@ impl Sinks {
                 }
                 let mut v = Vec::new();
                 while let Some(r) = pipe.pop() {
-                    v.push(TraceEvent::from_kernel(r));
+                    if self.trace_keep.as_ref().is_none_or(|k| k.keeps(&r)) {
+                        v.push(TraceEvent::from_kernel(r));
+                    }
                 }
                 v
             }

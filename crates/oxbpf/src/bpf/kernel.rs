@@ -98,6 +98,10 @@ impl KernelBackend {
             INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let inst = TraceInstance::create(&tracefs, &name)?;
+        // Lines carry the thread group id too, so that `trace_pid` can keep one process's.
+        if let Err(e) = inst.set_option("record-tgid", true) {
+            log::debug!("trace instance {name}: record-tgid: {e}");
+        }
         inst.set_event("bpf_trace", "bpf_trace_printk", true)?;
         Ok(Some(TracePipe::open_instance(inst, capacity)?))
     }
@@ -180,14 +184,59 @@ impl KernelBackend {
                     notice: None,
                 })
             }
+            AttachKind::Uprobe | AttachKind::Uretprobe => {
+                let (AttachTarget::Uprobe(t) | AttachTarget::Uretprobe(t)) = target else {
+                    return Err(BpfError::Usage(format!("{target}: not a uprobe")));
+                };
+                let ret = target.kind() == AttachKind::Uretprobe;
+                // The kernel types uprobe programs as kprobe programs.
+                let prog = self.load_raw(src, program, ProgType::Kprobe)?;
+                let a = attach::attach_uprobe(prog, t, ret)?;
+                let hooks = vec![a.target().to_string()];
+                self.raw_links.push((program.name.clone(), a));
+                Ok(KernelAttached {
+                    hooks,
+                    notice: None,
+                })
+            }
             AttachKind::Kprobe | AttachKind::Kretprobe | AttachKind::Fentry | AttachKind::Fexit => {
-                let Some(reason) = AttachSupport::detect().unsupported_reason(target.kind()) else {
-                    return Err(raw_unsupported(&format!(
-                        "can only reach {} through a program section here: aya attaches probes only to programs of objects it loaded; put the function in SEC(\"{}/{}\")",
-                        target.kind(),
-                        target.kind(),
-                        target.kernel_function().unwrap_or("FUNCTION")
-                    )));
+                let is_kprobe = matches!(target.kind(), AttachKind::Kprobe | AttachKind::Kretprobe);
+                let reason = if is_kprobe {
+                    oxbpf_kernel::fallback::kprobe_unavailable_reason()
+                } else {
+                    AttachSupport::detect().unsupported_reason(target.kind())
+                };
+                let reason = match reason {
+                    Some(r) => r,
+                    None if is_kprobe => {
+                        let (function, offset, ret) = match target {
+                            AttachTarget::Kprobe { function, offset } => (function, *offset, false),
+                            AttachTarget::Kretprobe { function } => (function, 0, true),
+                            _ => return Err(BpfError::Usage(format!("{target}: not a kprobe"))),
+                        };
+                        let prog = self.load_raw(src, program, ProgType::Kprobe)?;
+                        match attach::attach_kprobe(prog, function, offset, ret) {
+                            Ok(a) => {
+                                let hooks = vec![a.target().to_string()];
+                                self.raw_links.push((program.name.clone(), a));
+                                return Ok(KernelAttached {
+                                    hooks,
+                                    notice: None,
+                                });
+                            }
+                            // Refused for this process after all: fall back below.
+                            Err(KernelError::AttachUnsupported { reason, .. }) => reason,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    None => {
+                        return Err(raw_unsupported(&format!(
+                            "can only reach {} through a program section here: the kernel binds fentry/fexit programs to their function at load time from the section; put the function in SEC(\"{}/{}\")",
+                            target.kind(),
+                            target.kind(),
+                            target.kernel_function().unwrap_or("FUNCTION")
+                        )))
+                    }
                 };
                 let tracefs = Tracefs::find_or_mount()?;
                 let set = TracepointSet::from_tracefs(&tracefs)?;
@@ -366,6 +415,16 @@ impl KernelBackend {
         ids.sort_unstable();
         ids.dedup();
         ids
+    }
+}
+
+impl Drop for KernelBackend {
+    fn drop(&mut self) {
+        // Every attachment at once, so that the kernel's waits overlap; then the programs
+        // and the object (maps) drop.
+        let links = self.links.drain(..).map(|(_, l)| l).collect();
+        let raw = self.raw_links.drain(..).map(|(_, a)| a).collect();
+        oxbpf_kernel::detach_all(links, raw);
     }
 }
 

@@ -90,6 +90,7 @@ pub(crate) struct Config {
     pub fallback: FallbackPolicy,
     pub build: BuildOptions,
     pub trace_capacity: usize,
+    pub trace_all: bool,
 }
 
 impl Default for Config {
@@ -102,6 +103,7 @@ impl Default for Config {
             fallback: FallbackPolicy::IfContextUnused,
             build: BuildOptions::default(),
             trace_capacity: oxbpf_runtime::trace::DEFAULT_CAPACITY,
+            trace_all: false,
         }
     }
 }
@@ -173,26 +175,50 @@ impl BpfBuilder {
         self
     }
 
+    /// The kernel backend loads objects through aya, whose loader parses the kernel BTF
+    /// once per process: start that now, so that it overlaps compiling and parsing.
+    fn prewarm(&self) {
+        if self.cfg.backend == Backend::Kernel {
+            oxbpf_kernel::prewarm();
+        }
+    }
+
+    /// Kernel backend: keep the trace lines of every process while [`Bpf::spawn`] or
+    /// [`Bpf::trace_pid`] runs (BCC's behaviour: a program sees the whole system and so
+    /// does its output). By default they keep the lines of the command's process tree (the
+    /// command and everything it starts) or of the traced process (its threads), as the
+    /// userspace backend does. Either way only trace lines are filtered: maps, ring and
+    /// perf buffers get what the programs put there for every process, unless the programs
+    /// filter themselves (e.g. on `bpf_get_current_pid_tgid()`).
+    pub fn trace_all_processes(mut self) -> Self {
+        self.cfg.trace_all = true;
+        self
+    }
+
     /// Compiles a C file and loads it.
     pub fn c_file(self, path: impl AsRef<Path>) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::c_file(path.as_ref(), &self.cfg.build)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Compiles C text and loads it.
     pub fn c_source(self, text: &str) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::c_source(text, "prog.c", &self.cfg.build)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Loads an ELF object.
     pub fn object(self, bytes: &[u8]) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::object_bytes("<object>", bytes)?;
         Bpf::new(src, self.cfg)
     }
 
     /// Loads an ELF object file.
     pub fn object_file(self, path: impl AsRef<Path>) -> Result<Bpf, BpfError> {
+        self.prewarm();
         let src = Source::object_file(path.as_ref())?;
         Bpf::new(src, self.cfg)
     }
@@ -615,10 +641,29 @@ impl Bpf {
                 if let Some(d) = cmd.get_current_dir() {
                     c.current_dir(d);
                 }
-                let mut child = c.spawn().map_err(|error| BpfError::Io {
-                    path: cmd.get_program().to_string_lossy().into_owned(),
-                    error,
-                })?;
+                // Keep the trace lines of the command's process tree (kernel-side filter of
+                // the private trace instance, following forks), unless told otherwise.
+                let spawned = match (&self.sinks.trace, self.cfg.trace_all) {
+                    (TraceSource::Kernel(Some(pipe)), false) => match pipe.instance() {
+                        Some(inst) => Some(inst.spawn_filtered(&mut c)?),
+                        None => None,
+                    },
+                    _ => None,
+                };
+                let filtered = spawned.is_some();
+                let mut child = match spawned {
+                    Some((child, spawner)) => {
+                        self.sinks.trace_keep = Some(events::TraceKeep {
+                            tgid: None,
+                            skip_tids: vec![spawner],
+                        });
+                        child
+                    }
+                    None => c.spawn().map_err(|error| BpfError::Io {
+                        path: cmd.get_program().to_string_lossy().into_owned(),
+                        error,
+                    })?,
+                };
                 self.stats.pid = Some(child.id() as i32);
                 let status = loop {
                     self.sinks.pump();
@@ -639,6 +684,9 @@ impl Bpf {
                     self.sinks.wait(Duration::from_millis(20));
                 };
                 self.settle();
+                if filtered {
+                    self.clear_trace_filter();
+                }
                 Ok(exit_status(status))
             }
         }
@@ -657,11 +705,15 @@ impl Bpf {
                     return Err(BpfError::Usage(format!("no process {pid}")));
                 }
                 self.stats.pid = Some(pid);
+                let filtered = !self.cfg.trace_all && self.filter_trace_to(pid)?;
                 while Path::new(&proc_dir).exists() && !self.stop.is_some_and(|f| f()) {
                     self.sinks.pump();
                     self.sinks.wait(Duration::from_millis(20));
                 }
                 self.settle();
+                if filtered {
+                    self.clear_trace_filter();
+                }
                 Ok(None)
             }
         }
@@ -712,6 +764,46 @@ impl Bpf {
         };
         let w = file.as_mut().map(|f| f as &mut dyn std::io::Write);
         u.run_pcap(&bytes, w, opts, &mut self.sinks)
+    }
+
+    /// Kernel: keeps the trace lines of process `pid` only (its threads, including ones it
+    /// starts later: the instance follows forks, and lines of other thread groups are
+    /// dropped here). False when the programs do not print.
+    fn filter_trace_to(&mut self, pid: i32) -> Result<bool, BpfError> {
+        let TraceSource::Kernel(Some(pipe)) = &self.sinks.trace else {
+            return Ok(false);
+        };
+        let Some(inst) = pipe.instance() else {
+            return Ok(false);
+        };
+        let task_dir = format!("/proc/{pid}/task");
+        let mut tids: Vec<u32> = std::fs::read_dir(&task_dir)
+            .map_err(|error| BpfError::Io {
+                path: task_dir.clone(),
+                error,
+            })?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+            .collect();
+        tids.sort_unstable();
+        inst.set_pid_filter(&tids, true)?;
+        self.sinks.trace_keep = Some(events::TraceKeep {
+            tgid: u32::try_from(pid).ok(),
+            skip_tids: Vec::new(),
+        });
+        Ok(true)
+    }
+
+    /// Kernel: every process's trace lines again.
+    fn clear_trace_filter(&mut self) {
+        self.sinks.trace_keep = None;
+        if let TraceSource::Kernel(Some(pipe)) = &self.sinks.trace {
+            if let Some(inst) = pipe.instance() {
+                if let Err(e) = inst.clear_pid_filter() {
+                    log::warn!("clearing the trace pid filter: {e}");
+                }
+            }
+        }
     }
 
     /// Reads what output is still on its way after the programs' last events (kernel: the

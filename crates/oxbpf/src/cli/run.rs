@@ -21,9 +21,13 @@ use std::path::PathBuf;
 /// on syscall functions map to them) fire for the command after `--` or the process given
 /// with -p; XDP programs and socket
 /// filters run over --pcap. Kernel: the programs see the whole system; with a command,
-/// oxbpf runs it while they are attached and stops when it exits, otherwise it runs until
-/// Ctrl-C. Where the kernel lacks the hook (kprobes on a kernel without them), the programs
-/// fall back to the syscall tracepoints with a one-line notice (--no-fallback refuses).
+/// oxbpf runs it while they are attached and stops when it exits, with -p it stops when
+/// that process exits, otherwise it runs until Ctrl-C. With a command or -p, trace lines are
+/// those of the command's process tree or of that process only, as in userspace (--all
+/// prints every process's lines, as BCC does); maps, ring and perf buffers get what the
+/// programs record for every process unless the programs filter themselves. Where the
+/// kernel lacks the hook (kprobes on a kernel without them), the programs fall back to the
+/// syscall tracepoints with a one-line notice (--no-fallback refuses).
 ///
 /// Trace lines (bpf_trace_printk) are printed as trace_pipe shows them, ring and perf
 /// buffer records as hex (or by --format), as they come. At the end, maps that hold counts
@@ -54,6 +58,10 @@ pub struct Args {
     /// run as its verified code.
     #[arg(long)]
     unverified: bool,
+    /// Kernel backend: print the trace lines of every process, not only those of the command
+    /// (and what it starts) or of -p PID.
+    #[arg(long)]
+    all: bool,
     /// Trace the running process PID (userspace: ptrace; kernel: until it exits).
     #[arg(
         short = 'p',
@@ -152,6 +160,11 @@ pub fn run(a: Args) -> CmdResult {
             "the userspace backend needs something to run the programs on: a command (-- COMMAND ARGS...), a process (-p PID) or a capture (--pcap FILE); or use --kernel"
         )));
     }
+    if a.all && !a.kernel {
+        return Err(Failure::input(anyhow!(
+            "--all is for the kernel backend (--kernel); in userspace the programs only ever see the command or process they run on"
+        )));
+    }
     if a.kernel && a.pcap.is_some() {
         return Err(Failure::input(anyhow!(
             "--pcap runs in userspace; the kernel backend attaches XDP programs to interfaces (--attach xdp:IFACE)"
@@ -169,6 +182,9 @@ pub fn run(a: Args) -> CmdResult {
     }
     if a.unverified {
         builder = builder.unverified();
+    }
+    if a.all {
+        builder = builder.trace_all_processes();
     }
     let mut b = builder.file(&a.file).map_err(|e| failure(e, verbose))?;
 
