@@ -28,7 +28,7 @@
 //!   (Linux's 33 tail calls per run) are the helper's business, not the engine's.
 
 use crate::error::VmError;
-use crate::memory::{AccessFault, MemoryRegion, Regions};
+use crate::memory::{AccessFault, MemoryRegion, RegionKind, Regions, RegionsMut};
 use crate::Executable;
 use std::any::Any;
 use std::collections::HashMap;
@@ -82,13 +82,14 @@ pub trait ProgramCalls {
     ///   `r6`..`r9` of the caller untouched when the call returns.
     /// - `regions` are the run's regions as the helper sees them (the live stack included);
     ///   `env` is the run's embedder data, so helpers called by the callback work as usual.
+    ///   Regions added during the callback stay until the end of the run.
     /// - Executed instructions count toward the run and its budget; `may_goto` keeps its
     ///   per-run counter.
     /// - A tail call requested from inside the callback returns from the callback function
     ///   (the rule of the module documentation).
     fn call_function(
         &mut self,
-        regions: &mut Regions,
+        regions: RegionsMut<'_>,
         env: Option<&mut dyn Any>,
         code_addr: u64,
         args: [u64; 5],
@@ -122,10 +123,15 @@ impl From<AccessFault> for HelperError {
 }
 
 /// What a helper sees of the run that called it.
+///
+/// The run's regions are reachable only as `&Regions` ([`HelperCtx::regions`]), through
+/// checked accessors ([`HelperCtx::read`], [`HelperCtx::write`], [`HelperCtx::c_str`]) and
+/// as a [`RegionsMut`] view ([`HelperCtx::regions_and_env`]), never as `&mut Regions`: a
+/// helper could otherwise move the engine's regions (its stack frames included) out of the
+/// run and keep them (see the soundness notes on [`Regions`]).
 pub struct HelperCtx<'a> {
-    /// The run's memory regions (stack frames included): check every pointer argument
-    /// against them before touching memory.
-    pub regions: &'a mut Regions,
+    /// The run's memory regions (stack frames included).
+    regions: &'a mut Regions,
     env: Option<&'a mut dyn Any>,
     pc: usize,
     calls: Option<&'a mut dyn ProgramCalls>,
@@ -133,11 +139,16 @@ pub struct HelperCtx<'a> {
 }
 
 impl<'a> HelperCtx<'a> {
-    /// Made by engines for each helper call.
+    /// Made by engines for each helper call (and by tests and benchmarks that call helpers
+    /// directly): `regions` is a `&mut Regions` or a [`RegionsMut`] view.
     #[inline(always)]
-    pub fn new(regions: &'a mut Regions, env: Option<&'a mut dyn Any>, pc: usize) -> Self {
+    pub fn new(
+        regions: impl Into<RegionsMut<'a>>,
+        env: Option<&'a mut dyn Any>,
+        pc: usize,
+    ) -> Self {
         HelperCtx {
-            regions,
+            regions: regions.into().regions,
             env,
             pc,
             calls: None,
@@ -169,7 +180,12 @@ impl<'a> HelperCtx<'a> {
             ));
         };
         calls
-            .call_function(self.regions, self.env.as_deref_mut(), code_addr, args)
+            .call_function(
+                RegionsMut::new(self.regions),
+                self.env.as_deref_mut(),
+                code_addr,
+                args,
+            )
             .map_err(HelperError::from)
     }
 
@@ -202,11 +218,25 @@ impl<'a> HelperCtx<'a> {
         self.env.as_deref_mut()?.downcast_mut::<T>()
     }
 
+    /// The run's memory regions (stack frames included): check every pointer argument
+    /// against them before touching memory.
+    #[inline]
+    pub fn regions(&self) -> &Regions {
+        self.regions
+    }
+
+    /// A view of the run's regions that can write through checked slices, remove regions
+    /// and add them (under `unsafe`, see [`HelperCtx::add_region`]).
+    #[inline]
+    pub fn regions_mut(&mut self) -> RegionsMut<'_> {
+        RegionsMut::new(self.regions)
+    }
+
     /// The regions and the embedder data (if it is a `T`) at once, for helpers that check
     /// pointers while they use their data.
-    pub fn regions_and_env<T: Any>(&mut self) -> (&mut Regions, Option<&mut T>) {
+    pub fn regions_and_env<T: Any>(&mut self) -> (RegionsMut<'_>, Option<&mut T>) {
         (
-            &mut *self.regions,
+            RegionsMut::new(self.regions),
             self.env.as_deref_mut().and_then(|e| e.downcast_mut::<T>()),
         )
     }
@@ -227,13 +257,23 @@ impl<'a> HelperCtx<'a> {
     }
 
     /// Grants the rest of the run access to a region (for helpers that return pointers
-    /// into memory the program did not have before).
+    /// into memory the program did not have before). The engine forgets it when the run
+    /// ends (or earlier, if a helper removes it).
     ///
     /// # Safety
-    /// The region must stay valid for the rest of the run.
+    /// The region must stay valid (and, if writable, not aliased by Rust references) for
+    /// the rest of the run, or until the caller removes it again.
     pub unsafe fn add_region(&mut self, r: MemoryRegion) {
-        // SAFETY: forwarded to this function's caller.
+        // SAFETY: forwarded to this function's caller; the engine releases every region
+        // added during the run when the run ends.
         unsafe { self.regions.push(r) };
+    }
+
+    /// Takes away the most recently added region of `kind` that starts at `start` (any
+    /// region of the run, the engine's stack included: fewer regions only refuse more
+    /// accesses). Returns it, or `None` when there is none.
+    pub fn remove_region(&mut self, start: u64, kind: RegionKind) -> Option<MemoryRegion> {
+        self.regions.remove(start, kind)
     }
 }
 

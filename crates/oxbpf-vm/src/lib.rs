@@ -19,7 +19,7 @@ pub mod raw_mem;
 pub use error::{LoadError, VmError};
 pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers, ProgramCalls, TailCall};
 pub use interp::Interpreter;
-pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions};
+pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions, RegionsMark, RegionsMut};
 
 use std::any::Any;
 use std::marker::PhantomData;
@@ -40,8 +40,10 @@ pub enum EngineKind {
 pub struct RunContext<'a> {
     /// `r1`..`r5` at entry.
     pub args: [u64; 5],
-    /// Memory the program may access besides its own stack.
-    pub regions: Regions,
+    /// Memory the program may access besides its own stack. Private: a `Regions` moved or
+    /// copied out of the context would outlive the borrows that keep its regions valid
+    /// (see [`RunContext::regions`], [`RunContext::regions_mut`]).
+    regions: Regions,
     /// Stop after this many executed instructions (runaway protection).
     pub budget: Option<u64>,
     env: Option<&'a mut dyn Any>,
@@ -130,8 +132,47 @@ impl<'a> RunContext<'a> {
         self
     }
 
-    /// Splits the context for an engine: the regions, the embedder data.
-    pub fn parts(&mut self) -> (&mut Regions, Option<&mut dyn Any>) {
+    /// The memory regions granted to the run.
+    #[inline]
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
+    /// A view that can remove regions, or add them under `unsafe` (it cannot move the
+    /// regions out of the context).
+    #[inline]
+    pub fn regions_mut(&mut self) -> RegionsMut<'_> {
+        RegionsMut::new(&mut self.regions)
+    }
+
+    /// Removes every region granted after `mark` (taken with `ctx.regions().mark()`), as
+    /// [`Regions::release`].
+    pub fn release_regions(&mut self, mark: RegionsMark) {
+        self.regions.release(mark);
+    }
+
+    /// A context for running another program within this context's use (a wrapper
+    /// around an engine, a nested run): the same arguments and budget and a copy of the
+    /// regions, no embedder data (add it with [`RunContext::with_env`]). The copy borrows
+    /// this context, so it cannot outlive the memory the regions cover.
+    pub fn nested(&self) -> RunContext<'_> {
+        RunContext {
+            args: self.args,
+            regions: self.regions.duplicate(),
+            budget: self.budget,
+            env: None,
+            _borrows: PhantomData,
+        }
+    }
+
+    /// Splits the context: a view of the regions, the embedder data.
+    pub fn parts(&mut self) -> (RegionsMut<'_>, Option<&mut dyn Any>) {
+        (RegionsMut::new(&mut self.regions), self.env.as_deref_mut())
+    }
+
+    /// Splits the context for an engine: the regions themselves, the embedder data.
+    #[inline]
+    pub(crate) fn engine_parts(&mut self) -> (&mut Regions, Option<&mut dyn Any>) {
         (&mut self.regions, self.env.as_deref_mut())
     }
 }

@@ -3,6 +3,10 @@
 //! eBPF programs use real host addresses (pointers are plain `u64`s in registers). In
 //! checked mode every load and store is looked up here first; an address that is not inside
 //! a region the run was given is a fault, never a host access.
+//!
+//! Checked accesses from safe code ([`Regions::slice`] and friends) are sound because a
+//! [`Regions`] that safe code can reach only holds valid memory: see "Why the safe API is
+//! sound" on [`Regions`].
 
 use std::fmt;
 
@@ -107,19 +111,62 @@ impl fmt::Display for AccessFault {
 
 const INLINE: usize = 8;
 
+/// One region and the stamp it got when it was added (see [`Regions::mark`]).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    r: MemoryRegion,
+    /// The generation right after the push that added it: stamps grow with the position.
+    stamp: u64,
+}
+
+const NO_ENTRY: Entry = Entry {
+    r: MemoryRegion::new(0, 0, false, RegionKind::Embedder),
+    stamp: 0,
+};
+
+/// A point in the history of a [`Regions`]: [`Regions::release`] removes every region
+/// added after it, whatever was removed in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionsMark(u64);
+
 /// The regions of one run. Holds up to eight regions without allocating; more spill to
 /// the heap. Lookups scan linearly, most recently added last-in-first: runs have a handful
 /// of regions.
 ///
 /// A generation counter ([`Regions::generation`]) changes whenever the set changes
 /// ([`Regions::push`] of a non-empty region, a [`Regions::remove`] that removed one, a
-/// [`Regions::truncate`] that dropped one), so engines can keep lookup caches across
-/// helper calls that changed nothing.
-#[derive(Clone, Debug)]
+/// [`Regions::truncate`] or [`Regions::release`] that dropped one), so engines can keep
+/// lookup caches across helper calls that changed nothing.
+///
+/// # Why the safe API is sound
+///
+/// [`Regions::slice`], [`Regions::slice_mut`] and [`Regions::c_str`] are safe functions
+/// that dereference the addresses of the regions. They rely on one invariant: **every
+/// region of a `Regions` that safe code can reach is valid memory for as long as safe
+/// code can reach it.** It holds because:
+///
+/// - Regions are only added under `unsafe` ([`Regions::push`], [`RegionsMut::push`],
+///   [`crate::RunContext::allow_raw`], [`crate::HelperCtx::add_region`]), whose callers
+///   promise validity, or by APIs that tie the memory to a borrow
+///   ([`crate::RunContext::allow`] and friends: the context cannot outlive the borrow).
+/// - A `Regions` cannot be duplicated in safe code (no `Clone`): a copy would outlive the
+///   borrows and the run its regions depend on.
+/// - A context's or a running engine's regions are never handed to safe code as
+///   `&mut Regions` (with which `std::mem::swap`/`take` could move them out, away from the
+///   lifetime that keeps them valid), only as `&Regions` or as a [`RegionsMut`] view: a view
+///   checks writes, removes regions and adds them under `unsafe`, but cannot move or
+///   replace the set behind it. [`crate::RunContext`] keeps its regions private.
+/// - Engines add their own memory (stack frames) only while a run is in progress, and
+///   when the run ends they [`Regions::release`] everything added since it started (the
+///   stack, and regions helpers added "for the rest of the run"), by stamp rather than by
+///   count, so a helper that removed one of the run's initial regions cannot make a
+///   region it added outlive the run.
+/// - Removing regions is always safe: fewer regions only refuse more accesses.
+#[derive(Debug)]
 pub struct Regions {
-    inline: [MemoryRegion; INLINE],
+    inline: [Entry; INLINE],
     n: usize,
-    extra: Vec<MemoryRegion>,
+    extra: Vec<Entry>,
     generation: u64,
 }
 
@@ -133,16 +180,27 @@ impl Regions {
     /// No regions.
     pub const fn new() -> Regions {
         Regions {
-            inline: [MemoryRegion::new(0, 0, false, RegionKind::Embedder); INLINE],
+            inline: [NO_ENTRY; INLINE],
             n: 0,
             extra: Vec::new(),
             generation: 0,
         }
     }
 
+    /// A copy with the same regions. Engines give a tail-call target a copy of the run's
+    /// regions; the copy is dropped before the run goes on.
+    pub(crate) fn duplicate(&self) -> Regions {
+        Regions {
+            inline: self.inline,
+            n: self.n,
+            extra: self.extra.clone(),
+            generation: self.generation,
+        }
+    }
+
     /// A number that changes whenever a region is added or removed (it never changes
-    /// otherwise). Two equal values taken from the same `Regions` mean the same set of
-    /// regions, so a region found between them is still there.
+    /// otherwise, and it only grows). Two equal values taken from the same `Regions` mean
+    /// the same set of regions, so a region found between them is still there.
     #[inline]
     pub fn generation(&self) -> u64 {
         self.generation
@@ -152,36 +210,36 @@ impl Regions {
     ///
     /// # Safety
     /// `[r.start, r.start + r.len)` must be memory that is valid for reads (and, if
-    /// `r.writable`, for writes) for as long as these regions are used: [`Regions::slice`],
+    /// `r.writable`, for writes, not aliased by Rust references) for as long as these
+    /// regions are used or until the region is removed: [`Regions::slice`],
     /// [`Regions::slice_mut`] and the engines dereference addresses inside it.
     pub unsafe fn push(&mut self, r: MemoryRegion) {
         if r.len == 0 {
             return;
         }
         self.generation = self.generation.wrapping_add(1);
+        let e = Entry {
+            r,
+            stamp: self.generation,
+        };
         if self.n < INLINE {
-            self.inline[self.n] = r;
+            self.inline[self.n] = e;
             self.n += 1;
         } else {
-            self.extra.push(r);
+            self.extra.push(e);
         }
     }
 
     /// Removes the most recently added region of `kind` that starts at `start`, if any.
     pub fn remove(&mut self, start: u64, kind: RegionKind) -> Option<MemoryRegion> {
-        if let Some(i) = self
-            .extra
-            .iter()
-            .rposition(|r| r.start == start && r.kind == kind)
-        {
+        let is = |e: &Entry| e.r.start == start && e.r.kind == kind;
+        if let Some(i) = self.extra.iter().rposition(is) {
             self.generation = self.generation.wrapping_add(1);
-            return Some(self.extra.remove(i));
+            return Some(self.extra.remove(i).r);
         }
-        let i = self.inline[..self.n]
-            .iter()
-            .rposition(|r| r.start == start && r.kind == kind)?;
+        let i = self.inline[..self.n].iter().rposition(is)?;
         self.generation = self.generation.wrapping_add(1);
-        let r = self.inline[i];
+        let r = self.inline[i].r;
         self.inline.copy_within(i + 1..self.n, i);
         self.n -= 1;
         if let Some(e) = (!self.extra.is_empty()).then(|| self.extra.remove(0)) {
@@ -191,8 +249,7 @@ impl Regions {
         Some(r)
     }
 
-    /// Keeps the first `len` regions (in insertion order) and drops the rest; engines use it
-    /// to forget, when a run ends, the regions helpers added during the run.
+    /// Keeps the first `len` regions (in insertion order) and drops the rest.
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len() {
             return;
@@ -206,9 +263,31 @@ impl Regions {
         }
     }
 
-    /// All regions, in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &MemoryRegion> {
+    /// The present point of the history, for [`Regions::release`].
+    #[inline]
+    pub fn mark(&self) -> RegionsMark {
+        RegionsMark(self.generation)
+    }
+
+    /// Removes every region added after `mark` was taken (regions removed since stay
+    /// removed). Engines use it when a run ends, to forget the regions they and the
+    /// helpers added during the run.
+    pub fn release(&mut self, mark: RegionsMark) {
+        let newer = self
+            .entries()
+            .rev()
+            .take_while(|e| e.stamp > mark.0)
+            .count();
+        self.truncate(self.len() - newer);
+    }
+
+    fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> {
         self.inline[..self.n].iter().chain(self.extra.iter())
+    }
+
+    /// All regions, in insertion order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &MemoryRegion> {
+        self.entries().map(|e| &e.r)
     }
 
     /// Number of regions.
@@ -224,11 +303,13 @@ impl Regions {
     /// The region containing the whole access, if any.
     #[inline]
     pub fn find(&self, addr: u64, size: u64) -> Option<&MemoryRegion> {
+        let hit = |e: &&Entry| e.r.contains(addr, size);
         self.inline[..self.n]
             .iter()
             .rev()
-            .find(|r| r.contains(addr, size))
-            .or_else(|| self.extra.iter().rev().find(|r| r.contains(addr, size)))
+            .find(hit)
+            .or_else(|| self.extra.iter().rev().find(hit))
+            .map(|e| &e.r)
     }
 
     /// Checks an access of `size` bytes at `addr`.
@@ -257,9 +338,10 @@ impl Regions {
             return Ok(&[]);
         }
         self.check(addr, len as u64, false)?;
-        // SAFETY: `check` proved [addr, addr+len) lies inside a region, and whoever added the
-        // region (see `push` callers: engines for their stacks, `RunContext` for slices it
-        // borrows, embedders through `unsafe` APIs) guarantees it stays valid for the run.
+        // SAFETY: `check` proved [addr, addr+len) lies inside a region, and every region of
+        // a `Regions` safe code can reach is valid while it can reach it (the invariant of
+        // the type's documentation): whoever added it promised so (`push` is `unsafe`), and
+        // `&self` keeps this set (and so the region) in place for the slice's lifetime.
         Ok(unsafe { crate::raw_mem::slice(addr, len) })
     }
 
@@ -297,6 +379,78 @@ impl Regions {
                 reason: FaultReason::Unmapped,
             }),
         }
+    }
+}
+
+/// A view of a [`Regions`] that may change it without being able to move it: checked
+/// writes, removals, and additions under `unsafe`. This is how embedders and helpers get
+/// at the regions of a run context or of a run in progress (see the soundness notes on
+/// [`Regions`]); reads go through `Deref<Target = Regions>`.
+#[derive(Debug)]
+pub struct RegionsMut<'r> {
+    pub(crate) regions: &'r mut Regions,
+}
+
+impl<'r> RegionsMut<'r> {
+    /// A view of `regions`.
+    #[inline]
+    pub fn new(regions: &'r mut Regions) -> RegionsMut<'r> {
+        RegionsMut { regions }
+    }
+
+    /// A shorter-lived view of the same regions.
+    #[inline]
+    pub fn reborrow(&mut self) -> RegionsMut<'_> {
+        RegionsMut {
+            regions: &mut *self.regions,
+        }
+    }
+
+    /// Borrows `len` writable bytes at `addr` after checking them.
+    #[inline]
+    pub fn slice_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], AccessFault> {
+        self.regions.slice_mut(addr, len)
+    }
+
+    /// Adds a region (see [`Regions::push`]).
+    ///
+    /// # Safety
+    /// The region must stay valid (and, if writable, not aliased by Rust references) for
+    /// as long as the regions behind this view are used: for a run context's regions, as
+    /// long as the context is used; for a helper's view, until the run ends.
+    #[inline]
+    pub unsafe fn push(&mut self, r: MemoryRegion) {
+        // SAFETY: forwarded to this function's caller.
+        unsafe { self.regions.push(r) }
+    }
+
+    /// Removes the most recently added region of `kind` that starts at `start`, if any.
+    #[inline]
+    pub fn remove(&mut self, start: u64, kind: RegionKind) -> Option<MemoryRegion> {
+        self.regions.remove(start, kind)
+    }
+}
+
+impl std::ops::Deref for RegionsMut<'_> {
+    type Target = Regions;
+
+    #[inline]
+    fn deref(&self) -> &Regions {
+        self.regions
+    }
+}
+
+impl<'r> From<&'r mut Regions> for RegionsMut<'r> {
+    #[inline]
+    fn from(regions: &'r mut Regions) -> RegionsMut<'r> {
+        RegionsMut::new(regions)
+    }
+}
+
+impl<'r> From<&'r mut RegionsMut<'_>> for RegionsMut<'r> {
+    #[inline]
+    fn from(view: &'r mut RegionsMut<'_>) -> RegionsMut<'r> {
+        view.reborrow()
     }
 }
 
@@ -385,8 +539,65 @@ mod tests {
         let g4 = rs.generation();
         rs.truncate(1);
         assert_ne!(rs.generation(), g4);
-        let copy = rs.clone();
+        let copy = rs.duplicate();
         assert_eq!(copy.generation(), rs.generation());
+        assert!(copy.iter().eq(rs.iter()));
+    }
+
+    #[test]
+    fn release_forgets_what_came_after_the_mark_only() {
+        let mut rs = Regions::new();
+        let r = |i: u64, kind| MemoryRegion::new(i * 100, 10, true, kind);
+        for i in 0..3 {
+            // SAFETY: this test only checks addresses, it never dereferences them.
+            unsafe { rs.push(r(i, RegionKind::Context)) };
+        }
+        let mark = rs.mark();
+        for i in 3..12 {
+            // SAFETY: as above.
+            unsafe { rs.push(r(i, RegionKind::MapValue)) };
+        }
+        // An earlier region removed after the mark stays removed, and does not shift
+        // what the mark keeps (a count-based truncate would keep region 3 here).
+        assert!(rs.remove(100, RegionKind::Context).is_some());
+        let g = rs.generation();
+        rs.release(mark);
+        assert_ne!(rs.generation(), g);
+        let left: Vec<u64> = rs.iter().map(|r| r.start).collect();
+        assert_eq!(left, [0, 200]);
+        let g = rs.generation();
+        rs.release(mark);
+        assert_eq!(rs.generation(), g, "nothing newer: no change");
+
+        // Nested marks, the inner released first.
+        let outer = rs.mark();
+        // SAFETY: as above.
+        unsafe { rs.push(r(20, RegionKind::Stack)) };
+        let inner = rs.mark();
+        // SAFETY: as above.
+        unsafe { rs.push(r(21, RegionKind::Stack)) };
+        rs.release(inner);
+        assert_eq!(rs.len(), 3);
+        rs.release(outer);
+        assert_eq!(rs.len(), 2);
+    }
+
+    #[test]
+    fn a_view_checks_writes_and_removes() {
+        let mut data = vec![1u8; 16];
+        let addr = data.as_ptr() as u64;
+        let mut rs = Regions::new();
+        let mut v = RegionsMut::new(&mut rs);
+        // SAFETY: `data` outlives `rs` and is not used otherwise while `rs` lives.
+        unsafe { v.push(MemoryRegion::writable(&mut data, RegionKind::Embedder)) };
+        v.slice_mut(addr + 4, 4).unwrap().fill(7);
+        assert_eq!(v.slice(addr + 3, 3).unwrap(), [1, 7, 7]);
+        assert!(v.slice_mut(addr + 14, 4).is_err());
+        let mut w = RegionsMut::from(&mut v);
+        assert!(w.remove(addr, RegionKind::Embedder).is_some());
+        assert!(v.is_empty());
+        drop(rs);
+        assert_eq!(data[4..8], [7; 4]);
     }
 
     #[test]

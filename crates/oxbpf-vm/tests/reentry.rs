@@ -384,7 +384,7 @@ fn regions_added_in_a_callback_last_for_the_run() {
         Ok(addr)
     });
     h.register(COUNT_REGIONS, "count", |ctx: &mut HelperCtx<'_>, _| {
-        Ok(ctx.regions.len() as u64)
+        Ok(ctx.regions().len() as u64)
     });
     let src = "
         r1 = 1
@@ -414,7 +414,7 @@ fn regions_added_in_a_callback_last_for_the_run() {
         // 7 read back; two regions when `count` runs: the buffer and the live stack.
         assert_eq!(vm.run(&mut ctx).unwrap().r0, 207, "{e:?}");
         assert!(
-            ctx.regions.is_empty(),
+            ctx.regions().is_empty(),
             "{e:?}: regions restored after the run"
         );
     }

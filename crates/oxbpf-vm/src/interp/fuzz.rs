@@ -72,7 +72,7 @@ pub fn run_guarded(
         let ctx = &mut ctx.with_budget(budget);
         let out = vm.run(ctx);
         assert_eq!(
-            ctx.regions.len(),
+            ctx.regions().len(),
             usize::from(mem_len > 0) + 1,
             "regions not restored"
         );

@@ -26,7 +26,7 @@
 //! such a run). The rest of its frame cannot be addressed by the program, so nothing it
 //! can observe changes, and a run of a program with a small frame costs no 512-byte fill.
 
-use crate::memory::{AccessFault, MemoryRegion, RegionKind, Regions};
+use crate::memory::{AccessFault, MemoryRegion, RegionKind, Regions, RegionsMark};
 use crate::raw_mem;
 use crate::{MAX_CALL_DEPTH, STACK_SIZE};
 use std::marker::PhantomData;
@@ -124,7 +124,7 @@ impl Window {
 }
 
 /// Checked access to the memory of one run. Dropping it forgets the regions helpers added
-/// during the run (the run's [`Regions`] are restored to their length at the start).
+/// during the run (the run's [`Regions`] are released to their mark at the start).
 pub struct Mem<'a> {
     /// The live stack `[lo, top)`.
     stack: Window,
@@ -139,7 +139,7 @@ pub struct Mem<'a> {
     /// Bytes below `r10` that are live in each frame (`lo = r10 - frame`).
     frame: u64,
     regions: &'a mut Regions,
-    initial_regions: usize,
+    initial_regions: RegionsMark,
     /// False for a callback's view ([`Mem::nested`]): regions helpers add during a
     /// callback stay for the rest of the run.
     truncate_on_drop: bool,
@@ -171,7 +171,7 @@ impl<'a> Mem<'a> {
         let bottom = stack.0.as_mut_ptr() as *mut u8 as u64;
         let top = bottom + N as u64;
         let lo = top - frame;
-        let initial_regions = regions.len();
+        let initial_regions = regions.mark();
         let w = Window::new(lo, frame);
         // SAFETY: `[lo, top)` (`frame` bytes, 64 to 512) is the top of the `StackBuf` this
         // `Mem` borrows mutably for its whole life, and nothing else holds a reference into
@@ -219,7 +219,7 @@ impl<'a> Mem<'a> {
     /// helper call during which the view is used. That `Mem` must not be used while the
     /// view exists (it is inside `call_helper`).
     pub unsafe fn nested(bounds: StackBounds, regions: &'a mut Regions) -> Mem<'a> {
-        let initial_regions = regions.len();
+        let initial_regions = regions.mark();
         Mem {
             stack: Window::new(bounds.lo, bounds.top - bounds.lo),
             rd: Window::EMPTY,
@@ -474,7 +474,7 @@ impl<'a> Mem<'a> {
 impl Drop for Mem<'_> {
     fn drop(&mut self) {
         if self.truncate_on_drop {
-            self.regions.truncate(self.initial_regions);
+            self.regions.release(self.initial_regions);
         }
     }
 }

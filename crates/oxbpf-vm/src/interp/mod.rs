@@ -124,7 +124,7 @@ pub use ops::CODE_ADDR_BASE;
 
 use crate::error::{LoadError, VmError};
 use crate::helper::{HelperCtx, HelperError, Helpers, ProgramCalls, TailCall};
-use crate::memory::{AccessFault, Regions};
+use crate::memory::{AccessFault, Regions, RegionsMut};
 use crate::raw_mem::Rmw;
 use crate::{EngineKind, Executable, RunContext, RunOutcome, MAX_CALL_DEPTH, STACK_SIZE};
 use cursor::Ops;
@@ -509,7 +509,7 @@ impl Interpreter {
     fn tail_call(&self, tc: TailCall, cx: &mut Cx<'_>, done: u64) -> Result<(u64, u64), VmError> {
         let mut ctx = RunContext::new();
         ctx.args[0] = tc.ctx;
-        ctx.regions = cx.mem.regions().clone();
+        ctx.regions = cx.mem.regions().duplicate();
         ctx.budget = (cx.limit != u64::MAX).then(|| cx.limit.saturating_sub(done));
         let mut ctx = match cx.env.as_deref_mut() {
             Some(e) => ctx.with_env(e),
@@ -574,7 +574,7 @@ impl Interpreter {
         // The entry registers one by one: callers often write `args` just before the run, and
         // a wider load over several fresh 8-byte stores would wait for them.
         let [a1, a2, a3, a4, a5] = ctx.args;
-        let (regions, env) = ctx.parts();
+        let (regions, env) = ctx.engine_parts();
         let mut stack = StackBuf::<N>::uninit();
         let mem = Mem::new(&mut stack, regions, self.frame);
         let mut r = [0, a1, a2, a3, a4, a5, 0, 0, 0, 0, mem.top()];
@@ -617,7 +617,7 @@ struct Reentry<'i> {
 impl ProgramCalls for Reentry<'_> {
     fn call_function(
         &mut self,
-        regions: &mut Regions,
+        regions: RegionsMut<'_>,
         env: Option<&mut dyn Any>,
         code_addr: u64,
         args: [u64; 5],
@@ -638,7 +638,7 @@ impl ProgramCalls for Reentry<'_> {
         // SAFETY: `bounds` was taken from this run's `Mem` for the helper call we are in
         // (`Interpreter::call_resolved`), which is inside `Mem::call_helper` and does not
         // touch its `Mem` until the helper returns.
-        let mut mem = unsafe { Mem::nested(self.bounds, regions) };
+        let mut mem = unsafe { Mem::nested(self.bounds, regions.regions) };
         let Some(fp) = mem.enter_frame() else {
             return Err(depth_exceeded);
         };

@@ -1004,7 +1004,7 @@ fn regions_added_by_helpers_last_until_the_run_ends() {
     let vm = vm_with(vec![call(1), ldx(Size::B, 0, 0, 0), EXIT], &h);
     let mut ctx = RunContext::new();
     assert_eq!(vm.run(&mut ctx).unwrap().r0, 9);
-    assert_eq!(ctx.regions.len(), 0);
+    assert_eq!(ctx.regions().len(), 0);
     // Without the grant, the address is refused.
     let vm = vm_with(vec![lddw(1, addr), ldx(Size::B, 0, 1, 0), EXIT], &h);
     assert!(matches!(

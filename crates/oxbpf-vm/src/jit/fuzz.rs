@@ -91,7 +91,7 @@ fn run_in(
         let ctx = &mut ctx.with_budget(Some(FUZZ_BUDGET));
         let out = vm.run(ctx);
         assert_eq!(
-            ctx.regions.len(),
+            ctx.regions().len(),
             usize::from(mem_len > 0) + 1,
             "regions not restored"
         );

@@ -412,8 +412,8 @@ impl JitProgram {
         };
         let args = ctx.args;
         let start = ctx.budget.unwrap_or(u64::MAX);
-        let (regions, env) = ctx.parts();
-        let initial_regions = regions.len();
+        let (regions, env) = ctx.engine_parts();
+        let initial_regions = regions.mark();
         // The caches start with the run's first region (the input or context of the usual
         // runs): the first access need not go out of line to find it.
         let (mut rc_start, mut rc_lim, mut wc_start, mut wc_lim) =
@@ -459,10 +459,12 @@ impl JitProgram {
         // SAFETY: `entry` is this program's generated code in `self.code`, alive for the
         // call; `st` lives until the call returns.
         let r0 = unsafe { runtime::enter(v.entry, args, &mut st) };
-        // Regions helpers added last until the end of the run, as in the interpreter.
+        // Regions helpers added last until the end of the run, as in the interpreter: all
+        // of them are forgotten now (by stamp, so even if a helper removed one of the run's
+        // initial regions).
         // SAFETY: generated code has returned; `regions` (derived from `ctx`) is the only
         // path to the run's regions again.
-        unsafe { &mut *regions }.truncate(initial_regions);
+        unsafe { &mut *regions }.release(initial_regions);
         // SAFETY: `st` is a live local, not borrowed.
         if let Some(e) = unsafe { runtime::take_error(&mut st, &v.shared) } {
             return Err(e);

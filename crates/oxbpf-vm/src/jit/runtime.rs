@@ -29,7 +29,7 @@
 
 use crate::error::VmError;
 use crate::helper::{HelperCtx, HelperError, HelperFn, ProgramCalls, TailCall};
-use crate::memory::{MemoryRegion, RegionKind, Regions};
+use crate::memory::{MemoryRegion, RegionKind, Regions, RegionsMut};
 use crate::{RunContext, MAX_CALL_DEPTH, STACK_SIZE};
 use std::any::Any;
 use std::mem::offset_of;
@@ -393,7 +393,7 @@ unsafe fn call_helper(
     // place: copying either as a whole (16-byte moves over 8-byte stores just made)
     // stalls store forwarding, about 5 ns per call on this machine.
     let (ret, tail) = {
-        let mut hctx = HelperCtx::new(regions, env, pc).with_program_calls(&mut calls);
+        let mut hctx = HelperCtx::new(&mut *regions, env, pc).with_program_calls(&mut calls);
         match func(&mut hctx, args) {
             Ok(r0) if !hctx.has_tail_call() => (CallRet { r0, err: 0 }, None),
             Ok(_) => (CallRet { r0: 0, err: 0 }, hctx.take_tail_call()),
@@ -483,7 +483,7 @@ unsafe fn tail_call(st: *mut RunState, shared: &Shared, tc: TailCall) -> CallRet
     // and `env` is lent to the target's run for its duration only; nothing else uses the
     // run's embedder data meanwhile.
     let env = unsafe {
-        ctx.regions = (*(*st).regions).clone();
+        ctx.regions = (*(*st).regions).duplicate();
         if shared.counted {
             ctx.budget = Some((*st).budget);
         }
@@ -532,7 +532,7 @@ struct Reentry {
 impl ProgramCalls for Reentry {
     fn call_function(
         &mut self,
-        regions: &mut Regions,
+        regions: RegionsMut<'_>,
         env: Option<&mut dyn Any>,
         code_addr: u64,
         args: [u64; 5],
@@ -575,7 +575,7 @@ impl ProgramCalls for Reentry {
             let saved_fp = (*st).cur_fp;
             let saved_site = (*st).site;
             let saved_callx = (*st).callx_target;
-            (*st).regions = regions;
+            (*st).regions = regions.regions;
             (*st).env = env.map(NonNull::from);
             (*st).cb_fp = fp - STACK_SIZE as u64;
             (*st).cb_target = target;

@@ -832,13 +832,13 @@ fn packet_loads() {
 #[test]
 fn regions_are_restored_after_helper_runs() {
     let mut h = Helpers::new();
-    h.register(1, "n", |ctx, _| Ok(ctx.regions.len() as u64));
+    h.register(1, "n", |ctx, _| Ok(ctx.regions().len() as u64));
     let prog = Program::from_insns(vec![Insn::Call(CallTarget::Helper(1)), Insn::Exit]).unwrap();
     let jit = JitProgram::compile(&prog, &h, &JitOptions::checked()).unwrap();
     let mut mem = [0u8; 4];
     let mut ctx = RunContext::with_memory(&mut mem);
     assert_eq!(jit.run(&mut ctx).unwrap().r0, 1);
-    assert_eq!(ctx.regions.len(), 1);
+    assert_eq!(ctx.regions().len(), 1);
 }
 
 #[test]
@@ -956,7 +956,7 @@ fn helpers_see_the_live_stack_only_during_the_call() {
     let mut h = Helpers::new();
     h.register(1, "stack_len", |ctx, _| {
         Ok(ctx
-            .regions
+            .regions()
             .iter()
             .filter(|r| r.kind == RegionKind::Stack)
             .map(|r| r.len)
@@ -970,7 +970,7 @@ fn helpers_see_the_live_stack_only_during_the_call() {
         let jit = JitProgram::compile(&prog, &h, &o).unwrap();
         let mut ctx = RunContext::new();
         assert_eq!(jit.run(&mut ctx).unwrap().r0, 1024, "{o:?}");
-        assert!(ctx.regions.is_empty());
+        assert!(ctx.regions().is_empty());
     }
 }
 
@@ -1290,5 +1290,76 @@ fn folded_addresses_match_the_interpreter() {
                 assert_eq!(mem, mem0, "{text} {o:?}");
             }
         }
+    }
+}
+
+/// The helper side of the regions API on both engines: `regions()` shows the run's
+/// regions (the live stack included), `remove_region` takes one away, `add_region`
+/// grants memory for the rest of the run, and when the run ends the regions the helper
+/// added are gone even though it removed one of the run's initial regions first (a
+/// count-based cleanup would keep the added one).
+#[test]
+fn helper_region_changes_end_with_the_run() {
+    use oxbpf_isa::asm::assemble;
+    let extra: &'static [u8; 8] = Box::leak(Box::new([9u8; 8]));
+    let extra_addr = extra.as_ptr() as u64;
+    let mut h = Helpers::new();
+    // r1: the input buffer. Returns the address of `extra`.
+    h.register(1, "swap_in_extra", move |ctx, a| {
+        let kinds: Vec<RegionKind> = ctx.regions().iter().map(|r| r.kind).collect();
+        if kinds != [RegionKind::Input, RegionKind::Stack] {
+            return Err(HelperError::Abort(format!("unexpected regions {kinds:?}")));
+        }
+        if ctx.read(a[0], 4)? != [5; 4] {
+            return Err(HelperError::Abort("input not readable".into()));
+        }
+        let removed = ctx.remove_region(a[0], RegionKind::Input);
+        if removed.map(|r| r.len) != Some(16) || ctx.read(a[0], 1).is_ok() {
+            return Err(HelperError::Abort("input not removed".into()));
+        }
+        // SAFETY: `extra` is leaked: valid (and never written) forever.
+        unsafe { ctx.add_region(MemoryRegion::new(extra_addr, 8, false, RegionKind::Embedder)) };
+        Ok(extra_addr)
+    });
+    h.register(2, "count", |ctx, _| Ok(ctx.regions().len() as u64));
+    // The extra byte, plus 100 times the region count a second helper call sees
+    // (the extra region and the stack: 2). The program uses its stack, so helpers see it.
+    let prog = assemble(
+        "*(u64 *)(r10 - 8) = r1\ncall 1\nr6 = *(u8 *)(r0 + 0)\ncall 2\nr0 *= 100\nr0 += r6\nexit\n",
+    )
+    .unwrap();
+    let engines: Vec<Box<dyn Executable>> = std::iter::once(
+        Box::new(Interpreter::new(&prog, &h).unwrap()) as Box<dyn Executable>,
+    )
+    .chain(
+        all_option_sets()
+            .into_iter()
+            .map(|o| Box::new(JitProgram::compile(&prog, &h, &o).unwrap()) as _),
+    )
+    .collect();
+    for e in engines {
+        let mut buf = [5u8; 16];
+        let mut ctx = RunContext::with_memory(&mut buf);
+        assert_eq!(ctx.regions().len(), 1);
+        assert_eq!(e.run(&mut ctx).unwrap().r0, 209, "{:?}", e.engine());
+        assert!(
+            ctx.regions().is_empty(),
+            "{:?}: {:?}",
+            e.engine(),
+            ctx.regions()
+        );
+        // The view of a context: remove works, the removed input is refused afterwards.
+        let mut buf = [5u8; 16];
+        let addr = buf.as_ptr() as u64;
+        let mut ctx = RunContext::with_memory(&mut buf);
+        let mark = ctx.regions().mark();
+        let mut v = ctx.regions_mut();
+        v.slice_mut(addr, 1).unwrap()[0] = 6;
+        assert!(v.remove(addr, RegionKind::Input).is_some());
+        ctx.release_regions(mark);
+        assert!(ctx.regions().slice(addr, 1).is_err());
+        assert!(ctx.nested().regions().is_empty());
+        drop(ctx);
+        assert_eq!(buf[0], 6);
     }
 }
