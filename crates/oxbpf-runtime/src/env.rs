@@ -231,7 +231,11 @@ impl RunEnv {
 
     /// Resolves a map handle for this run, granting the run the map's value regions when
     /// it is a map reached at run time.
-    pub fn map(&mut self, handle: u64, regions: &mut oxbpf_vm::Regions) -> Option<MapRef<'_>> {
+    pub fn map(
+        &mut self,
+        handle: u64,
+        regions: &mut oxbpf_vm::RegionsMut<'_>,
+    ) -> Option<MapRef<'_>> {
         let (m, dynamic) = self.program.maps.resolve(handle)?;
         if let (Some(j), MapRef::Dynamic(arc)) = (dynamic, &m) {
             if !self.dynamic_granted.contains(&j) {
@@ -244,7 +248,11 @@ impl RunEnv {
 
     /// [`RunEnv::map`] as a shared handle (for helpers that call back into the program
     /// while they use the map).
-    pub fn map_arc(&mut self, handle: u64, regions: &mut oxbpf_vm::Regions) -> Option<Arc<Map>> {
+    pub fn map_arc(
+        &mut self,
+        handle: u64,
+        regions: &mut oxbpf_vm::RegionsMut<'_>,
+    ) -> Option<Arc<Map>> {
         let i = MapTable::index_of_handle(handle)?;
         let program = self.program.clone();
         let m = self.map(handle, regions)?;
@@ -371,10 +379,7 @@ impl ProgramRunner {
         let (_, env) = ctx.parts();
         let Some(env) = env else {
             let mut run_env = RunEnv::new(self.env.clone());
-            let mut inner = RunContext::new();
-            inner.args = ctx.args;
-            inner.regions = ctx.regions.clone();
-            inner.budget = ctx.budget;
+            let mut inner = ctx.nested();
             crate::grant::grant_maps(&mut inner, &self.env.maps);
             run_env
                 .granted_tables
@@ -433,7 +438,8 @@ mod tests {
             Arc::new(TraceBuffer::default()),
         ));
         let mut run = RunEnv::new(env);
-        let mut regions = oxbpf_vm::Regions::new();
+        let mut owned = oxbpf_vm::Regions::new();
+        let mut regions = oxbpf_vm::RegionsMut::new(&mut owned);
         assert_eq!(run.map(MAP_HANDLE_BASE, &mut regions).unwrap().name(), "a");
         assert!(regions.is_empty());
         assert_eq!(run.map(hb, &mut regions).unwrap().name(), "b");

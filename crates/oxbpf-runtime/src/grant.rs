@@ -1,5 +1,6 @@
 //! Every place the runtime grants a run access to memory (the `unsafe`
-//! `Regions::push`), each with the reason the memory outlives the grant.
+//! `RegionsMut::push` and `HelperCtx::add_region`), each with the reason the memory
+//! outlives the grant.
 //!
 //! - Map values: a map's value slab lives as long as the map. Grants are tied to something
 //!   that keeps the map alive for at least as long as the regions are used: a borrow of the
@@ -10,7 +11,7 @@
 
 use crate::env::MapTable;
 use crate::maps::Map;
-use oxbpf_vm::{HelperCtx, MemoryRegion, RegionKind, Regions, RunContext};
+use oxbpf_vm::{HelperCtx, MemoryRegion, RegionKind, RegionsMut, RunContext};
 use std::sync::Arc;
 
 /// Grants `ctx` the value regions of every map of `table` (borrowed for the context's
@@ -19,7 +20,7 @@ pub fn grant_maps<'a>(ctx: &mut RunContext<'a>, table: &'a MapTable) {
     for m in table.maps() {
         // SAFETY: `m` is owned by `table`, which is borrowed for 'a, the lifetime of the
         // context whose regions receive the grant.
-        unsafe { m.add_value_regions(&mut ctx.regions) };
+        unsafe { m.add_value_regions(&mut ctx.regions_mut()) };
     }
 }
 
@@ -30,20 +31,25 @@ pub fn with_maps_granted<'c, R>(
     table: &MapTable,
     f: impl FnOnce(&mut RunContext<'c>) -> R,
 ) -> R {
-    let before = ctx.regions.len();
+    let mark = ctx.regions().mark();
     for m in table.maps() {
-        // SAFETY: `table` (which owns `m`) is borrowed for this whole call, and the regions
-        // added here are truncated away before it returns.
-        unsafe { m.add_value_regions(&mut ctx.regions) };
+        // SAFETY: `table` (which owns `m`) is borrowed for this whole call, and every
+        // region added after `mark` is released before it returns (by stamp: whatever
+        // `f` removed meanwhile, none of these can stay).
+        unsafe { m.add_value_regions(&mut ctx.regions_mut()) };
     }
     let out = f(ctx);
-    ctx.regions.truncate(before);
+    ctx.release_regions(mark);
     out
 }
 
 /// Grants the current run the value regions of `map`, which `keep` (the run's record)
 /// holds until the run ends.
-pub(crate) fn grant_in_run(regions: &mut Regions, keep: &mut Vec<Arc<Map>>, map: Arc<Map>) {
+pub(crate) fn grant_in_run(
+    regions: &mut RegionsMut<'_>,
+    keep: &mut Vec<Arc<Map>>,
+    map: Arc<Map>,
+) {
     // SAFETY: `keep` is the run's `RunEnv` list of maps granted during the run; the
     // `RunEnv` is the run's embedder data and outlives the run, so the map (and its slab)
     // outlives every use of these regions.
@@ -93,9 +99,9 @@ pub fn with_scratch<R>(
     );
     // SAFETY: `buf` lives until the end of this function, and the region is removed below
     // before `buf` is dropped.
-    unsafe { ctx.regions.push(region) };
+    unsafe { ctx.add_region(region) };
     let out = f(ctx, &scratch);
-    ctx.regions.remove(region.start, RegionKind::ReadOnly);
+    ctx.remove_region(region.start, RegionKind::ReadOnly);
     drop(buf);
     out
 }

@@ -1124,11 +1124,7 @@ impl Executable for PacketBridge<'_> {
             return self.program.runner.run(ctx);
         };
         let mut env = RunEnv::new(self.program.env.clone()).with_data(pe);
-        let mut inner = RunContext::new();
-        inner.args = ctx.args;
-        inner.regions = ctx.regions.clone();
-        inner.budget = ctx.budget;
-        let mut inner = inner.with_env(&mut env);
+        let mut inner = ctx.nested().with_env(&mut env);
         let out = self.program.runner.run(&mut inner);
         drop(inner);
         if let (Some(after), Some(outer)) = (

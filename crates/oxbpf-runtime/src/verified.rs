@@ -343,7 +343,7 @@ impl ContextContract {
             VmError::MemoryFault { pc: 0, fault }
         };
         let r1 = ctx.args[0];
-        let regions = &ctx.regions;
+        let regions = ctx.regions();
         regions
             .check(r1, u64::from(self.size), false)
             .map_err(fault)?;

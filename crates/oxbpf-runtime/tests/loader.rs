@@ -587,7 +587,7 @@ fn a_programs_runner_is_self_sufficient_in_an_embedders_run() {
         let mut rc = oxbpf_vm::RunContext::with_context(&mut ctx);
         assert_eq!(exe.run(&mut rc).unwrap().r0, 0);
         // The grants were the run's own: the embedder's context is as it gave it.
-        assert_eq!(rc.regions.len(), 1);
+        assert_eq!(rc.regions().len(), 1);
     }
     let counts = obj.maps().typed::<u32, u64>("counts").unwrap();
     assert_eq!(counts.get(&1).unwrap(), Some(10));

@@ -73,7 +73,7 @@ fn array_program_side_and_regions() {
     assert_eq!(r[0].kind, oxbpf_vm::RegionKind::MapValue);
     let mut regions = oxbpf_vm::Regions::new();
     // SAFETY: `m` outlives `regions`.
-    unsafe { m.add_value_regions(&mut regions) };
+    unsafe { m.add_value_regions(&mut oxbpf_vm::RegionsMut::new(&mut regions)) };
     assert!(regions.check(p.as_ptr() as u64, 12, true).is_ok());
 }
 
@@ -671,7 +671,7 @@ fn registry_and_typed_views() {
     assert_eq!(maps.value_regions().len(), 2);
     let mut regions = oxbpf_vm::Regions::new();
     // SAFETY: the maps outlive `regions`.
-    unsafe { maps.add_value_regions(&mut regions) };
+    unsafe { maps.add_value_regions(&mut oxbpf_vm::RegionsMut::new(&mut regions)) };
     assert_eq!(regions.len(), 2);
     assert!(maps.memory_bytes() > 0);
     assert!(maps.remove("q").is_some());

@@ -15,10 +15,10 @@ fn ptr(p: Option<std::ptr::NonNull<u8>>) -> u64 {
 }
 
 pub(super) fn map_lookup_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
     let inner = {
-        let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+        let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
         let key = regions.slice(a[1], map.spec().key_size as usize)?;
         if !matches!(map.kind(), MapKind::OfMaps(_)) {
             return Ok(ptr(map.lookup_elem(key, cpu::current_cpu())));
@@ -32,9 +32,9 @@ pub(super) fn map_lookup_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u6
 }
 
 pub(super) fn map_update_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let key = regions.slice(a[1], map.spec().key_size as usize)?;
     let value = regions.slice(a[2], map.spec().value_size as usize)?;
     Ok(
@@ -46,9 +46,9 @@ pub(super) fn map_update_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u6
 }
 
 pub(super) fn map_delete_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let key = regions.slice(a[1], map.spec().key_size as usize)?;
     Ok(match map.delete_elem(key) {
         Ok(()) => 0,
@@ -57,9 +57,9 @@ pub(super) fn map_delete_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u6
 }
 
 pub(super) fn map_push_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let value = regions.slice(a[1], map.spec().value_size as usize)?;
     Ok(match map.push_elem(value, a[2]) {
         Ok(()) => 0,
@@ -68,9 +68,9 @@ pub(super) fn map_push_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64,
 }
 
 pub(super) fn map_pop_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let out = regions.slice_mut(a[1], map.spec().value_size as usize)?;
     Ok(match map.pop_elem(out) {
         Ok(()) => 0,
@@ -79,9 +79,9 @@ pub(super) fn map_pop_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, 
 }
 
 pub(super) fn map_peek_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let n = map.spec().value_size as usize;
     let r = if map.map_type() == MapType::BloomFilter {
         // The value is an input here (it may live in read-only memory).
@@ -100,9 +100,9 @@ pub(super) fn map_lookup_percpu_elem(
     ctx: &mut HelperCtx<'_>,
     a: [u64; 5],
 ) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let key = regions.slice(a[1], map.spec().key_size as usize)?;
     let cpu = a[2] as u32 as usize;
     if !map.map_type().is_percpu() || cpu >= map.num_cpus() {
@@ -112,9 +112,9 @@ pub(super) fn map_lookup_percpu_elem(
 }
 
 pub(super) fn ringbuf_output(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     let Some(rb) = map.as_ringbuf() else {
         return Ok(neg(libc::EINVAL));
     };
@@ -126,9 +126,9 @@ pub(super) fn ringbuf_output(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64
 }
 
 pub(super) fn ringbuf_reserve(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     Ok(match map.as_ringbuf() {
         Some(rb) => ptr(rb.reserve(a[1], a[2])),
         None => 0,
@@ -168,17 +168,17 @@ pub(super) fn ringbuf_discard(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u6
 }
 
 pub(super) fn ringbuf_query(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
-    let map = env.map(a[0], regions).ok_or_else(|| not_a_map(a[0]))?;
+    let map = env.map(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?;
     Ok(map.as_ringbuf().map_or(0, |rb| rb.query(a[1])))
 }
 
 pub(super) fn perf_event_output(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
-    let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
     let env = env.ok_or_else(no_env)?;
     let packet_type = env.program().prog_type.perf_output_takes_ctxlen();
-    let map = env.map(a[1], regions).ok_or_else(|| not_a_map(a[1]))?;
+    let map = env.map(a[1], &mut regions).ok_or_else(|| not_a_map(a[1]))?;
     let Some(pea) = map.as_perf_event_array() else {
         return Ok(neg(libc::EINVAL));
     };
@@ -218,10 +218,10 @@ pub(super) fn perf_event_output(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<
 
 pub(super) fn tail_call(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let target = {
-        let (regions, env) = ctx.regions_and_env::<RunEnv>();
+        let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
         let env = env.ok_or_else(no_env)?;
         let slot = {
-            let map = env.map(a[1], regions).ok_or_else(|| not_a_map(a[1]))?;
+            let map = env.map(a[1], &mut regions).ok_or_else(|| not_a_map(a[1]))?;
             let Some(pa) = map.as_prog_array() else {
                 return Ok(neg(libc::EINVAL));
             };
@@ -277,9 +277,9 @@ pub(super) fn for_each_map_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<
         return Ok(neg(libc::EINVAL));
     }
     let map = {
-        let (regions, env) = ctx.regions_and_env::<RunEnv>();
+        let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
         let env = env.ok_or_else(no_env)?;
-        env.map_arc(a[0], regions).ok_or_else(|| not_a_map(a[0]))?
+        env.map_arc(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?
     };
     let keys: Vec<Vec<u8>> = match map.map_type() {
         MapType::Array | MapType::PerCpuArray => (0..map.spec().max_entries)

@@ -152,7 +152,7 @@ pub(super) fn get_current_uid_gid(
 pub(super) fn get_current_comm(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let task = current(ctx).resolve();
     let size = a[1] as u32 as usize;
-    let buf = ctx.regions.slice_mut(a[0], size)?;
+    let buf = ctx.write(a[0], size)?;
     if size == 0 {
         return Ok(0);
     }
@@ -171,9 +171,9 @@ fn byte_at(regions: &Regions, addr: u64, i: usize) -> Result<u8, HelperError> {
 
 pub(super) fn strncmp(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let n = a[1] as u32 as usize;
-    let s1 = ctx.regions.slice(a[0], n)?;
+    let s1 = ctx.read(a[0], n)?;
     for (i, &c1) in s1.iter().enumerate() {
-        let c2 = byte_at(ctx.regions, a[2], i)?;
+        let c2 = byte_at(ctx.regions(), a[2], i)?;
         if c1 != c2 {
             return Ok(if c1 < c2 { u64::MAX } else { 1 });
         }
@@ -292,8 +292,8 @@ pub fn parse_strtoul(buf: &[u8], flags: u64) -> Result<(usize, u64), i32> {
 }
 
 fn strto(ctx: &mut HelperCtx<'_>, a: [u64; 5], signed: bool) -> Result<u64, HelperError> {
-    let buf = ctx.regions.slice(a[0], a[1] as u32 as usize)?.to_vec();
-    let res = ctx.regions.slice_mut(a[3], 8)?;
+    let buf = ctx.read(a[0], a[1] as u32 as usize)?.to_vec();
+    let res = ctx.write(a[3], 8)?;
     res.fill(0);
     let r = if signed {
         parse_strtol(&buf, a[2]).map(|(n, v)| (n, v as u64))
@@ -319,7 +319,7 @@ pub(super) fn strtoul(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, Helpe
 
 /// Checks a `struct bpf_spin_lock *` argument: 4 writable bytes, 4-byte aligned.
 fn lock_addr(ctx: &mut HelperCtx<'_>, addr: u64) -> Result<u64, HelperError> {
-    ctx.regions.check(addr, 4, true)?;
+    ctx.regions().check(addr, 4, true)?;
     if !addr.is_multiple_of(4) {
         return Err(HelperError::Abort(format!(
             "bpf_spin_lock at 0x{addr:x} is not 4-byte aligned"

@@ -41,6 +41,7 @@ fn printk(
     inline: [u64; 3],
 ) -> Result<u64, HelperError> {
     let (regions, env) = ctx.regions_and_env::<RunEnv>();
+    let regions = &*regions;
     let env = env.ok_or_else(no_env)?;
     let fmt = regions.slice(fmt, fmt_size as u32 as usize)?;
     let args = match args {
@@ -82,7 +83,7 @@ pub(super) fn snprintf(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, Help
         Some(e) => e.task.memory_pid(),
         None => crate::task::Task::thread_ids().0,
     };
-    let regions = &*ctx.regions;
+    let regions = ctx.regions();
     let args = match varargs(regions, args, data_len)? {
         Ok(v) => v,
         Err(r) => return Ok(r),
@@ -96,6 +97,6 @@ pub(super) fn snprintf(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, Help
         Ok(p) => p,
         Err(e) => return Ok(neg(e.errno())),
     };
-    let out = ctx.regions.slice_mut(str_ptr, str_size)?;
+    let out = ctx.write(str_ptr, str_size)?;
     Ok(p.print(out) as u64 + 1)
 }

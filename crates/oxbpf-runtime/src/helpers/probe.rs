@@ -90,13 +90,13 @@ fn probe_read(ctx: &mut HelperCtx<'_>, a: [u64; 5], space: Space) -> Result<u64,
             crate::task::Task::thread_ids().0
         });
     // The destination must be the program's writable memory.
-    ctx.regions.check(dst, size as u64, true)?;
+    ctx.regions().check(dst, size as u64, true)?;
     if size == 0 {
         return Ok(0);
     }
     let mut tmp = vec![0u8; size];
-    let ok = RunMemory::new(ctx.regions, user_pid).read(space, src, &mut tmp);
-    let out = ctx.regions.slice_mut(dst, size)?;
+    let ok = RunMemory::new(ctx.regions(), user_pid).read(space, src, &mut tmp);
+    let out = ctx.write(dst, size)?;
     if ok {
         out.copy_from_slice(&tmp);
         Ok(0)
@@ -112,13 +112,13 @@ fn probe_read_str(ctx: &mut HelperCtx<'_>, a: [u64; 5], space: Space) -> Result<
     let user_pid = env_of(ctx)
         .map(|e| e.task.memory_pid())
         .unwrap_or_else(|_| crate::task::Task::thread_ids().0);
-    ctx.regions.check(dst, size as u64, true)?;
+    ctx.regions().check(dst, size as u64, true)?;
     if size == 0 {
         return Ok(0);
     }
     let mut s = Vec::with_capacity(size.min(4096));
-    let ok = RunMemory::new(ctx.regions, user_pid).read_str(space, src, size, &mut s);
-    let out = ctx.regions.slice_mut(dst, size)?;
+    let ok = RunMemory::new(ctx.regions(), user_pid).read_str(space, src, size, &mut s);
+    let out = ctx.write(dst, size)?;
     if !ok {
         out.fill(0);
         return Ok(neg(libc::EFAULT));

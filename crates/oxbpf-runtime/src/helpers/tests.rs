@@ -7,7 +7,8 @@ use crate::task::{CurrentTask, Task};
 use crate::trace::TraceBuffer;
 use oxbpf_isa::{CallTarget, Insn, Program};
 use oxbpf_vm::{
-    EngineKind, Executable, ProgramCalls, RegionKind, Regions, RunContext, RunOutcome, VmError,
+    EngineKind, Executable, ProgramCalls, RegionKind, Regions, RegionsMut, RunContext, RunOutcome,
+    VmError,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ fn h(i: usize) -> u64 {
     MAP_HANDLE_BASE | i as u64
 }
 
-fn call(w: &mut World, regions: &mut Regions, id: u32, a: [u64; 5]) -> Result<u64, HelperError> {
+fn call(w: &mut World, regions: &mut RegionsMut<'_>, id: u32, a: [u64; 5]) -> Result<u64, HelperError> {
     let f = implemented(id).unwrap().func;
     let mut ctx = HelperCtx::new(regions, Some(&mut w.env as &mut dyn Any), 0);
     f(&mut ctx, a)
@@ -66,7 +67,7 @@ fn hash_map_helpers_return_linux_errnos() {
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
     crate::grant::grant_maps(&mut rc, &table);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let (k, v) = (base, base + 8);
     assert_eq!(
         call(&mut w, r, ids::MAP_LOOKUP_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
@@ -116,7 +117,7 @@ fn hash_map_helpers_return_linux_errnos() {
     );
     // Full map: a third key is E2BIG.
     for key in [8u32, 9] {
-        mem[0..4].copy_from_slice(&key.to_ne_bytes());
+        mem_write(r, k, &key.to_ne_bytes());
         let got = call(&mut w, r, ids::MAP_UPDATE_ELEM, [h(0), k, v, 0, 0]).unwrap();
         assert_eq!(got, if key == 8 { 0 } else { e(libc::E2BIG) });
     }
@@ -124,7 +125,7 @@ fn hash_map_helpers_return_linux_errnos() {
         call(&mut w, r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
         e(libc::ENOENT)
     );
-    mem[0..4].copy_from_slice(&7u32.to_ne_bytes());
+    mem_write(r, k, &7u32.to_ne_bytes());
     assert_eq!(
         call(&mut w, r, ids::MAP_DELETE_ELEM, [h(0), k, 0, 0, 0]).unwrap(),
         0
@@ -162,7 +163,7 @@ fn array_queue_stack_bloom_and_percpu() {
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
     crate::grant::grant_maps(&mut rc, &table);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let key = base;
     let val = base + 8;
     let out = base + 16;
@@ -290,7 +291,7 @@ fn maps_of_maps_hand_out_inner_handles_with_their_regions() {
     let key = addr(&mem);
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     r.slice_mut(key, 4)
         .unwrap()
         .copy_from_slice(&1u32.to_ne_bytes());
@@ -322,7 +323,7 @@ fn ring_buffer_helpers() {
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
     crate::grant::grant_maps(&mut rc, &table);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     assert_eq!(
         call(&mut w, r, ids::RINGBUF_OUTPUT, [h(0), data, 5, 0, 0]).unwrap(),
         0
@@ -380,7 +381,7 @@ fn perf_event_output_helper() {
     let mut pkt = vec![0xaau8, 0xbb, 0xcc, 0xdd];
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let cur = perf_flags_current();
     assert_eq!(
         call(&mut w, r, ids::PERF_EVENT_OUTPUT, [0, h(0), cur, data, 6]).unwrap(),
@@ -433,7 +434,7 @@ fn perf_event_output_helper() {
     ));
     w2.env = RunEnv::new(penv);
     rc.allow_mut(&mut pkt, RegionKind::Packet);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     assert_eq!(
         call(
             &mut w2,
@@ -480,7 +481,7 @@ fn trace_printk_vprintk_and_snprintf() {
     mem[32..36].copy_from_slice(b"str\0");
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let n = call(
         &mut w,
         r,
@@ -602,7 +603,7 @@ fn probe_reads_never_fault_and_zero_on_error() {
     let dst = addr(&mem);
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let src = OUTSIDE.as_ptr() as u64;
     for id in [
         ids::PROBE_READ_KERNEL,
@@ -657,7 +658,7 @@ fn time_random_cpu_and_task_helpers() {
     let buf = addr(&mem);
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let a = call(&mut w, r, ids::KTIME_GET_NS, [0; 5]).unwrap();
     let b = call(&mut w, r, ids::KTIME_GET_NS, [0; 5]).unwrap();
     assert!(b >= a && a > 0);
@@ -723,8 +724,8 @@ fn string_helpers() {
     mem[16..21].copy_from_slice(b"hello");
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Stack);
-    let r = &mut rc.regions;
-    let cmp = |w: &mut World, r: &mut Regions, s1: u64, n: u64, s2: u64| {
+    let r = &mut rc.regions_mut();
+    let cmp = |w: &mut World, r: &mut RegionsMut<'_>, s1: u64, n: u64, s2: u64| {
         call(w, r, ids::STRNCMP, [s1, n, s2, 0, 0]).unwrap() as i64
     };
     assert_eq!(cmp(&mut w, r, base, 6, base), 0);
@@ -781,11 +782,11 @@ fn string_helpers() {
     assert_eq!(r.slice(res, 8).unwrap(), [0; 8]);
 }
 
-fn mem_write(r: &mut Regions, at: u64, b: &[u8]) {
+fn mem_write(r: &mut RegionsMut<'_>, at: u64, b: &[u8]) {
     r.slice_mut(at, b.len()).unwrap().copy_from_slice(b);
 }
 
-type FakeFn<'f> = Box<dyn FnMut(&mut Regions, [u64; 5]) -> Result<u64, VmError> + 'f>;
+type FakeFn<'f> = Box<dyn FnMut(&mut RegionsMut<'_>, [u64; 5]) -> Result<u64, VmError> + 'f>;
 
 /// An engine stand-in: "code addresses" 1000 + k call closure k.
 struct FakeCalls<'f> {
@@ -795,7 +796,7 @@ struct FakeCalls<'f> {
 impl ProgramCalls for FakeCalls<'_> {
     fn call_function(
         &mut self,
-        regions: &mut Regions,
+        mut regions: RegionsMut<'_>,
         _env: Option<&mut dyn Any>,
         code_addr: u64,
         args: [u64; 5],
@@ -804,7 +805,7 @@ impl ProgramCalls for FakeCalls<'_> {
             .checked_sub(1000)
             .and_then(|k| self.funcs.get_mut(k as usize))
         {
-            Some(f) => f(regions, args),
+            Some(f) => f(&mut regions, args),
             None => Err(VmError::Unsupported {
                 pc: 0,
                 what: "callback to an address that is not a function of this program",
@@ -815,7 +816,7 @@ impl ProgramCalls for FakeCalls<'_> {
 
 fn call_with(
     w: &mut World,
-    r: &mut Regions,
+    r: &mut RegionsMut<'_>,
     calls: &mut FakeCalls<'_>,
     id: u32,
     a: [u64; 5],
@@ -828,7 +829,8 @@ fn call_with(
 #[test]
 fn bpf_loop_calls_back() {
     let mut w = world(vec![], ProgType::Unspec);
-    let r = &mut Regions::new();
+    let mut owned = Regions::new();
+    let r = &mut RegionsMut::new(&mut owned);
     let seen = std::cell::RefCell::new(Vec::new());
     let mut calls = FakeCalls {
         funcs: vec![
@@ -925,10 +927,10 @@ fn for_each_map_elem_visits_arrays_and_hashes() {
     let table = w.maps.clone();
     let mut rc = RunContext::new();
     crate::grant::grant_maps(&mut rc, &table);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     let seen = std::cell::RefCell::new(Vec::new());
     let mut calls = FakeCalls {
-        funcs: vec![Box::new(|regions: &mut Regions, a: [u64; 5]| {
+        funcs: vec![Box::new(|regions: &mut RegionsMut<'_>, a: [u64; 5]| {
             let k = u32::from_ne_bytes(regions.slice(a[1], 4).unwrap().try_into().unwrap());
             let v = u64::from_ne_bytes(regions.slice(a[2], 8).unwrap().try_into().unwrap());
             // The key is read-only to the callback, the value writable.
@@ -1026,7 +1028,8 @@ fn tail_call_requests_and_limit() {
         .unwrap()
         .set(1, target)
         .unwrap();
-    let r = &mut Regions::new();
+    let mut owned = Regions::new();
+    let r = &mut RegionsMut::new(&mut owned);
     let mut calls = FakeCalls { funcs: vec![] };
     // Empty slot and out-of-range index fail with -ENOENT.
     assert_eq!(
@@ -1040,8 +1043,8 @@ fn tail_call_requests_and_limit() {
     // The empty slot counted as an attempt, the out-of-range one did not.
     assert_eq!(w.env.tail_calls(), 1);
     let f = implemented(ids::TAIL_CALL).unwrap().func;
-    let mut ctx =
-        HelperCtx::new(r, Some(&mut w.env as &mut dyn Any), 0).with_program_calls(&mut calls);
+    let mut ctx = HelperCtx::new(&mut *r, Some(&mut w.env as &mut dyn Any), 0)
+        .with_program_calls(&mut calls);
     assert_eq!(f(&mut ctx, [0x77, h(0), 1, 0, 0]).unwrap(), 0);
     let tc = ctx.take_tail_call().unwrap();
     assert_eq!(tc.ctx, 0x77);
@@ -1101,7 +1104,8 @@ fn helper_sets_are_checked_at_load_time() {
     extra.register(5000, "my_helper", |_, a| Ok(a[0] * 2));
     extra.register(ids::KTIME_GET_NS, "fixed_clock", |_, _| Ok(1234));
     let hs = helpers_for(ProgType::SocketFilter, &extra, Some(&prog(5000))).unwrap();
-    let r = &mut Regions::new();
+    let mut owned = Regions::new();
+    let r = &mut RegionsMut::new(&mut owned);
     let mut ctx = HelperCtx::new(r, None, 0);
     assert_eq!(
         (hs.get(5000).unwrap().func)(&mut ctx, [21, 0, 0, 0, 0]).unwrap(),
@@ -1123,11 +1127,14 @@ fn spin_lock_serialises_threads() {
     let base = addr(&mem);
     let mut rc = RunContext::new();
     rc.allow_mut(&mut mem, RegionKind::Embedder);
-    let regions = rc.regions.clone();
+    let region = rc.regions().iter().next().copied().unwrap();
     let done = AtomicU64::new(0);
     std::thread::scope(|s| {
         for _ in 0..2 {
-            let mut r = regions.clone();
+            let mut r = Regions::new();
+            // SAFETY: `mem` outlives the scope and is only accessed through checked
+            // regions (the lock word atomically) until the scope ends.
+            unsafe { r.push(region) };
             let done = &done;
             s.spawn(move || {
                 let lock = implemented(ids::SPIN_LOCK).unwrap().func;
@@ -1146,7 +1153,7 @@ fn spin_lock_serialises_threads() {
         }
     });
     assert_eq!(done.load(Ordering::Relaxed), 2);
-    let r = &mut rc.regions;
+    let r = &mut rc.regions_mut();
     assert_eq!(r.slice(base + 8, 8).unwrap(), 4000u64.to_ne_bytes());
     assert_eq!(r.slice(base, 4).unwrap(), [0; 4]);
     // Misaligned or read-only locks are refused.

@@ -306,7 +306,7 @@ impl<C: HookContext> Hook<C> {
                         };
                         new.budget = self.opts.budget;
                         raw::grant_context(&mut new, &self.layout, ctx);
-                        let granted = new.regions.len();
+                        let granted = new.regions().len();
                         (new, granted)
                     });
                     a.exec.run(rc)
@@ -353,11 +353,11 @@ impl<C: HookContext> Hook<C> {
     /// Puts the run context back to the context regions alone, after a run whose engine
     /// or helpers added (or removed) regions.
     fn restore_regions(&self, rc: &mut RunContext<'_>, granted: usize, ctx: &mut C) {
-        if rc.regions.len() == granted {
+        if rc.regions().len() == granted {
             return;
         }
-        while let Some(last) = rc.regions.iter().last().copied() {
-            rc.regions.remove(last.start, last.kind);
+        while let Some(last) = rc.regions().iter().last().copied() {
+            rc.regions_mut().remove(last.start, last.kind);
         }
         raw::grant_context(rc, &self.layout, ctx);
     }

@@ -66,7 +66,7 @@ pub use slab::Pod;
 pub use spec::{flags, perf_flags, ringbuf_flags, update, MapSpec, MapType, PAGE_SIZE};
 pub use typed::TypedMap;
 
-use oxbpf_vm::{MemoryRegion, RegionKind, Regions};
+use oxbpf_vm::{MemoryRegion, RegionKind, RegionsMut};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -333,7 +333,7 @@ impl Map {
     ///
     /// # Safety
     /// The map must outlive every use of `regions` (keep an `Arc` to it for the run).
-    pub unsafe fn add_value_regions(&self, regions: &mut Regions) {
+    pub unsafe fn add_value_regions(&self, regions: &mut RegionsMut<'_>) {
         let writable = self.spec().flags & flags::BPF_F_RDONLY_PROG == 0;
         for (start, len) in self.ops().regions() {
             // SAFETY: the slab behind each region lives as long as the map, which the caller

@@ -3,7 +3,7 @@
 use super::error::MapError;
 use super::slab::Pod;
 use super::{Map, MapSpec, TypedMap};
-use oxbpf_vm::{MemoryRegion, Regions};
+use oxbpf_vm::{MemoryRegion, RegionsMut};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl MapRegistry {
         self.len() == 0
     }
 
-    /// The value regions of every map, for a run's [`Regions`].
+    /// The value regions of every map, for a run's [`oxbpf_vm::Regions`].
     pub fn value_regions(&self) -> Vec<MemoryRegion> {
         self.maps
             .read()
@@ -103,7 +103,7 @@ impl MapRegistry {
     /// # Safety
     /// Every map now in the registry must outlive every use of `regions` (keep `Arc`s to
     /// them, or the registry with its maps, for the run).
-    pub unsafe fn add_value_regions(&self, regions: &mut Regions) {
+    pub unsafe fn add_value_regions(&self, regions: &mut RegionsMut<'_>) {
         for m in self.maps.read().values() {
             // SAFETY: forwarded to this function's caller.
             unsafe { m.add_value_regions(regions) };

@@ -71,9 +71,9 @@ impl PacketEnv {
             self.frame
                 .write(self.ctx + off as u64, &(v as u32).to_ne_bytes());
         }
-        hctx.regions.remove(old.data, RegionKind::Packet);
+        hctx.remove_region(old.data, RegionKind::Packet);
         if old.data > old.data_meta {
-            hctx.regions.remove(old.data_meta, RegionKind::Packet);
+            hctx.remove_region(old.data_meta, RegionKind::Packet);
         }
         self.frame.grant(
             hctx,

@@ -33,7 +33,7 @@ impl Executable for FnExec {
 /// Checked load of `size` bytes (little-endian) at `addr`.
 pub fn load(rc: &RunContext<'_>, addr: u64, size: usize) -> Result<u64, VmError> {
     let b = rc
-        .regions
+        .regions()
         .slice(addr, size)
         .map_err(|fault| VmError::MemoryFault { pc: 0, fault })?;
     let mut v = [0u8; 8];
@@ -43,8 +43,8 @@ pub fn load(rc: &RunContext<'_>, addr: u64, size: usize) -> Result<u64, VmError>
 
 /// Checked store of the low `size` bytes of `value` at `addr`.
 pub fn store(rc: &mut RunContext<'_>, addr: u64, size: usize, value: u64) -> Result<(), VmError> {
-    let b = rc
-        .regions
+    let mut regions = rc.regions_mut();
+    let b = regions
         .slice_mut(addr, size)
         .map_err(|fault| VmError::MemoryFault { pc: 0, fault })?;
     b.copy_from_slice(&value.to_le_bytes()[..size]);

@@ -479,21 +479,17 @@ struct PacketProgram<'a> {
 
 impl Executable for PacketProgram<'_> {
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
-        let args = ctx.args;
         let budget = ctx.budget.or(self.budget);
-        let (regions, env) = ctx.parts();
+        let (_, env) = ctx.parts();
         let packet_env: Option<PacketEnv> =
             env.and_then(|e| e.downcast_mut::<PacketEnv>()).copied();
         let mut run = self.prog.run_env();
         if let Some(p) = packet_env {
             run = run.with_data(p);
         }
-        let granted = std::mem::take(regions);
         let out = {
-            let mut rc = RunContext::new().with_env(&mut run);
-            rc.args = args;
+            let mut rc = ctx.nested().with_env(&mut run);
             rc.budget = budget;
-            rc.regions = granted;
             oxbpf_runtime::grant::with_maps_granted(&mut rc, &self.prog.env().maps, |c| {
                 self.runner.run(c)
             })
