@@ -6,6 +6,28 @@
 //! valid for the access for the duration of the borrow. Accesses are unaligned-tolerant
 //! (eBPF programs may do unaligned accesses in checked mode) and volatile-free: the memory
 //! is ordinary memory owned by the run.
+//!
+//! # Concurrency
+//!
+//! Programs on several threads may share memory (map values) and use eBPF atomics on it
+//! while other runs load and store the same bytes, as in Linux. A plain Rust load or store
+//! racing with such an access would be a data race, undefined behaviour in Rust's memory
+//! model. So [`load`] and [`store`] of naturally aligned 1, 2, 4 or 8 bytes are relaxed
+//! atomic accesses (`AtomicU*::from_ptr`; on x86-64 they compile to the same plain `mov`s),
+//! which may race with anything atomic. What remains outside the model:
+//!
+//! - Misaligned loads and stores (allowed in checked mode, never by the verifier) use
+//!   `read_unaligned`/`write_unaligned`: no atomic type covers them. A misaligned access
+//!   racing with another thread's write to the same bytes is still a data race.
+//! - Differently sized atomic accesses to overlapping bytes (a program's 4-byte store into
+//!   a value another thread reads with 8 bytes) are mixed-size atomics, which Rust's model
+//!   does not define when they race; the hardware treats them like any other access.
+//! - Helpers copy through ordinary slices ([`slice`], [`slice_mut`]); racing programs on
+//!   other threads can tear what they copy, and strictly it is a data race too. Linux
+//!   helpers have the same tearing (the map layer's own data is protected by its locks).
+//!
+//! eBPF code compiled by the JIT accesses memory with plain machine instructions, outside
+//! the Rust model altogether.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -43,18 +65,30 @@ pub unsafe fn zero(addr: u64, len: usize) {
     unsafe { std::ptr::write_bytes(addr as *mut u8, 0, len) }
 }
 
-/// Loads `size` (1, 2, 4 or 8) bytes at `addr`, little-endian, zero-extended.
+/// Loads `size` (1, 2, 4 or 8) bytes at `addr`, little-endian, zero-extended. Aligned
+/// accesses are relaxed atomic loads (see the module docs).
 ///
 /// # Safety
 /// `[addr, addr + size)` must be readable.
 #[inline(always)]
 pub unsafe fn load(addr: u64, size: usize) -> u64 {
-    let p = addr as *const u8;
-    // SAFETY: the caller guarantees `size` readable bytes at `p`; read_unaligned tolerates
-    // any alignment.
+    const O: Ordering = Ordering::Relaxed;
+    let p = addr as *mut u8;
+    let aligned = addr & (size as u64 - 1) == 0;
+    // SAFETY: the caller guarantees `size` readable bytes at `p`. The atomic views are
+    // made only for naturally aligned addresses (`aligned`, and a byte is always aligned),
+    // as `from_ptr` requires, and are only used for one relaxed load of at most 8 bytes:
+    // that is allowed even on read-only memory (the exception for small relaxed loads in
+    // `core::sync::atomic`, "Atomic accesses to read-only memory"), so regions granted from
+    // shared slices are fine. Concurrent accesses from other threads are atomic (engines)
+    // or the remaining caveats of the module docs. `read_unaligned` tolerates any
+    // alignment.
     unsafe {
         match size {
-            1 => p.read() as u64,
+            1 => AtomicU8::from_ptr(p).load(O) as u64,
+            2 if aligned => AtomicU16::from_ptr(p as *mut u16).load(O) as u64,
+            4 if aligned => AtomicU32::from_ptr(p as *mut u32).load(O) as u64,
+            8 if aligned => AtomicU64::from_ptr(p as *mut u64).load(O),
             2 => (p as *const u16).read_unaligned() as u64,
             4 => (p as *const u32).read_unaligned() as u64,
             _ => (p as *const u64).read_unaligned(),
@@ -62,18 +96,25 @@ pub unsafe fn load(addr: u64, size: usize) -> u64 {
     }
 }
 
-/// Stores the low `size` (1, 2, 4 or 8) bytes of `value` at `addr`.
+/// Stores the low `size` (1, 2, 4 or 8) bytes of `value` at `addr`. Aligned accesses are
+/// relaxed atomic stores (see the module docs).
 ///
 /// # Safety
 /// `[addr, addr + size)` must be writable.
 #[inline(always)]
 pub unsafe fn store(addr: u64, size: usize, value: u64) {
+    const O: Ordering = Ordering::Relaxed;
     let p = addr as *mut u8;
-    // SAFETY: the caller guarantees `size` writable bytes at `p`; write_unaligned tolerates
-    // any alignment.
+    let aligned = addr & (size as u64 - 1) == 0;
+    // SAFETY: the caller guarantees `size` writable bytes at `p`; the atomic views are
+    // made only for naturally aligned addresses, as for `load`. `write_unaligned`
+    // tolerates any alignment.
     unsafe {
         match size {
-            1 => p.write(value as u8),
+            1 => AtomicU8::from_ptr(p).store(value as u8, O),
+            2 if aligned => AtomicU16::from_ptr(p as *mut u16).store(value as u16, O),
+            4 if aligned => AtomicU32::from_ptr(p as *mut u32).store(value as u32, O),
+            8 if aligned => AtomicU64::from_ptr(p as *mut u64).store(value, O),
             2 => (p as *mut u16).write_unaligned(value as u16),
             4 => (p as *mut u32).write_unaligned(value as u32),
             _ => (p as *mut u64).write_unaligned(value),
