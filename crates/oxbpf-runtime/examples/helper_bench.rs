@@ -239,11 +239,7 @@ fn direct_rows() {
         let f = implemented(id).unwrap().func;
         let start = Instant::now();
         for _ in 0..n {
-            let mut ctx = HelperCtx::new(
-                &mut regions,
-                Some(&mut env as &mut dyn std::any::Any),
-                0,
-            );
+            let mut ctx = HelperCtx::new(&mut regions, Some(&mut env as &mut dyn std::any::Any), 0);
             std::hint::black_box(f(&mut ctx, std::hint::black_box(args)).unwrap());
         }
         let ns = start.elapsed().as_secs_f64() * 1e9 / n as f64;

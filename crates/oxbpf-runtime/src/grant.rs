@@ -45,11 +45,7 @@ pub fn with_maps_granted<'c, R>(
 
 /// Grants the current run the value regions of `map`, which `keep` (the run's record)
 /// holds until the run ends.
-pub(crate) fn grant_in_run(
-    regions: &mut RegionsMut<'_>,
-    keep: &mut Vec<Arc<Map>>,
-    map: Arc<Map>,
-) {
+pub(crate) fn grant_in_run(regions: &mut RegionsMut<'_>, keep: &mut Vec<Arc<Map>>, map: Arc<Map>) {
     // SAFETY: `keep` is the run's `RunEnv` list of maps granted during the run; the
     // `RunEnv` is the run's embedder data and outlives the run, so the map (and its slab)
     // outlives every use of these regions.

@@ -19,7 +19,9 @@ pub mod raw_mem;
 pub use error::{LoadError, VmError};
 pub use helper::{Helper, HelperCtx, HelperError, HelperFn, Helpers, ProgramCalls, TailCall};
 pub use interp::Interpreter;
-pub use memory::{AccessFault, FaultReason, MemoryRegion, RegionKind, Regions, RegionsMark, RegionsMut};
+pub use memory::{
+    AccessFault, FaultReason, MemoryRegion, RegionKind, Regions, RegionsMark, RegionsMut,
+};
 
 use std::any::Any;
 use std::marker::PhantomData;

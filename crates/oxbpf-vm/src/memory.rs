@@ -286,7 +286,7 @@ impl Regions {
     }
 
     /// All regions, in insertion order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &MemoryRegion> {
+    pub fn iter(&self) -> impl Iterator<Item = &MemoryRegion> {
         self.entries().map(|e| &e.r)
     }
 

@@ -279,7 +279,8 @@ pub(super) fn for_each_map_elem(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<
     let map = {
         let (mut regions, env) = ctx.regions_and_env::<RunEnv>();
         let env = env.ok_or_else(no_env)?;
-        env.map_arc(a[0], &mut regions).ok_or_else(|| not_a_map(a[0]))?
+        env.map_arc(a[0], &mut regions)
+            .ok_or_else(|| not_a_map(a[0]))?
     };
     let keys: Vec<Vec<u8>> = match map.map_type() {
         MapType::Array | MapType::PerCpuArray => (0..map.spec().max_entries)

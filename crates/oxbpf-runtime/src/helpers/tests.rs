@@ -39,7 +39,12 @@ fn h(i: usize) -> u64 {
     MAP_HANDLE_BASE | i as u64
 }
 
-fn call(w: &mut World, regions: &mut RegionsMut<'_>, id: u32, a: [u64; 5]) -> Result<u64, HelperError> {
+fn call(
+    w: &mut World,
+    regions: &mut RegionsMut<'_>,
+    id: u32,
+    a: [u64; 5],
+) -> Result<u64, HelperError> {
     let f = implemented(id).unwrap().func;
     let mut ctx = HelperCtx::new(regions, Some(&mut w.env as &mut dyn Any), 0);
     f(&mut ctx, a)
@@ -1043,8 +1048,8 @@ fn tail_call_requests_and_limit() {
     // The empty slot counted as an attempt, the out-of-range one did not.
     assert_eq!(w.env.tail_calls(), 1);
     let f = implemented(ids::TAIL_CALL).unwrap().func;
-    let mut ctx = HelperCtx::new(&mut *r, Some(&mut w.env as &mut dyn Any), 0)
-        .with_program_calls(&mut calls);
+    let mut ctx =
+        HelperCtx::new(&mut *r, Some(&mut w.env as &mut dyn Any), 0).with_program_calls(&mut calls);
     assert_eq!(f(&mut ctx, [0x77, h(0), 1, 0, 0]).unwrap(), 0);
     let tc = ctx.take_tail_call().unwrap();
     assert_eq!(tc.ctx, 0x77);

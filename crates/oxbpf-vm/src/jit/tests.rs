@@ -1318,7 +1318,14 @@ fn helper_region_changes_end_with_the_run() {
             return Err(HelperError::Abort("input not removed".into()));
         }
         // SAFETY: `extra` is leaked: valid (and never written) forever.
-        unsafe { ctx.add_region(MemoryRegion::new(extra_addr, 8, false, RegionKind::Embedder)) };
+        unsafe {
+            ctx.add_region(MemoryRegion::new(
+                extra_addr,
+                8,
+                false,
+                RegionKind::Embedder,
+            ))
+        };
         Ok(extra_addr)
     });
     h.register(2, "count", |ctx, _| Ok(ctx.regions().len() as u64));
@@ -1328,15 +1335,14 @@ fn helper_region_changes_end_with_the_run() {
         "*(u64 *)(r10 - 8) = r1\ncall 1\nr6 = *(u8 *)(r0 + 0)\ncall 2\nr0 *= 100\nr0 += r6\nexit\n",
     )
     .unwrap();
-    let engines: Vec<Box<dyn Executable>> = std::iter::once(
-        Box::new(Interpreter::new(&prog, &h).unwrap()) as Box<dyn Executable>,
-    )
-    .chain(
-        all_option_sets()
-            .into_iter()
-            .map(|o| Box::new(JitProgram::compile(&prog, &h, &o).unwrap()) as _),
-    )
-    .collect();
+    let engines: Vec<Box<dyn Executable>> =
+        std::iter::once(Box::new(Interpreter::new(&prog, &h).unwrap()) as Box<dyn Executable>)
+            .chain(
+                all_option_sets()
+                    .into_iter()
+                    .map(|o| Box::new(JitProgram::compile(&prog, &h, &o).unwrap()) as _),
+            )
+            .collect();
     for e in engines {
         let mut buf = [5u8; 16];
         let mut ctx = RunContext::with_memory(&mut buf);
