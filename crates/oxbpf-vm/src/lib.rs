@@ -207,3 +207,39 @@ pub trait Executable: Send + Sync {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_regions_are_read_viewed_and_nested() {
+        let mut buf = [1u8; 8];
+        let addr = buf.as_ptr() as u64;
+        let ro = [2u8; 4];
+        let mut ctx = RunContext::with_memory(&mut buf).with_budget(Some(7));
+        ctx.allow(&ro, RegionKind::ReadOnly);
+        assert_eq!(ctx.regions().len(), 2);
+        let inner = ctx.nested();
+        assert_eq!(inner.args, ctx.args);
+        assert_eq!(inner.budget, Some(7));
+        assert!(inner.regions().iter().eq(ctx.regions().iter()));
+        assert_eq!(inner.regions().slice(addr, 8).unwrap(), [1; 8]);
+        drop(inner);
+        // Grants made after a mark are released, earlier ones stay.
+        let mark = ctx.regions().mark();
+        let extra = [3u8; 2];
+        // SAFETY: `extra` outlives every use of `ctx` below.
+        unsafe { ctx.allow_raw(MemoryRegion::readonly(&extra, RegionKind::Embedder)) };
+        assert!(ctx.regions().slice(extra.as_ptr() as u64, 2).is_ok());
+        ctx.release_regions(mark);
+        assert!(ctx.regions().slice(extra.as_ptr() as u64, 2).is_err());
+        assert_eq!(ctx.regions().len(), 2);
+        let (mut regions, env) = ctx.parts();
+        assert!(env.is_none());
+        regions.slice_mut(addr, 1).unwrap()[0] = 9;
+        assert!(regions.slice_mut(ro.as_ptr() as u64, 1).is_err());
+        drop(ctx);
+        assert_eq!(buf[0], 9);
+    }
+}

@@ -451,12 +451,14 @@ impl<'a> Mem<'a> {
     /// the current and the callers' frames. The stack region is removed afterwards and the
     /// lookup caches are dropped (the helper may have changed the regions).
     #[inline]
-    pub fn call_helper<R>(&mut self, f: impl FnOnce(&mut Regions) -> R) -> R {
+    pub(crate) fn call_helper<R>(&mut self, f: impl FnOnce(&mut Regions) -> R) -> R {
         let lo = self.stack.start;
         let stack = MemoryRegion::new(lo, self.top - lo, true, RegionKind::Stack);
         let n = self.regions.len();
         // SAFETY: `[lo, top)` is the run's own live stack, zero-filled or written, alive for
-        // the whole run; the region is removed again before `call_helper` returns.
+        // the whole run; the region is removed again before `call_helper` returns (at the
+        // latest, should a helper have added another stack region at `lo` that is removed in
+        // its place, when the run's `Mem` releases its mark, before the buffer is freed).
         unsafe { self.regions.push(stack) };
         let out = f(self.regions);
         // Usually the helper added nothing and the stack region is still the last one.

@@ -384,7 +384,10 @@ unsafe fn call_helper(
     let before = regions.len();
     if let Some(r) = stack {
         // SAFETY: the live stack is this run's own memory, alive for the whole run; the
-        // region is removed again before this function returns.
+        // region is removed again before this function returns (at the latest, should a
+        // helper have added another stack region at the same address that is removed in
+        // its place, when the run releases its mark right after the generated code
+        // returns, before anything reads the regions again).
         unsafe { regions.push(r) };
     }
     let generation = regions.generation();
