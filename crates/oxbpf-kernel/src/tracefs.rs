@@ -642,27 +642,34 @@ impl TraceInstance {
     /// a short-lived thread puts itself in the pid filter with `event-fork` on, spawns the
     /// command (which the kernel adds to the filter as it forks, with everything it starts
     /// later), and exits (which removes it). Returns the child and that thread's id (its own
-    /// events, from the spawn, may be recorded too: filter them out by that id).
+    /// events, from the spawn, may be recorded too: filter them out by that id, and the
+    /// child's between its fork and its exec by its name, [`SPAWNER_THREAD`]).
     pub fn spawn_filtered(
         &self,
         cmd: &mut std::process::Command,
     ) -> Result<(std::process::Child, u32), KernelError> {
         std::thread::scope(|s| {
             let spawner = std::thread::Builder::new()
-                .name("oxbpf-spawn".into())
+                .name(SPAWNER_THREAD.into())
                 .spawn_scoped(s, || {
                     let tid = crate::sys::gettid();
                     self.set_pid_filter(&[tid], true)?;
-                    let child = cmd.spawn().map_err(|e| {
-                        KernelError::file(PathBuf::from(cmd.get_program()), e)
-                    })?;
+                    let child = cmd
+                        .spawn()
+                        .map_err(|e| KernelError::file(PathBuf::from(cmd.get_program()), e))?;
                     Ok((child, tid))
                 })
                 .map_err(|e| KernelError::syscall("spawning a thread", "oxbpf-spawn", e))?;
-            spawner.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            spawner
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
         })
     }
 }
+
+/// The name of the thread [`TraceInstance::spawn_filtered`] spawns from, which its child
+/// carries until it execs the command.
+pub const SPAWNER_THREAD: &str = "oxbpf-spawn";
 
 impl Drop for TraceInstance {
     fn drop(&mut self) {

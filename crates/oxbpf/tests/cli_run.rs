@@ -855,7 +855,12 @@ fn kernel_run_with_a_pid_prints_that_process_only() {
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let code = child.wait().unwrap().code();
     assert_eq!(target.wait().unwrap().code(), Some(0));
     let _ = noisy.kill();

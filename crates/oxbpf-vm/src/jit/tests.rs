@@ -1249,8 +1249,11 @@ fn folded_addresses_match_the_interpreter() {
         "r3 = IDX\nr3 <<= 2\nr4 = r1\nr4 += 8\nr4 += r3\nr0 = *(u32 *)(r4 + 4)\nr0 += r3\nexit\n",
         // A store; the address register is the load's destination afterwards.
         "r3 = IDX\nr4 = r1\nr4 += r3\n*(u8 *)(r4 + 1) = 7\nr4 = r1\nr4 += r3\nr4 = *(u16 *)(r4 + 0)\nr0 = r4\nexit\n",
-        // Stack arrays: r10-based, in the frame or not depending on the index.
-        "r3 = IDX\n*(u64 *)(r10 - 64) = r1\nr3 <<= 3\nr4 = r10\nr4 += -64\nr4 += r3\nr0 = *(u64 *)(r4 + 0)\nexit\n",
+        // Stack arrays: r10-based, in the frame or not depending on the index. The words
+        // the in-frame indexes reach are written first: verified code need not zero the
+        // stack (a verified program never reads what it did not write).
+        "r3 = IDX\n*(u64 *)(r10 - 88) = 5\n*(u64 *)(r10 - 64) = r1\n*(u64 *)(r10 - 56) = 4\n*(u64 *)(r10 - 40) = 6\n\
+         *(u64 *)(r10 - 8) = 9\nr3 <<= 3\nr4 = r10\nr4 += -64\nr4 += r3\nr0 = *(u64 *)(r4 + 0)\nexit\n",
         // The address is read again after the access: lea, then the access.
         "r3 = IDX\nr4 = r1\nr4 += 2\nr4 += r3\nr0 = *(u8 *)(r4 + 0)\nr0 += r4\nr0 -= r1\nexit\n",
     ];

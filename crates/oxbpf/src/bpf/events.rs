@@ -166,7 +166,9 @@ pub(crate) enum TraceSource {
 pub(crate) struct TraceKeep {
     /// Only this process (thread group); lines whose tgid is unknown are kept.
     pub tgid: Option<u32>,
-    /// Not these threads (oxbpf's own, e.g. the thread that spawned the command).
+    /// Not these threads (oxbpf's own, e.g. the thread that spawned the command); nor the
+    /// command's process before it execs (it still has the spawning thread's name); nor
+    /// oxbpf's own process.
     pub skip_tids: Vec<u32>,
 }
 
@@ -175,7 +177,12 @@ impl TraceKeep {
         let oxbpf_kernel::TraceRecord::Line(l) = r else {
             return true;
         };
-        if self.skip_tids.contains(&l.pid) {
+        if self.skip_tids.contains(&l.pid) || l.comm == oxbpf_kernel::tracefs::SPAWNER_THREAD {
+            return false;
+        }
+        // oxbpf's own calls (loading, attaching) before the kernel-side filter was set.
+        let own = std::process::id();
+        if l.pid == own || l.tgid == Some(own) {
             return false;
         }
         match (self.tgid, l.tgid) {

@@ -700,13 +700,12 @@ impl Bpf {
         match &self.backend {
             BackendImpl::User(u) => u.trace_pid(pid, &mut self.sinks, &mut self.stats, self.stop),
             BackendImpl::Kernel(_) => {
-                let proc_dir = format!("/proc/{pid}");
-                if !Path::new(&proc_dir).exists() {
+                if !process_alive(pid) {
                     return Err(BpfError::Usage(format!("no process {pid}")));
                 }
                 self.stats.pid = Some(pid);
                 let filtered = !self.cfg.trace_all && self.filter_trace_to(pid)?;
-                while Path::new(&proc_dir).exists() && !self.stop.is_some_and(|f| f()) {
+                while process_alive(pid) && !self.stop.is_some_and(|f| f()) {
                     self.sinks.pump();
                     self.sinks.wait(Duration::from_millis(20));
                 }
@@ -1038,5 +1037,18 @@ fn exit_status(s: std::process::ExitStatus) -> ExitStatus {
         (Some(c), _) => ExitStatus::Exited(c),
         (None, Some(sig)) => ExitStatus::Signaled(sig),
         (None, None) => ExitStatus::Exited(0),
+    }
+}
+
+/// True while process `pid` exists and has not exited: a zombie (exited, not yet reaped by
+/// its parent) runs nothing more, so tracing it is over.
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses, which may itself hold ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
