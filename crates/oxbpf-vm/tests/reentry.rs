@@ -1,7 +1,7 @@
 //! Callbacks and tail calls (helpers re-entering the running program through `HelperCtx`)
 //! on every engine: the reference interpreter and the JIT under each option set. The
 //! expectations are the interpreter's semantics (`oxbpf_vm::helper` module docs); the
-//! cases started as the interpreter's own `interp/reentry_tests.rs`.
+//! cases started as the interpreter's own re-entry tests, which they replace.
 
 use oxbpf_isa::{AluOp, CallTarget, Insn, LoadImm64, Operand, Program, Reg, Size, Width};
 use oxbpf_vm::jit::{CpuFeatures, JitMode, JitOptions, JitProgram};

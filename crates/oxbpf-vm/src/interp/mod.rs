@@ -116,8 +116,6 @@ pub mod fuzz;
 pub mod mem;
 mod ops;
 #[cfg(test)]
-mod reentry_tests;
-#[cfg(test)]
 mod tests;
 
 pub use ops::CODE_ADDR_BASE;
