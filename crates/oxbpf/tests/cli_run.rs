@@ -66,7 +66,10 @@ fn hello_world_on_the_tracepoint_in_userspace() {
     ]);
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert_eq!(err, format!("Attaching 1 program to 1 hook ({VERIFIED})...\n"));
+    assert_eq!(
+        err,
+        format!("Attaching 1 program to 1 hook ({VERIFIED})...\n")
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     let pid: u32 = lines[0].trim_start()[WORKLOAD_COMM.len() + 1..]
@@ -883,7 +886,12 @@ fn kernel_run_with_a_pid_prints_that_process_only() {
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let code = child.wait().unwrap().code();
     assert_eq!(target.wait().unwrap().code(), Some(0));
     let _ = noisy.kill();

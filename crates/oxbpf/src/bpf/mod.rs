@@ -20,6 +20,14 @@
 //! [`Bpf::open_perf_buffer`], [`Bpf::poll`]) and histograms ([`Bpf::print_log2_hist`])
 //! read either backend.
 //!
+//! **Engines.** Userspace programs are verified for the hooks they attach to and run on
+//! [`crate::DEFAULT_ENGINE`]: the JIT on x86-64, as its verified code (no run-time
+//! checks; each run still checks that it is given the context the program was verified
+//! for). [`BpfBuilder::unverified`] runs checked code, [`BpfBuilder::budget`] keeps
+//! verified programs in checked code that counts instructions, and
+//! `.engine(EngineKind::Interpreter)` selects the reference interpreter.
+//! [`AttachInfo::mode`] says how each attachment runs.
+//!
 //! **BCC-style functions.** A function in `.text` that nothing calls is a program whose
 //! type is decided by its attach, as in BCC: `attach_kprobe` makes it a kprobe,
 //! `attach_tracepoint` a tracepoint program. Programs in sections (`SEC("tracepoint/...")`)

@@ -20,6 +20,10 @@ use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Verified code behind the context contract of one hook: its runner, and the code itself
+/// (for the registers-only entry of embedder hooks).
+pub(crate) type VerifiedRun = (Arc<ProgramRunner>, Arc<VerifiedCode>);
+
 /// One program on one userspace hook.
 #[derive(Clone)]
 pub(crate) struct UserAttachment {
@@ -149,7 +153,7 @@ impl UserBackend {
         program: &str,
         key: String,
         contract: &ContextContract,
-    ) -> Result<Option<(Arc<ProgramRunner>, Arc<VerifiedCode>)>, BpfError> {
+    ) -> Result<Option<VerifiedRun>, BpfError> {
         let Some(code) = self.verified_code(program)? else {
             return Ok(None);
         };
@@ -173,7 +177,7 @@ impl UserBackend {
         src: &Source,
         p: &ProgramInfo,
         spec: Arc<oxbpf_verifier::HookSpec>,
-    ) -> Result<Option<(Arc<ProgramRunner>, Arc<VerifiedCode>)>, BpfError> {
+    ) -> Result<Option<VerifiedRun>, BpfError> {
         if !self.verify {
             return Ok(None);
         }
