@@ -229,7 +229,7 @@ fn main() {
         ),
         (
             "hook_program filter on `Hook::fire`, interpreter",
-            Bpf::builder(),
+            Bpf::builder().engine(oxbpf::EngineKind::Interpreter),
         ),
     ] {
         let (ns, mode) = hook_ns(builder);

@@ -292,6 +292,10 @@ pub struct ContextContract {
     pub name: String,
     /// Bytes at `r1` the program may read (0: it never dereferences `r1`).
     pub size: u32,
+    /// For contexts granted field by field (embedder hooks, whose runs grant exactly the
+    /// declared fields): the byte ranges `(offset, len)` the program may read, each of
+    /// which must be granted. `None`: all `size` bytes must be granted.
+    pub readable: Option<Vec<(u32, u32)>>,
     /// Byte ranges `(offset, len)` the program may write.
     pub writable: Vec<(u32, u32)>,
     /// Packet pointers in the context, when it has them.
@@ -320,13 +324,31 @@ impl ContextContract {
         ContextContract {
             name: ctx.name.to_string(),
             size: ctx.size,
+            readable: None,
             writable,
             packet,
         }
     }
 
+    /// The contract of a context whose runs grant each accessible field rather than the
+    /// whole struct (embedder hooks: padding and undeclared fields are never granted, and
+    /// the verifier lets programs touch only declared fields): every field the program
+    /// may read must be granted, writable where it may write.
+    pub fn field_by_field(ctx: &ContextDescriptor, packet: PacketAccess) -> ContextContract {
+        let mut c = ContextContract::new(ctx, packet);
+        c.readable = Some(
+            ctx.fields
+                .iter()
+                .filter(|f| f.access != FieldAccess::Hidden)
+                .map(|f| (f.offset, f.size))
+                .collect(),
+        );
+        c
+    }
+
     /// Checks that a run entering the program with `ctx` keeps the contract: `r1` points
-    /// at `size` granted bytes (writable where the program may write), and the packet
+    /// at `size` granted bytes, or at granted `readable` ranges for contexts granted
+    /// field by field (writable where the program may write), and the packet
     /// pointers it holds delimit granted packet memory. The error is the access the
     /// program would have made outside its memory.
     pub fn check(&self, ctx: &RunContext<'_>) -> Result<(), VmError> {
@@ -344,9 +366,20 @@ impl ContextContract {
         };
         let r1 = ctx.args[0];
         let regions = ctx.regions();
-        regions
-            .check(r1, u64::from(self.size), false)
-            .map_err(fault)?;
+        match &self.readable {
+            None => {
+                regions
+                    .check(r1, u64::from(self.size), false)
+                    .map_err(fault)?;
+            }
+            Some(ranges) => {
+                for &(off, len) in ranges {
+                    regions
+                        .check(r1.wrapping_add(u64::from(off)), u64::from(len), false)
+                        .map_err(fault)?;
+                }
+            }
+        }
         for &(off, len) in &self.writable {
             regions
                 .check(r1.wrapping_add(u64::from(off)), u64::from(len), true)

@@ -42,13 +42,27 @@ pub const ENGINES: &[(&str, EngineKind)] = &[
 #[cfg(not(target_arch = "x86_64"))]
 pub const ENGINES: &[(&str, EngineKind)] = &[("interp", EngineKind::Interpreter)];
 
+/// The engine programs run on unless told otherwise (`Bpf::builder()`, `oxbpf run`,
+/// `oxbpf exec`): the JIT where the target has one (x86-64), else the interpreter.
+/// Verified programs run as the JIT's verified code (no run-time checks), unverified ones
+/// as its checked code.
+#[cfg(target_arch = "x86_64")]
+pub const DEFAULT_ENGINE: EngineKind = EngineKind::Jit;
+/// The engine programs run on unless told otherwise (`Bpf::builder()`, `oxbpf run`,
+/// `oxbpf exec`): the JIT where the target has one (x86-64), else the interpreter.
+#[cfg(not(target_arch = "x86_64"))]
+pub const DEFAULT_ENGINE: EngineKind = EngineKind::Interpreter;
+
+/// The command-line name of [`DEFAULT_ENGINE`].
+pub const DEFAULT_ENGINE_NAME: &str = engine_name(DEFAULT_ENGINE);
+
 /// The engine called `name` in [`ENGINES`].
 pub fn engine_by_name(name: &str) -> Option<EngineKind> {
     ENGINES.iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
 }
 
 /// The command-line name of `engine`.
-pub fn engine_name(engine: EngineKind) -> &'static str {
+pub const fn engine_name(engine: EngineKind) -> &'static str {
     match engine {
         EngineKind::Interpreter => "interp",
         EngineKind::Jit => "jit",

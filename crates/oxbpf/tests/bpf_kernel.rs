@@ -127,7 +127,7 @@ fn observe(
     assert_eq!(attached.len(), 2);
     let want = match (backend, engine) {
         (Backend::Kernel, _) => "kernel",
-        (_, oxbpf::EngineKind::Jit) => "jit, verified code",
+        (_, oxbpf::EngineKind::Jit) => "jit, verified",
         _ => "interp, verified",
     };
     assert!(attached.iter().all(|a| a.mode == want), "{attached:?}");

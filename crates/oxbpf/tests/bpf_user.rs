@@ -599,7 +599,12 @@ fn programs_are_verified_for_their_hooks() {
     // Unverified, it loads and runs checked: the lookup misses and the read faults.
     let mut b = Bpf::builder().unverified().c_source(&src).unwrap();
     let a = b.attach_auto().unwrap();
-    assert_eq!(a[0].mode, "interp");
+    let checked = if cfg!(target_arch = "x86_64") {
+        "jit"
+    } else {
+        "interp"
+    };
+    assert_eq!(a[0].mode, checked);
     b.spawn([workload().to_str().unwrap(), "g", "2"]).unwrap();
     assert_eq!((b.stats().runs, b.stats().failures), (2, 2));
     assert!(b
@@ -624,10 +629,20 @@ fn programs_are_verified_for_their_hooks() {
             .unwrap()
             .mode
     };
-    assert_eq!(modes(Bpf::builder()), "interp, verified");
+    // By default: verified, and on the JIT (x86-64) as its verified code.
+    let default = if cfg!(target_arch = "x86_64") {
+        "jit, verified"
+    } else {
+        "interp, verified"
+    };
+    assert_eq!(modes(Bpf::builder()), default);
+    assert_eq!(
+        modes(Bpf::builder().engine(oxbpf::EngineKind::Interpreter)),
+        "interp, verified"
+    );
     assert_eq!(
         modes(Bpf::builder().engine(oxbpf::EngineKind::Jit)),
-        "jit, verified code"
+        "jit, verified"
     );
     assert_eq!(
         modes(
@@ -635,8 +650,9 @@ fn programs_are_verified_for_their_hooks() {
                 .engine(oxbpf::EngineKind::Jit)
                 .budget(Some(10_000))
         ),
-        "jit, verified"
+        "jit, verified, checked"
     );
+    assert_eq!(modes(Bpf::builder().unverified()), checked);
     assert_eq!(
         modes(Bpf::builder().engine(oxbpf::EngineKind::Jit).unverified()),
         "jit"

@@ -108,13 +108,25 @@ fn exec_json_and_repeat() {
     assert_eq!(v["r0_hex"], "0xa");
     assert_eq!(v["insns_executed"], 1 + 2 * 10 + 1);
     assert_eq!(v["runs"], 5);
-    assert_eq!(v["engine"], "interp");
+    assert_eq!(v["engine"], oxbpf::DEFAULT_ENGINE_NAME);
     assert!(v["ns_per_run"].as_f64().unwrap() > 0.0);
     assert!(v["ns_per_insn"].as_f64().unwrap() > 0.0);
     let o = oxbpf(&["exec", f.s(), "--repeat", "3"]);
     let out = stdout(&o);
-    assert!(out.starts_with("r0 = 10 (0xa)\n3 runs (interp): "), "{out}");
+    let head = format!("r0 = 10 (0xa)\n3 runs ({}): ", oxbpf::DEFAULT_ENGINE_NAME);
+    assert!(out.starts_with(&head), "{out}");
     assert!(out.contains("22 insns/run"), "{out}");
+    // The interpreter when asked; verified runs say so.
+    let o = oxbpf(&["exec", f.s(), "--repeat", "3", "--engine", "interp"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("r0 = 10 (0xa)\n3 runs (interp): "), "{out}");
+    let o = oxbpf(&["exec", f.s(), "--repeat", "3", "--verify"]);
+    let out = stdout(&o);
+    let head = format!(
+        "r0 = 10 (0xa)\n3 runs ({}, verified): ",
+        oxbpf::DEFAULT_ENGINE_NAME
+    );
+    assert!(out.starts_with(&head), "{out}");
 }
 
 #[test]

@@ -6,6 +6,14 @@ use common::{program, scratch_file, workload, workload_named, WORKLOAD_COMM};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+/// How userspace programs run by default: verified, as the JIT's verified code where
+/// there is a JIT.
+const VERIFIED: &str = if cfg!(target_arch = "x86_64") {
+    "userspace, jit, verified"
+} else {
+    "userspace, interp, verified"
+};
+
 fn oxbpf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_oxbpf"))
         .args(args)
@@ -58,7 +66,10 @@ fn hello_world_on_the_tracepoint_in_userspace() {
     ]);
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert_eq!(err, "Attaching 1 program to 1 hook (userspace)...\n");
+    assert_eq!(
+        err,
+        format!("Attaching 1 program to 1 hook ({VERIFIED})...\n")
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     let pid: u32 = lines[0].trim_start()[WORKLOAD_COMM.len() + 1..]
@@ -90,8 +101,8 @@ fn kprobe_form_says_which_hooks_it_used() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(
         err,
-        "oxbpf: kprobe:do_sys_openat2 runs in userspace on the system call hooks tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_openat2, tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_creat of traced commands (do_sys_openat2 implements openat, openat2, open and creat)\n\
-         Attaching 1 program to 4 hooks (userspace)...\n"
+        format!("oxbpf: kprobe:do_sys_openat2 runs in userspace on the system call hooks tracepoint:syscalls:sys_enter_openat, tracepoint:syscalls:sys_enter_openat2, tracepoint:syscalls:sys_enter_open, tracepoint:syscalls:sys_enter_creat of traced commands (do_sys_openat2 implements openat, openat2, open and creat)\n\
+         Attaching 1 program to 4 hooks ({VERIFIED})...\n")
     );
     assert_eq!(hello_lines(&out, WORKLOAD_COMM).len(), 1, "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -478,11 +489,31 @@ fn xdp_over_a_capture() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(
         err,
-        "Attaching 1 program to 1 hook (userspace)...\n\
-         oxbpf: xdp_count: 3 packets, XDP_PASS 3 XDP_DROP 0 XDP_TX 0 XDP_REDIRECT 0 XDP_ABORTED 0, 3 written\n"
+        format!("Attaching 1 program to 1 hook ({VERIFIED})...\n\
+         oxbpf: xdp_count: 3 packets, XDP_PASS 3 XDP_DROP 0 XDP_TX 0 XDP_REDIRECT 0 XDP_ABORTED 0, 3 written\n")
     );
     assert_eq!(out, "\n@protocols[17]: 2\n");
     assert_eq!(common::pcap_count(&std::fs::read(&output).unwrap()), 3);
+    // The interpreter, and checked code: the same results, and the header says how.
+    let mut others = vec![(vec!["--engine", "interp"], "userspace, interp, verified")];
+    if cfg!(target_arch = "x86_64") {
+        others.push((vec!["--unverified"], "userspace, jit"));
+        others.push((vec!["--engine", "jit", "--unverified"], "userspace, jit"));
+    }
+    for (flags, how) in others {
+        let mut args = vec!["run"];
+        args.extend(flags.iter().copied());
+        args.extend([obj.to_str().unwrap(), "--pcap", input.to_str().unwrap()]);
+        let o = oxbpf(&args);
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        assert_eq!(o.status.code(), Some(0), "{flags:?}: {err}");
+        assert!(
+            err.starts_with(&format!("Attaching 1 program to 1 hook ({how})...\n")),
+            "{flags:?}: {err}"
+        );
+        assert!(err.contains("XDP_PASS 3 "), "{flags:?}: {err}");
+        assert_eq!(out, "\n@protocols[17]: 2\n", "{flags:?}");
+    }
     let _ = std::fs::remove_file(&output);
     let o = oxbpf(&[
         "run",

@@ -195,3 +195,76 @@ fn verified_bpf_filters_run_from_registers() {
     let r = hook.fire(&mut Req::default());
     assert_eq!(r.failed, 1);
 }
+
+/// A smaller context than `Req`.
+#[repr(C)]
+#[derive(Default)]
+struct Small {
+    a: u64,
+}
+
+hook_context!(Small { a: read });
+
+#[test]
+fn verified_code_checks_the_hook_context_it_is_given() {
+    require_clang!();
+    // Verified against `Req`; one program calls a helper (run with a run context), the
+    // other runs from its registers on a `Hook<Req>`.
+    let src = "struct req { __u64 a, b; __u32 verdict, calls; };\n\
+               int slow(struct req *r) { r->calls = bpf_get_prandom_u32() & 0; r->verdict = r->b; return r->a; }\n\
+               int fast(struct req *r) { r->verdict = r->b; return r->a; }\n";
+    let mut b = Bpf::builder().c_source(src).unwrap();
+    let default_mode = if cfg!(target_arch = "x86_64") {
+        "jit-verified"
+    } else {
+        "interp"
+    };
+    for name in ["slow", "fast"] {
+        let p = b.hook_program::<Req>(name).unwrap();
+        assert_eq!(p.mode(), default_mode);
+        assert_eq!(
+            p.registers_only(),
+            name == "fast" && cfg!(target_arch = "x86_64")
+        );
+        // On the hook it was made for, through the hook's run context or its registers.
+        let hook: Hook<Req> = Hook::new("req").unwrap();
+        hook.attach(p.clone());
+        let mut req = Req {
+            a: 5,
+            b: 6,
+            ..Default::default()
+        };
+        let r = hook.fire(&mut req);
+        assert_eq!((r.value, r.failed), (5, 0), "{name}: {:?}", r.first_error);
+        assert_eq!(req.verdict, 6, "{name}");
+
+        // A run context that does not grant a `Req` at r1 is refused before the code
+        // runs: the context contract (size, writable fields) is checked.
+        let mut small = [0u8; 8];
+        let e = p
+            .run(&mut oxbpf::RunContext::with_memory(&mut small))
+            .unwrap_err();
+        assert!(
+            matches!(e, oxbpf::VmError::MemoryFault { .. }),
+            "{name}: {e}"
+        );
+        // A `Req`'s bytes, but read-only: the program writes `verdict`.
+        let ro = [0u8; 24];
+        let mut rc = oxbpf::RunContext::new();
+        rc.allow(&ro, oxbpf::RegionKind::Context);
+        rc.args[0] = ro.as_ptr() as u64;
+        let e = p.run(&mut rc).unwrap_err();
+        assert!(
+            matches!(e, oxbpf::VmError::MemoryFault { .. }),
+            "{name}: {e}"
+        );
+        assert_eq!(ro, [0u8; 24], "{name}");
+    }
+    // The program calling a helper, attached to a hook of a smaller context, fails its
+    // runs instead of reading past the struct.
+    let p = b.hook_program::<Req>("slow").unwrap();
+    let hook: Hook<Small> = Hook::new("small").unwrap();
+    hook.attach(p);
+    let r = hook.fire(&mut Small { a: 1 });
+    assert_eq!((r.ran, r.failed), (1, 1));
+}

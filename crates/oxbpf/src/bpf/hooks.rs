@@ -2,10 +2,14 @@
 //!
 //! A hook hands each program a context struct and nothing else; a loaded program's runner
 //! adds its run record (so map, trace and ring buffer helpers find the object's maps) and
-//! its maps' regions. A program that was verified
-//! and calls no helper needs none of that: it runs as verified JIT code straight from its
-//! registers ([`Executable::run_registers`]), and the hook builds no run context for it
-//! (a few nanoseconds per fire instead of ~30; docs/BENCHMARKS.md).
+//! its maps' regions. A verified program on the JIT (the default engine on x86-64) runs as
+//! verified code behind the context contract of the hook type it was verified for
+//! (oxbpf-runtime's `ContextContract`): every run through [`Executable::run`] first checks
+//! that `r1` points at a granted context of that size, writable where the program writes.
+//! A verified program that calls no helper needs no run context at all: the hook runs it
+//! straight from its registers ([`Executable::run_registers`], a few nanoseconds per fire
+//! instead of ~30; docs/BENCHMARKS.md). That entry cannot check anything: the hook it is
+//! attached to must be a `Hook<C>` of the context type it was made for.
 
 use super::error::BpfError;
 use super::{BackendImpl, Bpf};
@@ -23,7 +27,7 @@ pub struct HookProgram {
     env: Arc<ProgramEnv>,
     /// Verified JIT code that runs from its registers alone, when the program has it.
     fast: Option<Arc<dyn Executable>>,
-    /// Whether `runner` runs verified code.
+    /// Whether `runner` runs verified code (it then checks the hook's context contract).
     verified: bool,
 }
 
@@ -58,6 +62,11 @@ impl Executable for HookProgram {
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         if let Some(f) = &self.fast {
             if ctx.budget.is_none() {
+                // The verified code trusts its context: the run must grant it as the
+                // contract says before the code runs from its registers.
+                if let Some(c) = self.runner.contract() {
+                    c.check(ctx)?;
+                }
                 if let Some(r0) = f.run_registers(&ctx.args) {
                     return Ok(RunOutcome {
                         r0,
@@ -67,7 +76,7 @@ impl Executable for HookProgram {
             }
         }
         // In a hook's run (no environment) the runner makes the program's run record and
-        // grants its maps itself.
+        // grants its maps itself; a verified program's runner checks its contract first.
         self.runner.run(ctx)
     }
 
@@ -85,8 +94,11 @@ impl Bpf {
     /// Program `name` as an [`Executable`] for a [`Hook`](oxbpf_runtime::hook::Hook) with
     /// context `C` (userspace backend). Its maps, trace output and ring buffers are this
     /// `Bpf`'s. Unless the `Bpf` is unverified, the program is verified against `C`'s
-    /// declared fields (read-only or writable, as the hook grants them); on the JIT it
-    /// then runs as verified code, and without helper calls from its registers alone.
+    /// declared fields (read-only or writable, as the hook grants them); on the JIT (the
+    /// default engine on x86-64) it then runs as verified code, and without helper calls
+    /// from its registers alone. Runs through [`Executable::run`] check that the context
+    /// they grant is a `C` (its size, its writable fields) before verified code runs; the
+    /// registers-only entry trusts its caller, so attach the program to a `Hook<C>` only.
     pub fn hook_program<C: HookContext>(
         &mut self,
         name: &str,
@@ -106,10 +118,10 @@ impl Bpf {
             .program(name)
             .ok_or_else(|| BpfError::Usage(format!("program `{name}` is not loaded")))?;
         Ok(Arc::new(match verified {
-            Some(v) => HookProgram {
-                runner: v.runner.clone(),
+            Some((runner, code)) => HookProgram {
+                runner,
                 env: p.env().clone(),
-                fast: v.registers_only.then(|| v.code.clone()),
+                fast: code.registers_only.then(|| code.code.clone()),
                 verified: true,
             },
             None => HookProgram {

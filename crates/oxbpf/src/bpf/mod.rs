@@ -20,6 +20,14 @@
 //! [`Bpf::open_perf_buffer`], [`Bpf::poll`]) and histograms ([`Bpf::print_log2_hist`])
 //! read either backend.
 //!
+//! **Engines.** Userspace programs are verified for the hooks they attach to and run on
+//! [`crate::DEFAULT_ENGINE`]: the JIT on x86-64, as its verified code (no run-time
+//! checks; each run still checks that it is given the context the program was verified
+//! for). [`BpfBuilder::unverified`] runs checked code, [`BpfBuilder::budget`] keeps
+//! verified programs in checked code that counts instructions, and
+//! `.engine(EngineKind::Interpreter)` selects the reference interpreter.
+//! [`AttachInfo::mode`] says how each attachment runs.
+//!
 //! **BCC-style functions.** A function in `.text` that nothing calls is a program whose
 //! type is decided by its attach, as in BCC: `attach_kprobe` makes it a kprobe,
 //! `attach_tracepoint` a tracepoint program. Programs in sections (`SEC("tracepoint/...")`)
@@ -97,7 +105,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             backend: Backend::Userspace,
-            engine: EngineKind::Interpreter,
+            engine: crate::DEFAULT_ENGINE,
             verify: true,
             budget: None,
             fallback: FallbackPolicy::IfContextUnused,
@@ -108,8 +116,11 @@ impl Default for Config {
     }
 }
 
-/// Builds a [`Bpf`] with settings other than the defaults (userspace backend,
-/// interpreter, fallbacks for programs that do not read their context).
+/// Builds a [`Bpf`] with settings other than the defaults: userspace backend; the JIT
+/// where the target has one ([`crate::DEFAULT_ENGINE`]: x86-64; the interpreter
+/// elsewhere); programs verified for their hooks and, on the JIT, run as its verified code
+/// (no run-time checks); no instruction budget; fallbacks for programs that do not read
+/// their context.
 #[derive(Clone, Debug, Default)]
 pub struct BpfBuilder {
     cfg: Config,
@@ -134,23 +145,26 @@ impl BpfBuilder {
         self
     }
 
-    /// The engine of the userspace backend.
+    /// The engine of the userspace backend (default: [`crate::DEFAULT_ENGINE`], the JIT
+    /// on x86-64). `EngineKind::Interpreter` selects the reference interpreter, which
+    /// checks every access even for verified programs.
     pub fn engine(mut self, engine: EngineKind) -> Self {
         self.cfg.engine = engine;
         self
     }
 
     /// Skips oxbpf's verifier in userspace: programs are not checked before they run and
-    /// run in the engines' checked mode (every memory access checked at run time). By
-    /// default programs are verified for the hook they attach to and, on the JIT, run as
-    /// its verified code.
+    /// run in the engines' checked mode (every memory access checked at run time; on the
+    /// JIT its checked code). By default programs are verified for the hook they attach
+    /// to and, on the JIT (the default engine on x86-64), run as its verified code.
     pub fn unverified(mut self) -> Self {
         self.cfg.verify = false;
         self
     }
 
     /// Stops each userspace run after `budget` instructions (programs then run in checked
-    /// mode).
+    /// mode: the JIT's checked code, which counts instructions, even for verified
+    /// programs).
     pub fn budget(mut self, budget: Option<u64>) -> Self {
         self.cfg.budget = budget;
         self
@@ -252,10 +266,11 @@ pub struct AttachInfo {
     pub hooks: Vec<String>,
     /// One line saying which hooks stand in for the target when they differ from it.
     pub notice: Option<String>,
-    /// How it runs: `kernel`; in userspace `interp` or `jit` (checked: every memory access
-    /// checked), `interp, verified` (oxbpf's verifier accepted it for every hook; the
-    /// interpreter checks anyway), `jit, verified code` (the JIT's verified mode, no
-    /// run-time checks), `jit, verified` (verified, but a budget keeps it checked).
+    /// How it runs: `kernel`; in userspace `jit, verified` (the default on x86-64:
+    /// oxbpf's verifier accepted it for every hook and it runs as the JIT's verified code,
+    /// no run-time checks), `jit, verified, checked` (verified, but a budget keeps it in
+    /// the JIT's checked code), `interp, verified` (verified; the interpreter checks
+    /// anyway), `interp` or `jit` (unverified: every memory access checked at run time).
     pub mode: &'static str,
 }
 

@@ -15,17 +15,22 @@ use oxbpf_runtime::trace::TraceBuffer;
 use oxbpf_runtime::tracer::{
     Action, ExitStatus, Phase, SyscallEvent, SyscallInterest, SyscallSet, TraceCommand, Tracer,
 };
+use oxbpf_runtime::verified::ContextContract;
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Verified code behind the context contract of one hook: its runner, and the code itself
+/// (for the registers-only entry of embedder hooks).
+pub(crate) type VerifiedRun = (Arc<ProgramRunner>, Arc<VerifiedCode>);
 
 /// One program on one userspace hook.
 #[derive(Clone)]
 pub(crate) struct UserAttachment {
     pub program: String,
     pub hook: UserHook,
-    /// The JIT's verified code, when the program was verified for this hook and runs on
-    /// the JIT without a budget.
+    /// The JIT's verified code behind the hook's context contract, when the program was
+    /// verified for this hook and runs on the JIT without a budget.
     pub verified: Option<Arc<ProgramRunner>>,
 }
 
@@ -46,11 +51,14 @@ pub(crate) struct UserBackend {
     verify: bool,
     /// Verified programs may run as the JIT's verified code (JIT engine, no budget).
     verified_mode: bool,
-    /// Verdicts by (program, what it was verified as): true when accepted, false when the
-    /// verifier does not handle that program type.
-    verdicts: HashMap<(String, String), bool>,
-    /// Verified JIT code, by program (compiled on first use).
+    /// Verdicts by (program, what it was verified as): the context contract when
+    /// accepted, `None` when the verifier does not handle that program type.
+    verdicts: HashMap<(String, String), Option<Arc<ContextContract>>>,
+    /// Verified JIT code, by program (compiled on first use, shared by its hooks).
     code: HashMap<String, Arc<VerifiedCode>>,
+    /// Runners of verified code by (program, what it was verified as): the code behind
+    /// that verdict's contract.
+    runners: HashMap<(String, String), Arc<ProgramRunner>>,
     trace: Arc<TraceBuffer>,
     attachments: Vec<UserAttachment>,
 }
@@ -87,6 +95,7 @@ impl UserBackend {
             verified_mode: cfg.engine == EngineKind::Jit && cfg.budget.is_none(),
             verdicts: HashMap::new(),
             code: HashMap::new(),
+            runners: HashMap::new(),
             trace,
             attachments: Vec::new(),
         };
@@ -104,19 +113,20 @@ impl UserBackend {
         Ok(u)
     }
 
-    /// The verifier's verdict on `p` as `what` (cached).
+    /// The verifier's verdict on `p` as `what` (cached): the contract of its runs when
+    /// accepted, `None` when the verifier does not handle the program type.
     fn verdict(
         &mut self,
         src: &Source,
         p: &ProgramInfo,
         what: &VerifyAs,
-    ) -> Result<bool, BpfError> {
+    ) -> Result<Option<Arc<ContextContract>>, BpfError> {
         let key = (p.name.clone(), what.key());
         if let Some(v) = self.verdicts.get(&key) {
-            return Ok(*v);
+            return Ok(v.clone());
         }
-        let v = verify::check(src, p, what)?;
-        self.verdicts.insert(key, v);
+        let v = verify::check(src, p, what)?.map(Arc::new);
+        self.verdicts.insert(key, v.clone());
         Ok(v)
     }
 
@@ -136,21 +146,46 @@ impl UserBackend {
         Ok(Some(c))
     }
 
-    /// Verifies `p` for an embedder hook and returns its verified code when it may run
-    /// as such (`None`: checked mode).
+    /// The runner of `program`'s verified code for runs that keep `contract` (what it
+    /// was verified as: `key`), when it runs as verified code (JIT, no budget).
+    fn verified_runner(
+        &mut self,
+        program: &str,
+        key: String,
+        contract: &ContextContract,
+    ) -> Result<Option<VerifiedRun>, BpfError> {
+        let Some(code) = self.verified_code(program)? else {
+            return Ok(None);
+        };
+        let key = (program.to_string(), key);
+        if let Some(r) = self.runners.get(&key) {
+            return Ok(Some((r.clone(), code)));
+        }
+        let Some(p) = self.loaded.program(program) else {
+            return Ok(None);
+        };
+        let r = code.runner(p, contract.clone());
+        self.runners.insert(key, r.clone());
+        Ok(Some((r, code)))
+    }
+
+    /// Verifies `p` for an embedder hook and returns its verified code, with a runner
+    /// that checks the hook's context contract, when it may run as such (`None`: checked
+    /// mode).
     pub fn verify_for_hook(
         &mut self,
         src: &Source,
         p: &ProgramInfo,
         spec: Arc<oxbpf_verifier::HookSpec>,
-    ) -> Result<Option<Arc<VerifiedCode>>, BpfError> {
+    ) -> Result<Option<VerifiedRun>, BpfError> {
         if !self.verify {
             return Ok(None);
         }
-        if !self.verdict(src, p, &VerifyAs::Hook(spec))? {
+        let what = VerifyAs::Hook(spec);
+        let Some(contract) = self.verdict(src, p, &what)? else {
             return Ok(None);
-        }
-        self.verified_code(&p.name)
+        };
+        self.verified_runner(&p.name, what.key(), &contract)
     }
 
     pub fn trace(&self) -> &Arc<TraceBuffer> {
@@ -189,8 +224,10 @@ impl UserBackend {
     /// the verifier refuses there runs checked, with a warning; otherwise a rejection is
     /// an error.
     ///
-    /// Returns how it runs: `interp` or `jit` (checked), with `, verified` when oxbpf's
-    /// verifier accepted it on every hook (the JIT then runs its verified code).
+    /// Returns how it runs (see `AttachInfo::mode`): `interp` or `jit` (checked), with
+    /// `, verified` when oxbpf's verifier accepted it on every hook (the JIT then runs its
+    /// verified code, behind each hook's context contract; `jit, verified, checked` when
+    /// a budget keeps it in checked code).
     pub fn add(
         &mut self,
         src: &Source,
@@ -212,8 +249,12 @@ impl UserBackend {
                         VerifyAs::Hook(_) => true,
                     };
                 match self.verdict(src, p, &what) {
-                    Ok(true) => verified = self.verified_code(&p.name)?.map(|c| c.runner.clone()),
-                    Ok(false) => {}
+                    Ok(Some(contract)) => {
+                        verified = self
+                            .verified_runner(&p.name, what.key(), &contract)?
+                            .map(|(r, _)| r)
+                    }
+                    Ok(None) => {}
                     Err(e) if moved => {
                         log::warn!("{h}: {}; it runs with every access checked", e.summary())
                     }
@@ -230,14 +271,13 @@ impl UserBackend {
             && planned.iter().all(|a| {
                 self.verdicts
                     .get(&(p.name.clone(), verify::for_user_hook(&a.hook).key()))
-                    .copied()
-                    .unwrap_or(false)
+                    .is_some_and(|v| v.is_some())
             });
         let verified_code = !planned.is_empty() && planned.iter().all(|a| a.verified.is_some());
         self.attachments.extend(planned);
         Ok(match (self.engine(), all_verified, verified_code) {
-            (_, true, true) => "jit, verified code",
-            (Some(EngineKind::Jit), true, false) => "jit, verified",
+            (_, true, true) => "jit, verified",
+            (Some(EngineKind::Jit), true, false) => "jit, verified, checked",
             (Some(EngineKind::Jit), false, _) => "jit",
             (_, true, _) => "interp, verified",
             _ => "interp",
@@ -303,9 +343,10 @@ impl UserBackend {
         stop: Option<fn() -> bool>,
     ) -> Result<Option<ExitStatus>, BpfError> {
         let mut ctx = Vec::with_capacity(128);
-        // Verified code may read the whole record its context descriptor describes (64
-        // bytes for sys_enter, the most of any syscall record): it gets that much, zeroed
-        // past the record.
+        // Verified code may read the whole record its context descriptor describes (at
+        // most 64 bytes: sys_enter with six arguments, raw_syscalls:sys_enter): it gets
+        // that much, zeroed past the record. Its runner checks the contract anyway (a
+        // descriptor larger than this buffer fails the run instead of reading past it).
         let mut full = [0u8; oxbpf_runtime::tracer::ENTER_ARGS_OFFSET + 6 * 8];
         let outcome = tracer.run(|ev: &mut SyscallEvent<'_>| {
             let all = match ev.phase() {

@@ -1,6 +1,14 @@
 //! oxbpf's verifier in the userspace backend: programs are verified for the hook they run
 //! on (its program type and context layout); accepted programs run as the JIT's verified
-//! code (no run-time memory checks) when the engine is the JIT and no budget is set.
+//! code (no run-time memory checks) when the engine is the JIT (the default on x86-64) and
+//! no budget is set.
+//!
+//! What the verifier assumed about `r1` is a [`ContextContract`] (oxbpf-runtime's, built
+//! as `Runtime::load` builds it: the context descriptor verified against, under the
+//! program type's packet rules). Verified code always runs behind a
+//! [`ProgramRunner::new_verified`] holding the contract of the hook it was verified for,
+//! so every entry through `Executable::run` (syscall events, packets, embedder hooks)
+//! checks that the run grants the context the program may read and write first.
 
 use super::error::BpfError;
 use super::source::{ProgramInfo, Source};
@@ -9,6 +17,7 @@ use oxbpf_obj::ProgramKind;
 use oxbpf_runtime::env::ProgramRunner;
 use oxbpf_runtime::loader::LoadedProgram;
 use oxbpf_runtime::tracer::Phase;
+use oxbpf_runtime::verified::ContextContract;
 use oxbpf_verifier::{
     verify, ContextDescriptor, ContextField, HookSpec, ProgramType, VerifierConfig,
 };
@@ -104,16 +113,21 @@ pub fn for_user_hook(hook: &UserHook) -> VerifyAs {
     }
 }
 
-/// Verifies `prog` as `what`. `Ok(false)`: the verifier does not handle this program type
-/// (the program then runs with every access checked).
-pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, BpfError> {
+/// Verifies `prog` as `what`. `Ok(Some(contract))`: accepted, and the contract is what
+/// its runs must provide (the context verified against); `Ok(None)`: the verifier does not
+/// handle this program type (the program then runs with every access checked).
+pub fn check(
+    src: &Source,
+    prog: &ProgramInfo,
+    what: &VerifyAs,
+) -> Result<Option<ContextContract>, BpfError> {
     let (kind, ctx, hook) = match what {
         VerifyAs::Kind(k, c) => (k.clone(), c.clone(), None),
         // The kind only selects maps and lines below; the hook decides the rest.
         VerifyAs::Hook(h) => (ProgramKind::SocketFilter, None, Some(h.clone())),
     };
     let Some(pt) = ProgramType::from_kind(&kind) else {
-        return Ok(false);
+        return Ok(None);
     };
     let mut config = match src
         .object
@@ -132,12 +146,21 @@ pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, 
         }
         None => VerifierConfig::new(pt),
     };
+    let explicit = ctx.is_some();
     if let Some(c) = ctx {
         config.context = Some(c);
     }
     if let ProgramKind::Tracepoint { category, name } = &kind {
+        if !explicit {
+            // The record the runtime builds when it builds one (the tracer's system-call
+            // records: exactly the call's arguments, as `Runtime::load` verifies them and
+            // the kernel's format files say), with or without access to tracefs.
+            if let Some(c) = oxbpf_runtime::verified::tracepoint_context(category, name) {
+                config.context = Some(c);
+            }
+        }
         if config.context.is_none() {
-            // The real record layout when tracefs has it.
+            // Else the real record layout when tracefs has it.
             config.context = oxbpf_kernel::Tracefs::find()
                 .and_then(|t| {
                     std::fs::read_to_string(t.path(format!("events/{category}/{name}/format"))).ok()
@@ -145,6 +168,7 @@ pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, 
                 .and_then(|text| ContextDescriptor::from_tracepoint_format(&text).ok());
         }
     }
+    let by_field = hook.is_some();
     if let Some(h) = hook {
         config.prog_type = ProgramType::Hook(h);
         config.context = None;
@@ -157,7 +181,17 @@ pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, 
                 prog.name,
                 v.stats.insns_processed
             );
-            Ok(true)
+            let context = config
+                .context
+                .clone()
+                .unwrap_or_else(|| config.prog_type.default_context());
+            let packet = config.prog_type.packet_access();
+            // Embedder hooks grant their contexts field by field.
+            Ok(Some(if by_field {
+                ContextContract::field_by_field(&context, packet)
+            } else {
+                ContextContract::new(&context, packet)
+            }))
         }
         Err(e) => Err(BpfError::Verifier {
             source_name: src.name.clone(),
@@ -168,13 +202,27 @@ pub fn check(src: &Source, prog: &ProgramInfo, what: &VerifyAs) -> Result<bool, 
     }
 }
 
-/// A loaded program compiled again by the JIT in verified mode: its runner (the program's
-/// environment, maps and helpers unchanged) and the code itself (for hooks'
-/// registers-only fast path).
+/// A loaded program compiled again by the JIT in verified mode (its helpers unchanged):
+/// the code, shared by every hook the program was verified for, each running it behind
+/// its own contract ([`VerifiedCode::runner`]).
 pub struct VerifiedCode {
-    pub runner: Arc<ProgramRunner>,
     pub code: Arc<dyn Executable>,
+    /// The code runs from its entry registers alone ([`Executable::run_registers`]).
     pub registers_only: bool,
+}
+
+impl VerifiedCode {
+    /// A runner of the code with the program's environment that checks `contract` on
+    /// every entry through `Executable::run`. Verified code has no budget checks: runs
+    /// are made without a budget (verified programs terminate).
+    pub fn runner(&self, p: &LoadedProgram, contract: ContextContract) -> Arc<ProgramRunner> {
+        Arc::new(ProgramRunner::new_verified(
+            self.code.clone(),
+            p.env().clone(),
+            contract,
+            false,
+        ))
+    }
 }
 
 /// Compiles `p` for the JIT's verified mode.
@@ -204,10 +252,8 @@ pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCod
         }
     })?;
     let registers_only = jit.runs_from_registers();
-    let code: Arc<dyn Executable> = Arc::new(jit);
     Ok(VerifiedCode {
-        runner: Arc::new(ProgramRunner::new(code.clone(), p.env().clone())),
-        code,
+        code: Arc::new(jit),
         registers_only,
     })
 }

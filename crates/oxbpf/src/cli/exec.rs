@@ -76,8 +76,10 @@ fn parse_prog_type(s: &str) -> Result<ProgType, String> {
 /// filters with --packet-file/--packet-hex as the packet (an Ethernet frame, with the
 /// kernel's xdp_md/__sk_buff context). The trace output (bpf_trace_printk) is printed in
 /// trace_pipe's format, then r0; --maps prints the maps afterwards; --state DIR keeps the
-/// maps between invocations (see `oxbpf map dump`). With --engine jit, verified programs
-/// run as native code without run-time checks.
+/// maps between invocations (see `oxbpf map dump`). On the JIT (the default engine on
+/// x86-64) verified programs run as native code without run-time checks, unverified ones
+/// as its checked code; --engine interp runs the reference interpreter, which checks
+/// every access.
 ///
 /// Unverified runs stop after 100 million instructions (an error, exit status 1) unless
 /// --budget says otherwise (--budget none: no limit); verified programs terminate and
@@ -117,8 +119,9 @@ pub struct Args {
     /// Input buffer read from a file.
     #[arg(long, value_name = "F")]
     mem_file: Option<PathBuf>,
-    /// Engine that runs the program.
-    #[arg(long, default_value = "interp", value_parser = parse_engine)]
+    /// Engine that runs the program: jit (the default on x86-64: verified programs as its
+    /// verified code, others as its checked code) or interp (the reference interpreter).
+    #[arg(long, default_value = oxbpf::DEFAULT_ENGINE_NAME, value_parser = parse_engine)]
     engine: EngineKind,
     /// Run the program N times and report the time per run.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
@@ -281,6 +284,11 @@ pub fn run(a: Args) -> CmdResult {
     let insns = out.insns_executed;
     let ns_per_insn = insns.filter(|&n| n > 0).map(|n| ns_per_run / n as f64);
     let engine = oxbpf::engine_name(a.engine);
+    let mode = if a.verify {
+        format!("{engine}, verified")
+    } else {
+        engine.to_string()
+    };
     if a.json {
         let v = serde_json::json!({
             "file": a.file.display().to_string(),
@@ -297,7 +305,7 @@ pub fn run(a: Args) -> CmdResult {
     } else {
         println!("r0 = {} ({:#x})", out.r0, out.r0);
         if a.repeat > 1 {
-            let mut line = format!("{} runs ({engine}): {ns_per_run:.1} ns/run", a.repeat);
+            let mut line = format!("{} runs ({mode}): {ns_per_run:.1} ns/run", a.repeat);
             if let (Some(n), Some(per)) = (insns, ns_per_insn) {
                 line.push_str(&format!(", {n} insns/run, {per:.3} ns/insn"));
             }

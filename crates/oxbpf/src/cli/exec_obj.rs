@@ -156,8 +156,13 @@ pub fn run(r: ObjectRun<'_>) -> CmdResult {
     }
     if runs > 1 {
         println!(
-            "{runs} runs ({}): {ns_per_run:.1} ns/run",
-            oxbpf::engine_name(r.engine)
+            "{runs} runs ({}{}): {ns_per_run:.1} ns/run",
+            oxbpf::engine_name(r.engine),
+            if prog.verified().is_some() {
+                ", verified"
+            } else {
+                ""
+            }
         );
     }
     if r.maps {

@@ -29,6 +29,11 @@ use std::path::PathBuf;
 /// kernel lacks the hook (kprobes on a kernel without them), the programs fall back to the
 /// syscall tracepoints with a one-line notice (--no-fallback refuses).
 ///
+/// Userspace programs are verified for their hooks and run on the JIT (x86-64) as its
+/// verified code, without run-time checks; the header line says how they run (`jit,
+/// verified`; `jit` with --unverified: checked code; `interp, verified` with --engine
+/// interp).
+///
 /// Trace lines (bpf_trace_printk) are printed as trace_pipe shows them, ring and perf
 /// buffer records as hex (or by --format), as they come. At the end, maps that hold counts
 /// or histograms are printed. Notices go to stderr. The exit status is the command's.
@@ -50,12 +55,14 @@ pub struct Args {
     /// Never fall back to another hook.
     #[arg(long, conflicts_with = "fallback")]
     no_fallback: bool,
-    /// Engine of the userspace backend.
-    #[arg(long, default_value = "interp", value_parser = parse_engine)]
+    /// Engine of the userspace backend: jit (the default on x86-64; verified programs run
+    /// as its verified code, without run-time checks) or interp (the reference
+    /// interpreter, which checks every access).
+    #[arg(long, default_value = oxbpf::DEFAULT_ENGINE_NAME, value_parser = parse_engine)]
     engine: oxbpf::EngineKind,
     /// Skip oxbpf's verifier (userspace): programs run in checked mode, every memory access
-    /// checked at run time. By default they are verified for their hooks and, on the JIT,
-    /// run as its verified code.
+    /// checked at run time (on the JIT, its checked code). By default they are verified for
+    /// their hooks and, on the JIT, run as its verified code.
     #[arg(long)]
     unverified: bool,
     /// Kernel backend: print the trace lines of every process, not only those of the command
@@ -242,7 +249,7 @@ pub fn run(a: Args) -> CmdResult {
         attached.len(),
         if attached.len() == 1 { "" } else { "s" },
         if hooks == 1 { "" } else { "s" },
-        b.backend()
+        how(b.backend(), &attached)
     );
 
     // Output.
@@ -326,6 +333,21 @@ pub fn run(a: Args) -> CmdResult {
     } else {
         Err(Failure::exit(code))
     }
+}
+
+/// The backend, and in userspace how the programs run (`userspace, jit, verified`; the
+/// distinct modes joined by `; ` when programs run differently).
+fn how(backend: oxbpf::Backend, attached: &[oxbpf::AttachInfo]) -> String {
+    let mut modes: Vec<&str> = Vec::new();
+    for a in attached {
+        if !modes.contains(&a.mode) {
+            modes.push(a.mode);
+        }
+    }
+    if backend == oxbpf::Backend::Kernel || modes.is_empty() {
+        return backend.to_string();
+    }
+    format!("{backend}, {}", modes.join("; "))
 }
 
 fn pcap_summary(s: &oxbpf::bpf::PacketStats) -> String {
