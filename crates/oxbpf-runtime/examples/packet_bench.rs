@@ -4,7 +4,8 @@
 //! `cargo run --release -p oxbpf-runtime --example packet_bench`
 
 use oxbpf_runtime::packet::{register_helpers, PacketRunner, ProgramKind};
-use oxbpf_vm::{Helpers, Interpreter};
+use oxbpf_vm::jit::{JitOptions, JitProgram};
+use oxbpf_vm::{Executable, Helpers, Interpreter};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use std::time::{Duration, Instant};
 
@@ -104,20 +105,28 @@ fn main() {
         ("socket filter (ld_abs)", SOCKET, ProgramKind::SocketFilter),
     ] {
         let p = oxbpf_isa::assemble(src).unwrap();
-        let exec = Interpreter::new(&p, &h).unwrap();
-        let mut r = PacketRunner::new(&exec, kind).unwrap();
-        let mut out = Vec::with_capacity(file.len());
-        r.run_pcap(&file[..], Some(&mut out)).unwrap();
-        out.clear();
-        let t = Instant::now();
-        let s = r.run_pcap(&file[..], Some(&mut out)).unwrap();
-        let wall = t.elapsed().as_secs_f64();
-        assert_eq!(s.packets as usize, n);
-        println!(
-            "| {name} | interpreter | {n} | {:.2} | {:.2} | {:.0} |",
-            s.pps() / 1e6,
-            n as f64 / wall / 1e6,
-            s.run_time.as_nanos() as f64 / n as f64
-        );
+        let engines: [(&str, Box<dyn Executable>); 2] = [
+            ("interpreter", Box::new(Interpreter::new(&p, &h).unwrap())),
+            (
+                "jit (checked)",
+                Box::new(JitProgram::compile(&p, &h, &JitOptions::checked()).unwrap()),
+            ),
+        ];
+        for (engine, exec) in &engines {
+            let mut r = PacketRunner::new(exec.as_ref(), kind).unwrap();
+            let mut out = Vec::with_capacity(file.len());
+            r.run_pcap(&file[..], Some(&mut out)).unwrap();
+            out.clear();
+            let t = Instant::now();
+            let s = r.run_pcap(&file[..], Some(&mut out)).unwrap();
+            let wall = t.elapsed().as_secs_f64();
+            assert_eq!(s.packets as usize, n);
+            println!(
+                "| {name} | {engine} | {n} | {:.2} | {:.2} | {:.0} |",
+                s.pps() / 1e6,
+                n as f64 / wall / 1e6,
+                s.run_time.as_nanos() as f64 / n as f64
+            );
+        }
     }
 }
