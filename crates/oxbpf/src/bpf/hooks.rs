@@ -23,7 +23,7 @@ use oxbpf_verifier::{ContextDescriptor, ContextField, HookSpec, Narrow};
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::sync::Arc;
 
-/// A loaded userspace program as an [`Executable`] for [`Hook::attach`](oxbpf_runtime::hook::Hook::attach).
+/// A loaded userspace program as an [`Executable`] for [`Hook::attach`].
 pub struct HookProgram {
     /// The checked runner, or the verified code's.
     runner: Arc<ProgramRunner>,
@@ -101,7 +101,7 @@ impl Executable for HookProgram {
 }
 
 impl Bpf {
-    /// Program `name` as an [`Executable`] for a [`Hook`](oxbpf_runtime::hook::Hook) with
+    /// Program `name` as an [`Executable`] for a [`Hook`] with
     /// context `C` (userspace backend). Its maps, trace output and ring buffers are this
     /// `Bpf`'s. Unless the `Bpf` is unverified, the program is verified against `C`'s
     /// declared fields (read-only or writable, as the hook grants them); on the JIT (the
