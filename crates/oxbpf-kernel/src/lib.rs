@@ -24,7 +24,7 @@
 //!
 //! aya is used wherever it has a public API (objects, maps, attach of object programs,
 //! program listing, BTF, ring and perf buffers). What it lacks is in the private `sys`
-//! module, the crate's only `unsafe`; see docs/ARCHITECTURE.md.
+//! module, the crate's only `unsafe`; see docs/DESIGN.md.
 
 pub mod attach;
 pub mod context;

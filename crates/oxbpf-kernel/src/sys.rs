@@ -728,10 +728,23 @@ pub(crate) fn link_create(
     owned_fd(ret)
 }
 
-/// `perf_event_open` for tracepoint `id`: every process (on CPU 0: a BPF program attached
-/// to a tracepoint event runs for every CPU regardless; one event is enough), or process
-/// `pid` on any CPU.
-pub(crate) fn perf_event_open_tracepoint(id: u64, pid: Option<u32>) -> io::Result<OwnedFd> {
+/// A zeroed `perf_event_attr` with its `size` set.
+fn perf_attr() -> perf_event_attr {
+    // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
+    // bitfield unit; all-zero is valid and is the kernel's default for every field.
+    let mut attr: perf_event_attr = unsafe { mem::zeroed() };
+    attr.size = mem::size_of::<perf_event_attr>() as u32;
+    attr
+}
+
+/// `perf_event_open(attr, pid, cpu, -1, CLOEXEC)` for one process (`pid`, on any CPU) or
+/// for every process (`None`, on CPU 0: a BPF program attached to a tracepoint or probe
+/// event runs on every CPU regardless; one event is enough).
+///
+/// # Safety
+/// `attr` must come from [`perf_attr`], and pointers inside it (such as a probe's name in
+/// `config1`) must be valid for the call.
+unsafe fn perf_event_open(attr: &perf_event_attr, pid: Option<u32>) -> io::Result<OwnedFd> {
     let pid: libc::pid_t = match pid {
         None => -1,
         Some(p) => libc::pid_t::try_from(p).map_err(|_| {
@@ -742,21 +755,13 @@ pub(crate) fn perf_event_open_tracepoint(id: u64, pid: Option<u32>) -> io::Resul
         })?,
     };
     let cpu: libc::c_int = if pid == -1 { 0 } else { -1 };
-    // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
-    // bitfield unit; all-zero is valid and is the kernel's default for every field.
-    let mut attr: perf_event_attr = unsafe { mem::zeroed() };
-    attr.type_ = perf_type_id::PERF_TYPE_TRACEPOINT as u32;
-    attr.size = mem::size_of::<perf_event_attr>() as u32;
-    attr.config = id;
-    attr.sample_type = perf_event_sample_format::PERF_SAMPLE_RAW as u64;
-    attr.__bindgen_anon_1.sample_period = 1;
-    attr.__bindgen_anon_2.wakeup_events = 1;
-    // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size; the other
-    // arguments are plain integers (group -1: no group).
+    // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size (made by
+    // `perf_attr`); pointers it holds are valid for the call (this function's contract);
+    // the other arguments are plain integers (group -1: no group).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
-            &attr as *const perf_event_attr,
+            attr as *const perf_event_attr,
             pid,
             cpu,
             -1 as libc::c_int,
@@ -769,12 +774,23 @@ pub(crate) fn perf_event_open_tracepoint(id: u64, pid: Option<u32>) -> io::Resul
     owned_fd(ret)
 }
 
+/// `perf_event_open` for tracepoint `id`: every process, or process `pid`.
+pub(crate) fn perf_event_open_tracepoint(id: u64, pid: Option<u32>) -> io::Result<OwnedFd> {
+    let mut attr = perf_attr();
+    attr.type_ = perf_type_id::PERF_TYPE_TRACEPOINT as u32;
+    attr.config = id;
+    attr.sample_type = perf_event_sample_format::PERF_SAMPLE_RAW as u64;
+    attr.__bindgen_anon_1.sample_period = 1;
+    attr.__bindgen_anon_2.wakeup_events = 1;
+    // SAFETY: `attr` comes from `perf_attr` and holds no pointers.
+    unsafe { perf_event_open(&attr, pid) }
+}
+
 /// `perf_event_open` on a dynamic-probe PMU (`kprobe` or `uprobe`, type read from sysfs):
 /// `name` is the kernel function (kprobe) or the binary's path (uprobe), `offset` the
 /// offset into the function or the file offset, `config` the PMU's config bits (its
 /// `retprobe` bit for return probes). `pid`: one process (uprobes), or `None` for all
-/// processes, in which case the event is opened on CPU 0 (a BPF program on a probe runs on
-/// every CPU regardless).
+/// processes.
 pub(crate) fn perf_event_open_probe(
     pmu_type: u32,
     config: u64,
@@ -782,43 +798,16 @@ pub(crate) fn perf_event_open_probe(
     offset: u64,
     pid: Option<u32>,
 ) -> io::Result<OwnedFd> {
-    let pid: libc::pid_t = match pid {
-        None => -1,
-        Some(p) => libc::pid_t::try_from(p).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("pid {p} is out of range"),
-            )
-        })?,
-    };
-    let cpu: libc::c_int = if pid == -1 { 0 } else { -1 };
-    // SAFETY: `perf_event_attr` is a plain C struct of integers, unions of integers and a
-    // bitfield unit; all-zero is valid and is the kernel's default for every field.
-    let mut attr: perf_event_attr = unsafe { mem::zeroed() };
+    let mut attr = perf_attr();
     attr.type_ = pmu_type;
-    attr.size = mem::size_of::<perf_event_attr>() as u32;
     attr.config = config;
-    // kprobe_func / uprobe_path, and the offset (kprobe_addr is 0: by name).
+    // kprobe_func / uprobe_path, and the offset (kprobe_addr is 0: by name). `name` is
+    // borrowed for the whole call (the kernel copies it during perf_event_open).
     attr.__bindgen_anon_3.config1 = name.as_ptr() as u64;
     attr.__bindgen_anon_4.config2 = offset;
-    // SAFETY: `attr` is a live `perf_event_attr` whose `size` field is its size; `config1`
-    // points to `name`, a NUL-terminated string borrowed for the whole call (the kernel
-    // copies it during perf_event_open); the other arguments are plain integers (group -1:
-    // no group).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &attr as *const perf_event_attr,
-            pid,
-            cpu,
-            -1 as libc::c_int,
-            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    owned_fd(ret)
+    // SAFETY: `attr` comes from `perf_attr`; its one pointer, `config1`, is `name`, which
+    // outlives the call.
+    unsafe { perf_event_open(&attr, pid) }
 }
 
 /// The thread id of the calling thread.

@@ -5,7 +5,7 @@
 //! and its `.BTF.ext` reader panics on malformed records (unchecked slicing, `unwrap` on
 //! string offsets). The object loader needs map definitions, line info, function info and
 //! CO-RE records from clang's BTF with errors instead of panics, so this module reads the
-//! format itself (see `docs/ARCHITECTURE.md`). Only little-endian BTF is read: the object
+//! format itself (see `docs/DESIGN.md`). Only little-endian BTF is read: the object
 //! loader rejects big-endian objects before it gets here.
 //!
 //! Layout facts (from the kernel's `Documentation/bpf/btf.rst`): a 24-byte header, a type

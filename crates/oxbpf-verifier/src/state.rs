@@ -678,7 +678,7 @@ mod tests {
 
     #[test]
     fn sizes_stay_small() {
-        // Memory per checkpoint is dominated by these; see docs/ARCHITECTURE.md.
+        // Memory per checkpoint is dominated by these; see docs/DESIGN.md.
         assert!(std::mem::size_of::<Scalar>() <= 64);
         assert!(std::mem::size_of::<RegState>() <= 104);
         assert!(std::mem::size_of::<Slot>() <= 112);

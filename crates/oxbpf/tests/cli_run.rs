@@ -547,10 +547,25 @@ fn jit_engine_from_the_command_line() {
     assert_eq!(hello_lines(&text(&o.stdout), WORKLOAD_COMM).len(), 1);
 }
 
+/// Reads lines until one contains `ready` (or the end); returns what it read.
+fn read_until(r: &mut impl std::io::BufRead, ready: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap() == 0 {
+            return seen;
+        }
+        seen.push_str(&l);
+        if l.contains(ready) {
+            return seen;
+        }
+    }
+}
+
 /// Starts `oxbpf ARGS`, waits for `ready` on its stderr, sends it SIGINT and returns its
 /// exit status, stderr and pid.
 fn interrupt_after(args: &[&str], ready: &str) -> (Option<i32>, String, u32) {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
     let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -558,17 +573,7 @@ fn interrupt_after(args: &[&str], ready: &str) -> (Option<i32>, String, u32) {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut l = String::new();
-        if err.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&l);
-        if l.contains(ready) {
-            break;
-        }
-    }
+    let seen = read_until(&mut err, ready);
     assert!(seen.contains(ready), "{seen}");
     let st = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -849,7 +854,7 @@ fn kernel_run_prints_the_command_tree_only_unless_all() {
 #[test]
 fn kernel_run_with_a_pid_prints_that_process_only() {
     require_kernel!();
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
     let hello_o = common::root().join("examples/hello.o");
     let mut noisy = noise("kp-noise", 4000);
     let mut target = Command::new(workload_named("kp-target"))
@@ -872,17 +877,7 @@ fn kernel_run_with_a_pid_prints_that_process_only() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut l = String::new();
-        if err.read_line(&mut l).unwrap() == 0 {
-            break;
-        }
-        seen.push_str(&l);
-        if l.contains("Tracing PID") {
-            break;
-        }
-    }
+    let seen = read_until(&mut err, "Tracing PID");
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     let mut out = String::new();

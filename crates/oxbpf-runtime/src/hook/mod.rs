@@ -315,7 +315,7 @@ impl<C: HookContext> Hook<C> {
         // Programs attached with `attach_registers_only` that run from their registers
         // alone (verified JIT code with no helper calls: `Executable::run_registers`) need
         // no run context. The context is built only when a program needs one: it is most
-        // of the cost of a run beyond the program (a `RunContext` is ~300 bytes), and one
+        // of the cost of a run beyond the program (a `RunContext` is 368 bytes), and one
         // serves every program of the fire.
         let fast = self.opts.budget.is_none();
         let args = [ctx as *mut C as u64, 0, 0, 0, 0];
