@@ -77,7 +77,8 @@ fn listing(spec: &str) -> Result<()> {
     };
     let w = workload(program).context("--listing")?;
     let prog = Program::decode(&w.code).with_context(|| format!("decoding `{program}`"))?;
-    let jit = JitProgram::compile(&prog, &oxbpf_vm::Helpers::new(), &opts)?;
+    // SAFETY: the code is only listed, never run.
+    let jit = unsafe { JitProgram::compile_verified(&prog, &oxbpf_vm::Helpers::new(), &opts) }?;
     print!(
         "{}",
         jit.listing(&prog, |_, _, insn| format_insn(insn, Syntax::Llvm))

@@ -334,7 +334,12 @@ impl ProgramRunner {
 
     /// The executable. For a verified program it trusts its context: run it through the
     /// runner, which checks the contract.
-    pub fn executable(&self) -> &Arc<dyn Executable> {
+    ///
+    /// # Safety
+    /// For a verified program ([`ProgramRunner::contract`] is `Some`), every run of the
+    /// returned executable must be given what the contract describes (the context the
+    /// program was verified for, granted as the verifier assumed); nothing is checked.
+    pub unsafe fn executable(&self) -> &Arc<dyn Executable> {
         &self.exe
     }
 

@@ -287,9 +287,12 @@ pub enum RunError {
 /// run-time memory checks), with budget checks only when `budget_checks`; the interpreter
 /// is the same as for [`prepare`].
 ///
-/// The caller vouches that the program was verified with a configuration that matches the
-/// runs it will get (see [`crate::verified`]).
-pub fn prepare_verified(
+/// # Safety
+/// The program was accepted by the verifier with a configuration that matches the runs
+/// it will get (see [`crate::verified`]), and every run of the result is given the memory
+/// the verifier assumed (wrap it in [`ProgramRunner::new_verified`] with the program's
+/// [`ContextContract`], which checks that on every entry through `Executable::run`).
+pub unsafe fn prepare_verified(
     engine: EngineKind,
     program: &Program,
     helpers: &Helpers,
@@ -302,9 +305,10 @@ pub fn prepare_verified(
                 budget_checks,
                 ..oxbpf_vm::jit::JitOptions::verified()
             };
-            Ok(Arc::new(oxbpf_vm::jit::JitProgram::compile(
-                program, helpers, &opts,
-            )?))
+            // SAFETY: this function's contract.
+            let jit =
+                unsafe { oxbpf_vm::jit::JitProgram::compile_verified(program, helpers, &opts) }?;
+            Ok(Arc::new(jit))
         }
         _ => prepare(engine, program, helpers),
     }
@@ -564,7 +568,11 @@ impl Runtime {
                 // Verified programs terminate: the JIT counts instructions only when the
                 // runtime asks for a budget.
                 let counts = self.engine != EngineKind::Jit || self.budget.is_some();
-                let exe = prepare_verified(self.engine, &resolved, &helpers, counts)
+                // SAFETY: `verify_program` accepted `p` with the configuration of this
+                // runtime (its maps, helpers and the context of its type); `resolved` is
+                // that program with the same maps resolved, and the runner below checks
+                // the verified context contract on every entry.
+                let exe = unsafe { prepare_verified(self.engine, &resolved, &helpers, counts) }
                     .map_err(engine_err)?;
                 ProgramRunner::new_verified(exe, env.clone(), v.contract.clone(), counts)
             }

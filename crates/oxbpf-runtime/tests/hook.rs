@@ -406,3 +406,77 @@ fn ebpf_programs_through_the_interpreter() {
     assert_eq!(res.failed, 2);
     assert_eq!(r.path_len, 10);
 }
+
+/// An executable whose two entries answer differently, to see which one a fire takes.
+struct TwoEntries;
+
+impl oxbpf_vm::Executable for TwoEntries {
+    fn run(&self, _: &mut oxbpf_vm::RunContext<'_>) -> Result<oxbpf_vm::RunOutcome, VmError> {
+        Ok(oxbpf_vm::RunOutcome {
+            r0: 1,
+            insns_executed: None,
+        })
+    }
+    fn engine(&self) -> oxbpf_vm::EngineKind {
+        oxbpf_vm::EngineKind::Interpreter
+    }
+    unsafe fn run_registers(&self, _: &[u64; 5]) -> Option<u64> {
+        Some(2)
+    }
+}
+
+/// `attach` always runs through `Executable::run`; only `attach_registers_only` takes the
+/// registers-only entry, and only for fires without a budget.
+#[test]
+fn only_registers_only_attachments_take_the_fast_path() {
+    let mut r = Req::default();
+    let hook: Hook<Req> = Hook::new("safe").unwrap();
+    hook.attach(Arc::new(TwoEntries));
+    assert_eq!(hook.fire(&mut r).value, 1);
+
+    let fast: Hook<Req> = Hook::new("fast").unwrap();
+    // SAFETY: `TwoEntries::run_registers` reads nothing through its arguments.
+    unsafe { fast.attach_registers_only(Arc::new(TwoEntries)) };
+    assert_eq!(fast.fire(&mut r).value, 2);
+
+    let budgeted: Hook<Req> = Hook::with_options(
+        "budgeted",
+        HookOptions {
+            budget: Some(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // SAFETY: as above.
+    unsafe { budgeted.attach_registers_only(Arc::new(TwoEntries)) };
+    assert_eq!(budgeted.fire(&mut r).value, 1);
+}
+
+/// Verified JIT code made for `Req` on the fast path: reads `path_len`, writes `verdict`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn verified_jit_code_runs_from_registers_when_attached_for_its_context() {
+    use oxbpf_vm::jit::{JitOptions, JitProgram};
+    let p = oxbpf_isa::assemble(
+        "r2 = *(u32 *)(r1 + 4)\nr2 += 1\n*(u32 *)(r1 + 32) = r2\nr0 = r2\nexit",
+    )
+    .unwrap();
+    assert_eq!(offset_of!(Req, path_len), 4);
+    assert_eq!(offset_of!(Req, verdict), 32);
+    // SAFETY: the program reads `Req::path_len` and writes `Req::verdict`, fields `Req`
+    // declares readable and writable; it runs only on the hook below, with `r1` = a `Req`.
+    let jit = unsafe {
+        JitProgram::compile_verified(&p, &oxbpf_vm::Helpers::new(), &JitOptions::verified())
+    }
+    .unwrap();
+    assert!(jit.runs_from_registers());
+    let hook: Hook<Req> = Hook::new("verified").unwrap();
+    // SAFETY: the code was made for `Req` (above).
+    unsafe { hook.attach_registers_only(Arc::new(jit)) };
+    let mut r = Req {
+        path_len: 6,
+        ..Default::default()
+    };
+    let res = hook.fire(&mut r);
+    assert_eq!((res.value, res.failed, r.verdict), (7, 0, 7));
+}

@@ -50,7 +50,8 @@ fn empty_run() {
         ("verified", JitOptions::verified()),
         ("checked+budget", JitOptions::checked()),
     ] {
-        let jit = JitProgram::compile(&prog, &Helpers::new(), &opts).unwrap();
+        // SAFETY: `r0 = 0; exit` touches no memory.
+        let jit = unsafe { JitProgram::compile_verified(&prog, &Helpers::new(), &opts) }.unwrap();
         let mut ctx = RunContext::new();
         let mut acc = 0u64;
         let ns = ns_per(20_000_000, || {
@@ -111,7 +112,11 @@ fn compile_speed() {
         let mut jit = None;
         for _ in 0..5 {
             let t = Instant::now();
-            let j = JitProgram::compile(&prog, &oxbpf_testgen::run::test_helpers(), &opts).unwrap();
+            // SAFETY: the code is only compiled and measured, never run.
+            let j = unsafe {
+                JitProgram::compile_verified(&prog, &oxbpf_testgen::run::test_helpers(), &opts)
+            }
+            .unwrap();
             s = s.min(t.elapsed().as_secs_f64());
             jit = Some(j);
         }
@@ -180,7 +185,13 @@ fn loops() {
         }
         let bytes = std::fs::read(&bin).unwrap();
         let prog = Program::decode(&bytes).unwrap();
-        let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::verified()).unwrap();
+        // SAFETY: the loops.c functions compute on their own stack frame alone and never
+        // read their context (the runs below give none); the kernel's verifier accepts
+        // them (the kernel rows).
+        let jit = unsafe {
+            JitProgram::compile_verified(&prog, &Helpers::new(), &JitOptions::verified())
+        }
+        .unwrap();
         let checked = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
         let mut ctx = RunContext::new();
         let r_jit = jit.run(&mut ctx).unwrap().r0;

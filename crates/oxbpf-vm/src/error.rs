@@ -56,4 +56,10 @@ pub enum LoadError {
     Unsupported { pc: usize, what: &'static str },
     #[error("JIT: {0}")]
     Jit(String),
+    /// [`crate::jit::JitProgram::compile`] was asked for verified mode (code without
+    /// run-time memory checks): that code trusts its inputs, so it is made only through
+    /// the `unsafe` [`crate::jit::JitProgram::compile_verified`], where the caller vouches
+    /// that a verifier accepted the program for the inputs its runs will get.
+    #[error("JIT: verified mode (no run-time memory checks) is only available through the unsafe `JitProgram::compile_verified`, for a program a verifier accepted; `JitProgram::compile` makes checked code")]
+    VerifiedModeNeedsUnsafe,
 }

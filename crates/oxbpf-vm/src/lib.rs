@@ -199,10 +199,17 @@ pub trait Executable: Send + Sync {
     /// such programs, verified, or checked when it only uses constant offsets of its stack
     /// frame). Returns `r0`, or `None` when the program
     /// needs a [`RunContext`] (then use [`Executable::run`]). Callers that asked for a
-    /// budget must use `run`. The memory the program reads through its registers must be
-    /// valid, as for `run` with the same memory granted.
+    /// budget must use `run`.
+    ///
+    /// # Safety
+    /// Nothing is checked: `args` must be arguments a run of this program may be given.
+    /// For verified code, `args[0]` (`r1`) points at a live context of the layout the
+    /// program was verified for, valid for every read and write the verifier allowed, and
+    /// the other registers hold what the verifier assumed of them (scalars for hooks).
+    /// Engines whose registers-only entry is safe for any input (checked code) implement
+    /// it all the same.
     #[inline]
-    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+    unsafe fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
         let _ = args;
         None
     }

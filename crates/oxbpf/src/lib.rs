@@ -71,7 +71,8 @@ pub const fn engine_name(engine: EngineKind) -> &'static str {
 
 /// Prepares a decoded program for `engine`, with `helpers` resolved at load time. The JIT
 /// compiles in checked mode with budget checks (the program is not known to be verified);
-/// use [`vm::jit::JitProgram::compile`] for other options.
+/// use [`vm::jit::JitProgram::compile`] for other options (verified mode only through the
+/// `unsafe` [`vm::jit::JitProgram::compile_verified`], for a program a verifier accepted).
 pub fn prepare(
     program: &Program,
     helpers: &Helpers,

@@ -190,7 +190,8 @@ fn x86_listing(prog: &Program, mode: &str) -> String {
         constant_blinding: false,
         cpu: CpuFeatures { bmi2: true },
     };
-    let jit = JitProgram::compile(prog, &helpers(), &opts).expect("compile");
+    // SAFETY: the code is only listed, never run.
+    let jit = unsafe { JitProgram::compile_verified(prog, &helpers(), &opts) }.expect("compile");
     let mut s = String::new();
     let first = (0..prog.len())
         .filter_map(|i| jit.insn_offset(i))
@@ -249,7 +250,10 @@ fn golden() {
                     constant_blinding: blind,
                     cpu: CpuFeatures { bmi2 },
                 };
-                let jit = JitProgram::compile(&prog, &h, &opts)
+                // SAFETY: golden programs run in verified mode stay within the memory
+                // their runs grant: the ones that fault (their expected result, the
+                // interpreter's) are marked `engines: checked` and skipped above.
+                let jit = unsafe { JitProgram::compile_verified(&prog, &h, &opts) }
                     .unwrap_or_else(|e| panic!("{name}: {opts:?}: {e}"));
                 engines.push((format!("jit {opts:?}"), Box::new(jit)));
             }

@@ -44,8 +44,11 @@ fn verified_jit_code_runs_from_registers_in_hooks() {
     use oxbpf_vm::jit::{JitOptions, JitProgram};
     let p = oxbpf_isa::assemble(FILTER).unwrap();
     let h = Helpers::new();
+    // SAFETY: FILTER reads `a` and `b` and writes `verdict` and `calls`, fields `Req`
+    // declares readable and writable; it runs below only with `r1` = a `Req` (directly
+    // and on `Hook<Req>`s).
     let verified: Arc<dyn Executable> =
-        Arc::new(JitProgram::compile(&p, &h, &JitOptions::verified()).unwrap());
+        Arc::new(unsafe { JitProgram::compile_verified(&p, &h, &JitOptions::verified()) }.unwrap());
     let checked: Arc<dyn Executable> =
         Arc::new(JitProgram::compile(&p, &h, &JitOptions::checked()).unwrap());
     let interp: Arc<dyn Executable> = Arc::new(Interpreter::new(&p, &h).unwrap());
@@ -55,10 +58,13 @@ fn verified_jit_code_runs_from_registers_in_hooks() {
         ..Default::default()
     };
     let args = [&mut req as *mut Req as u64, 0, 0, 0, 0];
-    assert_eq!(verified.run_registers(&args), Some(9));
-    assert_eq!((req.verdict, req.calls), (1, 1));
-    assert_eq!(checked.run_registers(&args), None);
-    assert_eq!(interp.run_registers(&args), None);
+    // SAFETY: `args[0]` points at `req`, a live `Req`, the context FILTER was made for.
+    unsafe {
+        assert_eq!(verified.run_registers(&args), Some(9));
+        assert_eq!((req.verdict, req.calls), (1, 1));
+        assert_eq!(checked.run_registers(&args), None);
+        assert_eq!(interp.run_registers(&args), None);
+    }
 
     // Fast and context-needing programs in one hook: same results, one context for the
     // slow ones.
@@ -70,9 +76,10 @@ fn verified_jit_code_runs_from_registers_in_hooks() {
         },
     )
     .unwrap();
-    hook.attach(verified.clone());
+    // SAFETY (both): the verified code was made for `Req` (above).
+    unsafe { hook.attach_registers_only(verified.clone()) };
     hook.attach(checked.clone());
-    hook.attach(verified.clone());
+    unsafe { hook.attach_registers_only(verified.clone()) };
     hook.attach(interp.clone());
     let mut req = Req {
         a: 3,
@@ -103,7 +110,8 @@ fn verified_jit_code_runs_from_registers_in_hooks() {
         },
     )
     .unwrap();
-    budgeted.attach(verified);
+    // SAFETY: as above.
+    unsafe { budgeted.attach_registers_only(verified) };
     budgeted.attach(checked);
     let r = budgeted.fire(&mut req);
     assert_eq!((r.ran, r.failed), (2, 1));
@@ -168,8 +176,13 @@ fn verified_bpf_filters_run_from_registers() {
         let mut b = Bpf::builder().engine(engine).c_source(src).unwrap();
         let p = b.hook_program::<Req>("filter").unwrap();
         assert_eq!((p.registers_only(), p.mode()), (fast, mode));
+        // `attach_hook` ties the program to the hook's type: the registers-only fast path
+        // when the code has it. `Hook::attach` runs it through `Executable::run` (the
+        // context contract checked first).
         let hook: Hook<Req> = Hook::new("req").unwrap();
-        hook.attach(p);
+        b.attach_hook(&hook, "filter").unwrap();
+        let safe: Hook<Req> = Hook::new("req").unwrap();
+        safe.attach(p);
         let mut req = Req {
             a: 8,
             b: 3,
@@ -178,8 +191,10 @@ fn verified_bpf_filters_run_from_registers() {
         for _ in 0..3 {
             let r = hook.fire(&mut req);
             assert_eq!((r.value, r.failed), (8, 0));
+            let r = safe.fire(&mut req);
+            assert_eq!((r.value, r.failed), (8, 0), "{:?}", r.first_error);
         }
-        assert_eq!((req.verdict, req.calls), (1, 3));
+        assert_eq!((req.verdict, req.calls), (1, 6));
     }
     // A filter reading a field the hook does not declare is refused.
     let bad = "int peek(__u64 *r) { return r[3]; }";
@@ -260,11 +275,25 @@ fn verified_code_checks_the_hook_context_it_is_given() {
         );
         assert_eq!(ro, [0u8; 24], "{name}");
     }
-    // The program calling a helper, attached to a hook of a smaller context, fails its
-    // runs instead of reading past the struct.
-    let p = b.hook_program::<Req>("slow").unwrap();
-    let hook: Hook<Small> = Hook::new("small").unwrap();
-    hook.attach(p);
-    let r = hook.fire(&mut Small { a: 1 });
-    assert_eq!((r.ran, r.failed), (1, 1));
+    // Both programs (the one calling a helper and the registers-only one), verified for
+    // `Req` and attached through the safe API to a hook of a smaller context, fail their
+    // runs (the contract check: a memory fault) instead of reading past the struct.
+    for name in ["slow", "fast"] {
+        let p = b.hook_program::<Req>(name).unwrap();
+        let hook: Hook<Small> = Hook::new("small").unwrap();
+        hook.attach(p);
+        let mut small = Small { a: 1 };
+        let r = hook.fire(&mut small);
+        assert_eq!((r.ran, r.failed), (1, 1), "{name}");
+        let e = r.first_error.unwrap().error;
+        assert!(
+            matches!(e, oxbpf::VmError::MemoryFault { .. }),
+            "{name}: {e}"
+        );
+        assert_eq!(small.a, 1);
+        // `attach_hook` verifies the program for the hook's own type: refused.
+        let e = b.attach_hook(&hook, name).unwrap_err();
+        assert!(e.is_rejection(), "{name}: {e}");
+        assert_eq!(hook.len(), 1);
+    }
 }

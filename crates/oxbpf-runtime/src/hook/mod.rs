@@ -18,6 +18,12 @@
 //! - A program that fails (memory fault, helper error, budget) is counted in the result
 //!   and, by default, does not contribute to the value ([`HookOptions::error_value`]
 //!   changes that, for fail-closed filters).
+//! - [`Hook::attach`] runs programs through [`Executable::run`] with the context's fields
+//!   granted as regions: a verified program's runner checks there that the context is the
+//!   one it was verified for. The registers-only fast path (one indirect call, no run
+//!   context: [`Executable::run_registers`]) checks nothing, so it is entered only for
+//!   programs attached with the `unsafe` [`Hook::attach_registers_only`], whose caller
+//!   vouches that the program's registers-only entry was made for context type `C`.
 
 pub mod context;
 mod raw;
@@ -123,6 +129,9 @@ pub struct FireResult {
 struct Attached {
     id: AttachId,
     exec: Arc<dyn Executable>,
+    /// Attached with [`Hook::attach_registers_only`]: fires without a budget may enter it
+    /// through [`Executable::run_registers`] with `r1` = the context.
+    registers_only: bool,
 }
 
 /// A hook point with context type `C`.
@@ -182,8 +191,28 @@ impl<C: HookContext> Hook<C> {
         self.opts
     }
 
-    /// Attaches a program after the ones already attached.
+    /// Attaches a program after the ones already attached. Every fire runs it through
+    /// [`Executable::run`] with the context's declared fields granted.
     pub fn attach(&self, exec: Arc<dyn Executable>) -> AttachId {
+        self.attach_impl(exec, false)
+    }
+
+    /// Attaches a program after the ones already attached; fires without a budget enter
+    /// it through [`Executable::run_registers`] (`r1` = the context, nothing checked, no
+    /// run context built) when it runs from its registers alone, else through
+    /// [`Executable::run`] as [`Hook::attach`].
+    ///
+    /// # Safety
+    /// `exec`'s registers-only entry must be made for context type `C`: every call
+    /// `exec.run_registers(&[ctx as *mut C as u64, 0, 0, 0, 0])` with a live, exclusively
+    /// borrowed `C` must keep [`Executable::run_registers`]'s contract (for verified code:
+    /// the program was verified for a context of `C`'s layout, reading only fields `C`
+    /// declares readable and writing only those it declares writable).
+    pub unsafe fn attach_registers_only(&self, exec: Arc<dyn Executable>) -> AttachId {
+        self.attach_impl(exec, true)
+    }
+
+    fn attach_impl(&self, exec: Arc<dyn Executable>, registers_only: bool) -> AttachId {
         let id = AttachId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.progs.rcu(|cur| {
             let mut v = Vec::with_capacity(cur.len() + 1);
@@ -191,6 +220,7 @@ impl<C: HookContext> Hook<C> {
             v.push(Attached {
                 id,
                 exec: exec.clone(),
+                registers_only,
             });
             v
         });
@@ -282,15 +312,24 @@ impl<C: HookContext> Hook<C> {
         if progs.is_empty() {
             return res;
         }
-        // Programs that run from their registers alone (verified JIT code with no helper
-        // calls: `Executable::run_registers`) need no run context. The context is built
-        // only when a program needs one: it is most of the cost of a run beyond the
-        // program (a `RunContext` is 368 bytes), and one serves every program of the fire.
+        // Programs attached with `attach_registers_only` that run from their registers
+        // alone (verified JIT code with no helper calls: `Executable::run_registers`) need
+        // no run context. The context is built only when a program needs one: it is most
+        // of the cost of a run beyond the program (a `RunContext` is 368 bytes), and one
+        // serves every program of the fire.
         let fast = self.opts.budget.is_none();
         let args = [ctx as *mut C as u64, 0, 0, 0, 0];
         let mut rc: Option<(RunContext<'_>, usize)> = None;
         for a in progs.iter() {
-            let outcome = match fast.then(|| a.exec.run_registers(&args)).flatten() {
+            let direct = if fast && a.registers_only {
+                // SAFETY: `a` was attached with `attach_registers_only`, whose caller
+                // vouched that its registers-only entry was made for `C`; `args[0]` is
+                // the address of `ctx`, a live `&mut C` for the whole call.
+                unsafe { a.exec.run_registers(&args) }
+            } else {
+                None
+            };
+            let outcome = match direct {
                 Some(r0) => Ok(oxbpf_vm::RunOutcome {
                     r0,
                     insns_executed: None,

@@ -6,8 +6,11 @@
 //!
 //! - [`JitProgram::compile`] turns a [`Program`] into machine code for one
 //!   [`JitOptions`]: [`JitMode::Checked`] bounds-checks every memory access against the
-//!   run's regions (for programs nobody verified), [`JitMode::Verified`] trusts a verifier
-//!   and emits plain loads and stores.
+//!   run's regions (for programs nobody verified). [`JitMode::Verified`] trusts a verifier
+//!   and emits plain loads and stores: such code is made only by the `unsafe`
+//!   [`JitProgram::compile_verified`] (`compile` refuses it with
+//!   [`LoadError::VerifiedModeNeedsUnsafe`]), whose caller vouches that a verifier
+//!   accepted the program for the memory every run of it will be given.
 //! - [`JitProgram`] implements [`Executable`]. A run of code that needs no run state (no
 //!   helpers, calls, memory checks, packet loads or failure) is one indirect call
 //!   ([`JitProgram::call1`] is the hook entry with `r1` only); other runs fill a state block
@@ -56,7 +59,8 @@ pub enum JitMode {
     /// is zero-filled, `r1`-`r5` survive helper calls, atomics are checked for alignment.
     #[default]
     Checked,
-    /// No run-time memory checks: for programs a verifier accepted.
+    /// No run-time memory checks: for programs a verifier accepted. Only
+    /// [`JitProgram::compile_verified`] (`unsafe`) compiles in this mode.
     Verified,
 }
 
@@ -118,7 +122,8 @@ impl JitOptions {
         JitOptions::default()
     }
 
-    /// Verified mode without budget checks: the fastest code, for verified programs.
+    /// Verified mode without budget checks: the fastest code, for verified programs (with
+    /// [`JitProgram::compile_verified`]).
     pub fn verified() -> JitOptions {
         JitOptions {
             mode: JitMode::Verified,
@@ -186,9 +191,42 @@ impl std::fmt::Debug for JitProgram {
 }
 
 impl JitProgram {
-    /// Compiles `prog`. Helper calls are bound to `helpers` now (an unknown id becomes a
-    /// run-time [`VmError::UnknownHelper`] at that call, as in the interpreter).
+    /// Compiles `prog` in checked mode. Helper calls are bound to `helpers` now (an
+    /// unknown id becomes a run-time [`VmError::UnknownHelper`] at that call, as in the
+    /// interpreter). `opts.mode` must be [`JitMode::Checked`]: verified mode is refused
+    /// with [`LoadError::VerifiedModeNeedsUnsafe`] (use [`JitProgram::compile_verified`]).
     pub fn compile(
+        prog: &Program,
+        helpers: &Helpers,
+        opts: &JitOptions,
+    ) -> Result<JitProgram, LoadError> {
+        if opts.mode != JitMode::Checked {
+            return Err(LoadError::VerifiedModeNeedsUnsafe);
+        }
+        Self::compile_any(prog, helpers, opts)
+    }
+
+    /// Compiles `prog` in any mode, [`JitMode::Verified`] included (code without run-time
+    /// memory checks: loads, stores and atomics go to whatever address the program
+    /// computes). In checked mode this is [`JitProgram::compile`].
+    ///
+    /// # Safety
+    /// With [`JitMode::Verified`]: the program was accepted by a verifier for the inputs
+    /// it will be given (context layout and access, packet, maps, helpers as bound in
+    /// `helpers`), and every run of the result, through [`Executable::run`],
+    /// [`Executable::run_registers`], [`JitProgram::call1`], callbacks and tail calls, must
+    /// be given the memory the verifier assumed (for example `r1` pointing at a live
+    /// context of the verified layout, readable and writable where the program reads and
+    /// writes it). Nothing is required in checked mode.
+    pub unsafe fn compile_verified(
+        prog: &Program,
+        helpers: &Helpers,
+        opts: &JitOptions,
+    ) -> Result<JitProgram, LoadError> {
+        Self::compile_any(prog, helpers, opts)
+    }
+
+    fn compile_any(
         prog: &Program,
         helpers: &Helpers,
         opts: &JitOptions,
@@ -330,10 +368,16 @@ impl JitProgram {
     /// code needs no run state ([`JitProgram::runs_from_registers`]) this is one indirect
     /// call (as [`Executable::run_registers`]); otherwise it is [`Executable::run`] with
     /// such a context.
+    ///
+    /// # Safety
+    /// As [`Executable::run_registers`]: `r1` must be an argument a run of this program may
+    /// be given (for verified code, a pointer to a live context of the layout it was
+    /// verified for, valid for its reads and writes). Checked code requires nothing.
     #[inline]
-    pub fn call1(&self, r1: u64) -> Result<u64, VmError> {
+    pub unsafe fn call1(&self, r1: u64) -> Result<u64, VmError> {
         match self.direct {
-            Some(d) => Ok(d.call1(r1)),
+            // SAFETY: the caller's contract, which is `Direct::call1`'s.
+            Some(d) => Ok(unsafe { d.call1(r1) }),
             None => self.call1_with_state(r1),
         }
     }
@@ -361,8 +405,12 @@ impl Executable for JitProgram {
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<RunOutcome, VmError> {
         if let (Some(d), None) = (self.direct, ctx.budget) {
             // No helpers, calls, checks or budget: a plain call.
+            // SAFETY: checked code touches only its own stack frame here; verified code
+            // exists only through `compile_verified`, whose caller vouched that every run
+            // (this one included) is given the memory the verifier assumed.
+            let r0 = unsafe { d.call(&ctx.args) };
             return Ok(RunOutcome {
-                r0: d.call(&ctx.args),
+                r0,
                 insns_executed: None,
             });
         }
@@ -374,8 +422,10 @@ impl Executable for JitProgram {
     }
 
     #[inline]
-    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
-        self.direct.map(|d| d.call(args))
+    unsafe fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        // SAFETY: the caller's contract (`args` are arguments a run of this program may be
+        // given), which is `Direct::call`'s.
+        self.direct.map(|d| unsafe { d.call(args) })
     }
 }
 

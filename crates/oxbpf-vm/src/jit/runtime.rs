@@ -634,12 +634,17 @@ impl Direct {
 
     /// Calls the code with `r1`..`r5` = `args`. No branch: all five registers are passed
     /// whether the program reads them or not (loads are cheaper than a dispatch).
+    ///
+    /// # Safety
+    /// `args` must be arguments a run of this code may be given: verified code reads and
+    /// writes through them without checks (for a hook, `r1` points at a live context of
+    /// the layout the program was verified for). Checked code requires nothing.
     #[inline(always)]
-    pub fn call(self, args: &[u64; 5]) -> u64 {
+    pub unsafe fn call(self, args: &[u64; 5]) -> u64 {
         // SAFETY: `new`'s contract: stateless code that never looks at its state (the
-        // sixth argument, left undefined here, is never read); it only touches memory a
-        // verifier proved safe or its own stack frame (checked mode without memory
-        // accesses).
+        // sixth argument, left undefined here, is never read); it only touches its own
+        // stack frame (checked mode without memory accesses) or memory a verifier proved
+        // safe for the arguments the caller vouches for (this fn's contract).
         unsafe {
             std::mem::transmute::<usize, Entry5>(self.addr)(
                 args[0], args[1], args[2], args[3], args[4],
@@ -648,8 +653,11 @@ impl Direct {
     }
 
     /// Calls the code with `r1` = `r1` and `r2`..`r5` = 0.
+    ///
+    /// # Safety
+    /// As [`Direct::call`].
     #[inline(always)]
-    pub fn call1(self, r1: u64) -> u64 {
+    pub unsafe fn call1(self, r1: u64) -> u64 {
         // SAFETY: as in `call`.
         unsafe { std::mem::transmute::<usize, Entry5>(self.addr)(r1, 0, 0, 0, 0) }
     }

@@ -113,6 +113,35 @@ fn conformance_helpers() -> Helpers {
     h
 }
 
+/// Compiles `prog` with `opts`, verified mode included.
+///
+/// Every test that runs verified code here runs programs that stay within the memory the
+/// run grants (the conformance cases all end with their expected result on the checked
+/// interpreter; the focused tests run verified code only on programs that the
+/// interpreter runs without a fault, and skip verified mode where the program faults):
+/// the inputs a verifier would have accepted them for.
+fn compile_any_mode(
+    prog: &Program,
+    helpers: &Helpers,
+    opts: &JitOptions,
+) -> Result<JitProgram, LoadError> {
+    // SAFETY: see above: the programs compiled in verified mode are only run on memory
+    // they stay within.
+    unsafe { JitProgram::compile_verified(prog, helpers, opts) }
+}
+
+#[test]
+fn compile_refuses_verified_mode() {
+    let prog = Program::from_insns(vec![mov64(Reg::R0, 1), Insn::Exit]).unwrap();
+    for opts in all_option_sets() {
+        let got = JitProgram::compile(&prog, &Helpers::new(), &opts);
+        match opts.mode {
+            JitMode::Checked => assert_eq!(got.unwrap().run(&mut RunContext::new()).unwrap().r0, 1),
+            JitMode::Verified => assert_eq!(got.unwrap_err(), LoadError::VerifiedModeNeedsUnsafe),
+        }
+    }
+}
+
 fn all_option_sets() -> Vec<JitOptions> {
     let mut v = Vec::new();
     for mode in [JitMode::Checked, JitMode::Verified] {
@@ -145,7 +174,7 @@ fn conformance_suite_every_option_set() {
     for opts in all_option_sets() {
         for c in &cases {
             let prog = Program::decode(&c.code).unwrap();
-            let jit = match JitProgram::compile(&prog, &helpers, &opts) {
+            let jit = match compile_any_mode(&prog, &helpers, &opts) {
                 Ok(j) => j,
                 Err(e) => {
                     failures.push(format!("{} {opts:?}: compile: {e}", c.name));
@@ -197,7 +226,7 @@ fn run_with(
     mem: &mut [u8],
 ) -> Result<RunOutcome, VmError> {
     let prog = Program::from_insns(insns).unwrap();
-    let jit = JitProgram::compile(&prog, helpers, opts).unwrap();
+    let jit = compile_any_mode(&prog, helpers, opts).unwrap();
     let mut ctx = RunContext::with_memory(mem);
     jit.run(&mut ctx)
 }
@@ -425,7 +454,7 @@ fn memory_faults_in_checked_mode() {
         Insn::Exit,
     ])
     .unwrap();
-    let jit = JitProgram::compile(&prog, &h, &opts).unwrap();
+    let jit = compile_any_mode(&prog, &h, &opts).unwrap();
     let mut ctx = RunContext::new();
     ctx.args[0] = data.as_ptr() as u64;
     ctx.allow(&data, RegionKind::ReadOnly);
@@ -516,7 +545,7 @@ fn cache_hits_and_misses_across_regions() {
         Insn::Exit,
     ])
     .unwrap();
-    let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
+    let jit = compile_any_mode(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
     let mut ctx = RunContext::new();
     ctx.args[0] = a.as_ptr() as u64;
     ctx.args[1] = b.as_ptr() as u64;
@@ -616,7 +645,7 @@ fn budget_reports_exact_pc_and_count() {
         Insn::Exit,
     ];
     let prog = Program::from_insns(p).unwrap();
-    let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
+    let jit = compile_any_mode(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
     let mut ctx = RunContext::new();
     // Runs without a budget use the body without counting.
     let o = jit.run(&mut ctx).unwrap();
@@ -644,7 +673,7 @@ fn budget_reports_exact_pc_and_count() {
         );
     }
     // Without budget checks a budget is refused.
-    let fast = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::verified()).unwrap();
+    let fast = compile_any_mode(&prog, &Helpers::new(), &JitOptions::verified()).unwrap();
     ctx.budget = Some(5);
     assert!(matches!(
         fast.run(&mut ctx),
@@ -818,7 +847,7 @@ fn packet_loads() {
     ])
     .unwrap();
     for o in all_option_sets() {
-        let jit = JitProgram::compile(&prog, &Helpers::new(), &o).unwrap();
+        let jit = compile_any_mode(&prog, &Helpers::new(), &o).unwrap();
         let mut ctx = RunContext::new();
         ctx.allow(&pkt, RegionKind::Packet);
         assert_eq!(jit.run(&mut ctx).unwrap().r0, 0x3456_u64 << 32 | 0x3456789a);
@@ -834,7 +863,7 @@ fn regions_are_restored_after_helper_runs() {
     let mut h = Helpers::new();
     h.register(1, "n", |ctx, _| Ok(ctx.regions().len() as u64));
     let prog = Program::from_insns(vec![Insn::Call(CallTarget::Helper(1)), Insn::Exit]).unwrap();
-    let jit = JitProgram::compile(&prog, &h, &JitOptions::checked()).unwrap();
+    let jit = compile_any_mode(&prog, &h, &JitOptions::checked()).unwrap();
     let mut mem = [0u8; 4];
     let mut ctx = RunContext::with_memory(&mut mem);
     assert_eq!(jit.run(&mut ctx).unwrap().r0, 1);
@@ -844,7 +873,7 @@ fn regions_are_restored_after_helper_runs() {
 #[test]
 fn empty_program_code_is_tiny() {
     let prog = Program::from_insns(vec![mov64(Reg::R0, 7), Insn::Exit]).unwrap();
-    let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::verified()).unwrap();
+    let jit = compile_any_mode(&prog, &Helpers::new(), &JitOptions::verified()).unwrap();
     assert_eq!(jit.run(&mut RunContext::new()).unwrap().r0, 7);
     #[cfg(feature = "disasm")]
     {
@@ -856,7 +885,7 @@ fn empty_program_code_is_tiny() {
 #[test]
 fn code_buffer_is_not_writable() {
     let prog = Program::from_insns(vec![mov64(Reg::R0, 7), Insn::Exit]).unwrap();
-    let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::default()).unwrap();
+    let jit = compile_any_mode(&prog, &Helpers::new(), &JitOptions::default()).unwrap();
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     for line in maps.lines() {
         let mut it = line.split_whitespace();
@@ -886,7 +915,7 @@ fn constant_blinding_hides_immediates() {
         constant_blinding: true,
         ..JitOptions::verified()
     };
-    let jit = JitProgram::compile(&prog, &Helpers::new(), &o).unwrap();
+    let jit = compile_any_mode(&prog, &Helpers::new(), &o).unwrap();
     let code = jit.code();
     for pat in [0x1234_5678u32.to_le_bytes(), 0x0bad_cafeu32.to_le_bytes()] {
         assert!(!code.windows(4).any(|w| w == pat), "immediate visible");
@@ -908,7 +937,7 @@ fn env_reaches_helpers() {
         Ok(*n)
     });
     let prog = Program::from_insns(vec![Insn::Call(CallTarget::Helper(1)), Insn::Exit]).unwrap();
-    let jit = JitProgram::compile(&prog, &h, &JitOptions::default()).unwrap();
+    let jit = compile_any_mode(&prog, &h, &JitOptions::default()).unwrap();
     let mut n = 41u64;
     let mut ctx = RunContext::new().with_env(&mut n);
     assert_eq!(jit.run(&mut ctx).unwrap().r0, 42);
@@ -922,7 +951,7 @@ fn live_stack_semantics() {
     use oxbpf_isa::asm::assemble;
     let run = |src: &str| {
         let prog = assemble(src).unwrap();
-        let jit = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
+        let jit = compile_any_mode(&prog, &Helpers::new(), &JitOptions::checked()).unwrap();
         jit.run(&mut RunContext::new())
     };
     // A callee writes through a pointer into its caller's frame; the caller sees it.
@@ -967,7 +996,7 @@ fn helpers_see_the_live_stack_only_during_the_call() {
     )
     .unwrap();
     for o in all_option_sets() {
-        let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+        let jit = compile_any_mode(&prog, &h, &o).unwrap();
         let mut ctx = RunContext::new();
         assert_eq!(jit.run(&mut ctx).unwrap().r0, 1024, "{o:?}");
         assert!(ctx.regions().is_empty());
@@ -998,7 +1027,7 @@ fn code_addresses_and_callx() {
     .unwrap();
     let _ = assemble;
     for o in all_option_sets() {
-        let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+        let jit = compile_any_mode(&prog, &h, &o).unwrap();
         assert_eq!(jit.run(&mut RunContext::new()).unwrap().r0, 109, "{o:?}");
     }
     let p2 = Program::from_insns(vec![
@@ -1010,7 +1039,7 @@ fn code_addresses_and_callx() {
         Insn::Exit,
     ])
     .unwrap();
-    let jit = JitProgram::compile(&p2, &h, &JitOptions::default()).unwrap();
+    let jit = compile_any_mode(&p2, &h, &JitOptions::default()).unwrap();
     assert_eq!(
         jit.run(&mut RunContext::new()).unwrap().r0,
         CODE_ADDR_BASE + 3
@@ -1142,7 +1171,7 @@ fn grouped_checks_fault_exactly_like_separate_checks() {
                 }
                 match e {
                     None => interp.run(&mut ctx),
-                    Some(o) => JitProgram::compile(&prog, &h, &o).unwrap().run(&mut ctx),
+                    Some(o) => compile_any_mode(&prog, &h, &o).unwrap().run(&mut ctx),
                 }
                 .map(|o| o.r0)
                 .map_err(|e| match e {
@@ -1271,7 +1300,7 @@ fn folded_addresses_match_the_interpreter() {
             };
             for o in all_option_sets() {
                 let mut mem: Vec<u8> = (0..32u8).collect();
-                let jit = JitProgram::compile(&prog, &h, &o).unwrap();
+                let jit = compile_any_mode(&prog, &h, &o).unwrap();
                 let got = {
                     let mut ctx = RunContext::with_memory(&mut mem);
                     if o.mode == JitMode::Verified && want.is_err() {
@@ -1343,7 +1372,7 @@ fn helper_region_changes_end_with_the_run() {
             .chain(
                 all_option_sets()
                     .into_iter()
-                    .map(|o| Box::new(JitProgram::compile(&prog, &h, &o).unwrap()) as _),
+                    .map(|o| Box::new(compile_any_mode(&prog, &h, &o).unwrap()) as _),
             )
             .collect();
     for e in engines {

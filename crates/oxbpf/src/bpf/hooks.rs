@@ -6,21 +6,24 @@
 //! verified code behind the context contract of the hook type it was verified for
 //! (oxbpf-runtime's `ContextContract`): every run through [`Executable::run`] first checks
 //! that `r1` points at a granted context of that size, writable where the program writes.
-//! A verified program that calls no helper needs no run context at all: the hook runs it
+//! A verified program that calls no helper needs no run context at all: a hook can run it
 //! straight from its registers ([`Executable::run_registers`], a few nanoseconds per fire
-//! instead of ~30; docs/BENCHMARKS.md). That entry cannot check anything: the hook it is
-//! attached to must be a `Hook<C>` of the context type it was made for.
+//! instead of ~30; docs/BENCHMARKS.md). That entry cannot check anything, so a hook takes
+//! it only for programs attached with the `unsafe` `Hook::attach_registers_only`:
+//! [`Bpf::attach_hook`] does that for a `Hook<C>` and the program verified for that same
+//! `C`. A [`HookProgram`] attached with the safe `Hook::attach` runs through
+//! [`Executable::run`], which checks the contract first.
 
 use super::error::BpfError;
 use super::{BackendImpl, Bpf};
 use oxbpf_runtime::env::{ProgramEnv, ProgramRunner};
-use oxbpf_runtime::hook::{Access, ContextLayout, HookContext};
+use oxbpf_runtime::hook::{Access, AttachId, ContextLayout, Hook, HookContext};
 use oxbpf_verifier::helpers::class;
 use oxbpf_verifier::{ContextDescriptor, ContextField, HookSpec, Narrow};
 use oxbpf_vm::{EngineKind, Executable, RunContext, RunOutcome, VmError};
 use std::sync::Arc;
 
-/// A loaded userspace program as an [`Executable`] for [`Hook::attach`](oxbpf_runtime::hook::Hook::attach).
+/// A loaded userspace program as an [`Executable`] for [`Hook::attach`].
 pub struct HookProgram {
     /// The checked runner, or the verified code's.
     runner: Arc<ProgramRunner>,
@@ -64,10 +67,15 @@ impl Executable for HookProgram {
             if ctx.budget.is_none() {
                 // The verified code trusts its context: the run must grant it as the
                 // contract says before the code runs from its registers.
-                if let Some(c) = self.runner.contract() {
-                    c.check(ctx)?;
-                }
-                if let Some(r0) = f.run_registers(&ctx.args) {
+                // `fast` is set only for verified code, whose runner has a contract.
+                let Some(c) = self.runner.contract() else {
+                    return self.runner.run(ctx);
+                };
+                c.check(ctx)?;
+                // SAFETY: the code was verified for the context `c` describes, and the
+                // check just made sure that `r1` points at a context of that size granted
+                // to this run, writable where the program writes: what a run may be given.
+                if let Some(r0) = unsafe { f.run_registers(&ctx.args) } {
                     return Ok(RunOutcome {
                         r0,
                         insns_executed: None,
@@ -85,20 +93,24 @@ impl Executable for HookProgram {
     }
 
     #[inline]
-    fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
-        self.fast.as_ref()?.run_registers(args)
+    unsafe fn run_registers(&self, args: &[u64; 5]) -> Option<u64> {
+        // SAFETY: the caller's contract (arguments a run of this program may be given) is
+        // the one the verified code's entry needs.
+        unsafe { self.fast.as_ref()?.run_registers(args) }
     }
 }
 
 impl Bpf {
-    /// Program `name` as an [`Executable`] for a [`Hook`](oxbpf_runtime::hook::Hook) with
+    /// Program `name` as an [`Executable`] for a [`Hook`] with
     /// context `C` (userspace backend). Its maps, trace output and ring buffers are this
     /// `Bpf`'s. Unless the `Bpf` is unverified, the program is verified against `C`'s
     /// declared fields (read-only or writable, as the hook grants them); on the JIT (the
     /// default engine on x86-64) it then runs as verified code, and without helper calls
     /// from its registers alone. Runs through [`Executable::run`] check that the context
-    /// they grant is a `C` (its size, its writable fields) before verified code runs; the
-    /// registers-only entry trusts its caller, so attach the program to a `Hook<C>` only.
+    /// they grant is a `C` (its size, its writable fields) before verified code runs, so
+    /// `Hook::attach` of the result to any hook is safe; the registers-only entry
+    /// (`unsafe`) trusts its caller: [`Bpf::attach_hook`] attaches it to a `Hook<C>` with
+    /// that fast path.
     pub fn hook_program<C: HookContext>(
         &mut self,
         name: &str,
@@ -131,6 +143,29 @@ impl Bpf {
                 verified: false,
             },
         }))
+    }
+}
+
+impl Bpf {
+    /// Attaches program `name` to `hook`, verified for `C` as [`Bpf::hook_program`] does;
+    /// when its verified code runs from its registers alone, the hook runs it that way
+    /// (`Hook::attach_registers_only`: no run context, no check, a few nanoseconds per
+    /// fire). Detach with `hook.detach(id)`.
+    pub fn attach_hook<C: HookContext>(
+        &mut self,
+        hook: &Hook<C>,
+        name: &str,
+    ) -> Result<AttachId, BpfError> {
+        let p = self.hook_program::<C>(name)?;
+        Ok(if p.registers_only() {
+            // SAFETY: `hook_program::<C>` verified the program against `hook_spec::<C>()`
+            // (`C`'s size and fields, readable or writable as `Hook<C>` grants them), and
+            // its registers-only entry is that verified code: every fire of a `Hook<C>`
+            // gives it `r1` = a live `C`, with `r2`..`r5` = 0.
+            unsafe { hook.attach_registers_only(p) }
+        } else {
+            hook.attach(p)
+        })
     }
 }
 

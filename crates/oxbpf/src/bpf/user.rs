@@ -131,7 +131,15 @@ impl UserBackend {
     }
 
     /// The verified JIT code of `program` (compiled once).
-    fn verified_code(&mut self, program: &str) -> Result<Option<Arc<VerifiedCode>>, BpfError> {
+    ///
+    /// # Safety
+    /// As [`verify::compile_verified`]: the verifier accepted `program` (a verdict with a
+    /// contract), and the code is run only behind the contract of a verdict the verifier
+    /// gave it (its runners) or on the hook type it was verified for.
+    unsafe fn verified_code(
+        &mut self,
+        program: &str,
+    ) -> Result<Option<Arc<VerifiedCode>>, BpfError> {
         if !self.verified_mode {
             return Ok(None);
         }
@@ -141,20 +149,28 @@ impl UserBackend {
         let Some(p) = self.loaded.program(program) else {
             return Ok(None);
         };
-        let c = Arc::new(verify::compile_verified(p, &self.src_name)?);
+        // SAFETY: this function's contract.
+        let c = Arc::new(unsafe { verify::compile_verified(p, &self.src_name) }?);
         self.code.insert(program.to_string(), c.clone());
         Ok(Some(c))
     }
 
     /// The runner of `program`'s verified code for runs that keep `contract` (what it
     /// was verified as: `key`), when it runs as verified code (JIT, no budget).
-    fn verified_runner(
+    ///
+    /// # Safety
+    /// `contract` is the contract of the verifier's verdict accepting `program` as `key`;
+    /// the returned code's registers-only entry is given only contexts of that verdict.
+    unsafe fn verified_runner(
         &mut self,
         program: &str,
         key: String,
         contract: &ContextContract,
     ) -> Result<Option<VerifiedRun>, BpfError> {
-        let Some(code) = self.verified_code(program)? else {
+        // SAFETY: the verifier accepted `program` (this function's contract); the code is
+        // run behind `contract` by the runner made below, or from its registers by
+        // callers that keep the verdict's context (this function's contract).
+        let Some(code) = (unsafe { self.verified_code(program) })? else {
             return Ok(None);
         };
         let key = (program.to_string(), key);
@@ -185,7 +201,10 @@ impl UserBackend {
         let Some(contract) = self.verdict(src, p, &what)? else {
             return Ok(None);
         };
-        self.verified_runner(&p.name, what.key(), &contract)
+        // SAFETY: `contract` is the verdict the verifier just gave `p` for the hook `spec`
+        // describes; the caller (`Bpf::hook_program`) gives the code's registers-only
+        // entry only contexts of that hook's type (`HookProgram`).
+        unsafe { self.verified_runner(&p.name, what.key(), &contract) }
     }
 
     pub fn trace(&self) -> &Arc<TraceBuffer> {
@@ -250,8 +269,9 @@ impl UserBackend {
                     };
                 match self.verdict(src, p, &what) {
                     Ok(Some(contract)) => {
-                        verified = self
-                            .verified_runner(&p.name, what.key(), &contract)?
+                        // SAFETY: `contract` is the verdict the verifier just gave `p` as
+                        // `what`; only the runner (which checks it) is kept.
+                        verified = unsafe { self.verified_runner(&p.name, what.key(), &contract) }?
                             .map(|(r, _)| r)
                     }
                     Ok(None) => {}

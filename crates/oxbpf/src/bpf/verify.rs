@@ -226,8 +226,17 @@ impl VerifiedCode {
 }
 
 /// Compiles `p` for the JIT's verified mode.
+///
+/// # Safety
+/// oxbpf's verifier accepted `p` (a verdict of [`check`] with a contract), and every run
+/// of the code is given what such a verdict assumed: through a runner holding the
+/// verdict's [`ContextContract`] ([`VerifiedCode::runner`]), or from its registers with
+/// `r1` pointing at a context of the hook type it was verified for.
 #[cfg(target_arch = "x86_64")]
-pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCode, BpfError> {
+pub unsafe fn compile_verified(
+    p: &LoadedProgram,
+    src_name: &str,
+) -> Result<VerifiedCode, BpfError> {
     use oxbpf_vm::jit::{JitOptions, JitProgram};
     let helpers = oxbpf_runtime::helpers::helpers_for(
         p.prog_type(),
@@ -241,15 +250,16 @@ pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCod
             source: e,
         }),
     })?;
-    let jit = JitProgram::compile(p.insns(), &helpers, &JitOptions::verified()).map_err(|e| {
-        BpfError::Load {
-            source_name: src_name.to_string(),
-            error: Box::new(oxbpf_runtime::loader::LoadError::Engine {
-                program: p.name().to_string(),
-                engine: oxbpf_vm::EngineKind::Jit,
-                source: e,
-            }),
-        }
+    // SAFETY: this function's contract: the verifier accepted the program, and its runs
+    // keep what the verifier assumed.
+    let jit = unsafe { JitProgram::compile_verified(p.insns(), &helpers, &JitOptions::verified()) };
+    let jit = jit.map_err(|e| BpfError::Load {
+        source_name: src_name.to_string(),
+        error: Box::new(oxbpf_runtime::loader::LoadError::Engine {
+            program: p.name().to_string(),
+            engine: oxbpf_vm::EngineKind::Jit,
+            source: e,
+        }),
     })?;
     let registers_only = jit.runs_from_registers();
     Ok(VerifiedCode {
@@ -259,8 +269,14 @@ pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCod
 }
 
 /// Without a JIT there is no verified mode: programs keep their checked engine.
+///
+/// # Safety
+/// None needed (it compiles nothing); `unsafe` as the x86-64 version.
 #[cfg(not(target_arch = "x86_64"))]
-pub fn compile_verified(p: &LoadedProgram, src_name: &str) -> Result<VerifiedCode, BpfError> {
+pub unsafe fn compile_verified(
+    p: &LoadedProgram,
+    src_name: &str,
+) -> Result<VerifiedCode, BpfError> {
     let _ = (p, src_name);
     Err(BpfError::Unsupported {
         what: "the JIT's verified mode (x86-64 only)".into(),

@@ -103,8 +103,10 @@ fn jit_listing(a: &Args, program: &oxbpf::Program, mode: JitModeArg) -> Result<S
         JitModeArg::Checked => JitOptions::checked(),
         JitModeArg::Verified => JitOptions::verified(),
     };
-    let jit = JitProgram::compile(program, &oxbpf::conformance_helpers(), &opts)
-        .map_err(|e| Failure::program(anyhow!("{}: {e}", a.file.display())))?;
+    // SAFETY: the code is only listed, never run: no run is given any memory.
+    let jit =
+        unsafe { JitProgram::compile_verified(program, &oxbpf::conformance_helpers(), &opts) }
+            .map_err(|e| Failure::program(anyhow!("{}: {e}", a.file.display())))?;
     let syntax: Syntax = a.syntax.into();
     let mut out = format!(
         "; {} eBPF instructions -> {} bytes of x86-64 ({} mode{})\n",

@@ -260,7 +260,10 @@ pub fn run(a: Args) -> CmdResult {
     let budget = budget_for(a.budget, a.verify);
     let exe: Box<dyn Executable> = if a.verify {
         verify_plain(&a, &program, mem.len())?;
-        prepare_verified(&program, &helpers, a.engine, budget.is_some())
+        // SAFETY: `verify_plain` just accepted the program for plain memory of
+        // `mem.len()` bytes, with these helpers; every run below gives it `mem` (that many
+        // bytes, read-write) as its memory and `r1`.
+        unsafe { prepare_verified(&program, &helpers, a.engine, budget.is_some()) }
             .map_err(|e| Failure::program(anyhow!("{}: {e}", a.file.display())))?
     } else {
         oxbpf::prepare(&program, &helpers, a.engine)
@@ -353,7 +356,11 @@ fn verify_plain(a: &Args, program: &Program, len: usize) -> Result<(), Failure> 
 
 /// The verified counterpart of [`oxbpf::prepare`]: the JIT without run-time checks (with
 /// budget checks only when a budget is asked for).
-fn prepare_verified(
+///
+/// # Safety
+/// The verifier accepted `program` for the memory and helpers every run of the result
+/// will be given.
+unsafe fn prepare_verified(
     program: &Program,
     helpers: &oxbpf::Helpers,
     engine: EngineKind,
@@ -366,9 +373,10 @@ fn prepare_verified(
                 budget_checks,
                 ..oxbpf::vm::jit::JitOptions::verified()
             };
-            Ok(Box::new(oxbpf::vm::jit::JitProgram::compile(
-                program, helpers, &opts,
-            )?))
+            // SAFETY: this function's contract.
+            let jit =
+                unsafe { oxbpf::vm::jit::JitProgram::compile_verified(program, helpers, &opts) }?;
+            Ok(Box::new(jit))
         }
         _ => oxbpf::prepare(program, helpers, engine),
     }
