@@ -485,39 +485,25 @@ enum Flow {
     Branch,
 }
 
-/// How an instruction changes the stack-pointer guess (see [`stack_pointers`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SpStep {
-    /// Clears the written register (`wr`), if any.
-    Write,
-    /// 64-bit `add`/`sub` of an immediate: unchanged.
-    Keep,
-    /// 64-bit `mov dst, src` (register).
-    Mov,
-    /// 64-bit `add dst, src` (register).
-    AddReg,
-    /// Calls: `r0`-`r5` no longer point into the stack.
-    Call,
-}
-
 /// What the dataflow passes need of one instruction, computed once (one pass matching
-/// on [`Insn`] instead of one per analysis): 12 bytes per instruction.
+/// on [`Insn`] instead of one per analysis): 16 bytes per instruction.
 #[derive(Clone, Copy)]
 struct Fact {
     /// [`uses`] in the outermost frame (an `exit` in a callee reads `r0`-`r5`).
     uses: u16,
     /// [`defs`].
     defs: u16,
+    /// The stack-pointer guess after the instruction is `(s & !sp_clear) | sp_dst` when
+    /// `s & sp_src != 0`, else `s & !sp_clear` (branch-free: the mix of instructions is
+    /// unpredictable).
+    sp_clear: u16,
+    sp_src: u16,
+    sp_dst: u16,
     flow: Flow,
-    sp: SpStep,
-    /// Written register number (`NO_REG` when none) and source register of `Mov`/`AddReg`.
-    wr: u8,
-    src: u8,
     /// Branch target (`NO_TARGET` when none or not a jump).
     target: u32,
 }
 
-const NO_REG: u8 = 0xff;
 const NO_TARGET: u32 = u32::MAX;
 
 impl Fact {
@@ -530,28 +516,29 @@ impl Fact {
             }
             _ => (Flow::Next, NO_TARGET),
         };
-        let wr = insn.written_reg().map_or(NO_REG, |r| r.num());
-        let (sp, src) = match *insn {
+        let wr = insn.written_reg().map_or(0, |r| 1u16 << r.num());
+        // (clear, src, dst) of `sp_*`.
+        let (sp_clear, sp_src, sp_dst) = match *insn {
             Insn::Alu {
                 width: Width::W64,
                 op: AluOp::Mov,
                 src: Operand::Reg(r),
                 ..
-            } => (SpStep::Mov, r.num()),
+            } => (wr, 1 << r.num(), wr),
             Insn::Alu {
                 width: Width::W64,
                 op: AluOp::Add | AluOp::Sub,
                 src: Operand::Imm(_),
                 ..
-            } => (SpStep::Keep, 0),
+            } => (0, 0, 0),
             Insn::Alu {
                 width: Width::W64,
                 op: AluOp::Add,
                 src: Operand::Reg(r),
                 ..
-            } => (SpStep::AddReg, r.num()),
-            Insn::Call(_) | Insn::CallX { .. } => (SpStep::Call, 0),
-            _ => (SpStep::Write, 0),
+            } => (0, 1 << r.num(), wr),
+            Insn::Call(_) | Insn::CallX { .. } => (0b11_1111, 0, 0),
+            _ => (wr, 0, 0),
         };
         let uses = match insn {
             Insn::Call(CallTarget::Local(_)) | Insn::CallX { .. } => 0x3ff,
@@ -561,16 +548,15 @@ impl Fact {
         };
         let defs = match insn {
             Insn::Call(_) | Insn::CallX { .. } => 1,
-            _ if wr != NO_REG => (1u16 << wr) & 0x3ff,
-            _ => 0,
+            _ => wr & 0x3ff,
         };
         Fact {
             uses,
             defs,
+            sp_clear,
+            sp_src,
+            sp_dst,
             flow,
-            sp,
-            wr,
-            src,
             target,
         }
     }
@@ -745,28 +731,27 @@ fn liveness(facts: &[Fact], ctx: &[u8], leader: &[bool]) -> Vec<u16> {
 fn stack_pointers(facts: &[Fact]) -> Vec<u16> {
     let n = facts.len();
     let fp = 1u16 << 10;
-    let mut inn = vec![fp; n];
-    let transfer = |f: &Fact, s: u16| -> u16 {
-        let bit = |r: u8| 1u16 << r;
-        match f.sp {
-            SpStep::Mov => (s & !bit(f.wr)) | if s & bit(f.src) != 0 { bit(f.wr) } else { 0 },
-            SpStep::Keep => s,
-            SpStep::AddReg => s | if s & bit(f.src) != 0 { bit(f.wr) } else { 0 },
-            SpStep::Call => s & !0b11_1111,
-            SpStep::Write if f.wr != NO_REG => s & !bit(f.wr),
-            SpStep::Write => s,
-        }
-    };
+    // One extra entry absorbs the edges that go nowhere (branch-free updates).
+    let mut inn = vec![fp; n + 1];
     // Two forward sweeps: a guess, so no fixpoint is needed (the second carries what
     // loops bring back to their heads).
     for _ in 0..2 {
         for (i, f) in facts.iter().enumerate() {
-            let out = transfer(f, inn[i]) | fp;
-            for j in f.succ(i, n).into_iter().flatten() {
-                inn[j] |= out;
-            }
+            let s = inn[i];
+            let copied = 0u16.wrapping_sub((s & f.sp_src != 0) as u16) & f.sp_dst;
+            let out = (s & !f.sp_clear) | copied | fp;
+            let falls = matches!(f.flow, Flow::Next | Flow::Branch);
+            let next = if falls { i + 1 } else { n };
+            let target = if f.target == NO_TARGET {
+                n
+            } else {
+                f.target as usize
+            };
+            inn[next] |= out;
+            inn[target] |= out;
         }
     }
+    inn.truncate(n);
     inn
 }
 
