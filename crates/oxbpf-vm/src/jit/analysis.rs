@@ -147,15 +147,16 @@ impl Analysis {
         };
         for (i, insn) in insns.iter().enumerate() {
             let r = reads(insn);
+            let written = insn.written_reg();
             let branch = if insn.branch_offset().is_some() {
                 prog.branch_target(i)
             } else {
                 None
             };
-            facts.push(Fact::new(insn, r, branch));
+            facts.push(Fact::new(insn, r, written, branch));
             frame.add(insn, r);
             regs_used |= r;
-            if let Some(w) = insn.written_reg() {
+            if let Some(w) = written {
                 regs_used |= 1 << w.num();
             }
             uses_r10 |= r & (1 << 10) != 0;
@@ -507,7 +508,10 @@ struct Fact {
 const NO_TARGET: u32 = u32::MAX;
 
 impl Fact {
-    fn new(insn: &Insn, reads: u16, target: Option<usize>) -> Fact {
+    /// `reads`, `written` and `target` are [`reads`], [`Insn::written_reg`] and the branch
+    /// target of `insn`.
+    #[inline]
+    fn new(insn: &Insn, reads: u16, written: Option<Reg>, target: Option<usize>) -> Fact {
         let (flow, target) = match insn {
             Insn::Exit => (Flow::Exit, NO_TARGET),
             Insn::Ja { .. } => (Flow::Goto, target.map_or(NO_TARGET, |t| t as u32)),
@@ -516,7 +520,7 @@ impl Fact {
             }
             _ => (Flow::Next, NO_TARGET),
         };
-        let wr = insn.written_reg().map_or(0, |r| 1u16 << r.num());
+        let wr = written.map_or(0, |r| 1u16 << r.num());
         // (clear, src, dst) of `sp_*`.
         let (sp_clear, sp_src, sp_dst) = match *insn {
             Insn::Alu {
