@@ -140,10 +140,23 @@ impl Analysis {
         if n > 0 {
             leader[0] = true;
         }
+        let mut facts = Vec::with_capacity(n);
+        let mut frame = FrameBytes {
+            lowest: 0,
+            whole: false,
+        };
         for (i, insn) in insns.iter().enumerate() {
             let r = reads(insn);
+            let written = insn.written_reg();
+            let branch = if insn.branch_offset().is_some() {
+                prog.branch_target(i)
+            } else {
+                None
+            };
+            facts.push(Fact::new(insn, r, written, branch));
+            frame.add(insn, r);
             regs_used |= r;
-            if let Some(w) = insn.written_reg() {
+            if let Some(w) = written {
                 regs_used |= 1 << w.num();
             }
             uses_r10 |= r & (1 << 10) != 0;
@@ -192,20 +205,18 @@ impl Analysis {
             if ends && i + 1 < n {
                 leader[i + 1] = true;
             }
-            if insn.branch_offset().is_some() {
-                if let Some(t) = prog.branch_target(i) {
-                    match insn {
-                        Insn::Call(CallTarget::Local(_)) => call_targets.push(t),
-                        Insn::LoadImm64 {
-                            value: LoadImm64::CodeAddr(_),
-                            ..
-                        } => code_addr_targets.push(t),
-                        _ => {
-                            target[t] = true;
-                            leader[t] = true;
-                            if t <= i {
-                                loop_head[t] = true;
-                            }
+            if let Some(t) = branch {
+                match insn {
+                    Insn::Call(CallTarget::Local(_)) => call_targets.push(t),
+                    Insn::LoadImm64 {
+                        value: LoadImm64::CodeAddr(_),
+                        ..
+                    } => code_addr_targets.push(t),
+                    _ => {
+                        target[t] = true;
+                        leader[t] = true;
+                        if t <= i {
+                            loop_head[t] = true;
                         }
                     }
                 }
@@ -275,9 +286,9 @@ impl Analysis {
         } else {
             frames
         };
-        let live_out = liveness(prog, &ctx, &leader);
-        let frame_bytes = frame_bytes(prog);
-        let stack_ptr = stack_pointers(prog);
+        let live_out = liveness(&facts, &ctx, &leader);
+        let frame_bytes = frame.bytes();
+        let stack_ptr = stack_pointers(&facts);
         let live_at_entry = insns.first().map_or(0, |i| {
             (live_out[0] & !defs(i)) | uses(i, ctx.first().copied().unwrap_or(IN_MAIN))
         });
@@ -462,36 +473,198 @@ fn defs(insn: &Insn) -> u16 {
     }
 }
 
+/// Control flow out of one instruction, for the dataflow passes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Falls through to the next instruction only.
+    Next,
+    /// `exit`: no successor in the function.
+    Exit,
+    /// `ja`: the target only.
+    Goto,
+    /// Conditional jump or `may_goto`: the target and the next instruction.
+    Branch,
+}
+
+/// What the dataflow passes need of one instruction, computed once (one pass matching
+/// on [`Insn`] instead of one per analysis): 16 bytes per instruction.
+#[derive(Clone, Copy)]
+struct Fact {
+    /// [`uses`] in the outermost frame (an `exit` in a callee reads `r0`-`r5`).
+    uses: u16,
+    /// [`defs`].
+    defs: u16,
+    /// The stack-pointer guess after the instruction is `(s & !sp_clear) | sp_dst` when
+    /// `s & sp_src != 0`, else `s & !sp_clear` (branch-free: the mix of instructions is
+    /// unpredictable).
+    sp_clear: u16,
+    sp_src: u16,
+    sp_dst: u16,
+    flow: Flow,
+    /// Branch target (`NO_TARGET` when none or not a jump).
+    target: u32,
+}
+
+const NO_TARGET: u32 = u32::MAX;
+
+impl Fact {
+    /// `reads`, `written` and `target` are [`reads`], [`Insn::written_reg`] and the branch
+    /// target of `insn`.
+    #[inline]
+    fn new(insn: &Insn, reads: u16, written: Option<Reg>, target: Option<usize>) -> Fact {
+        let (flow, target) = match insn {
+            Insn::Exit => (Flow::Exit, NO_TARGET),
+            Insn::Ja { .. } => (Flow::Goto, target.map_or(NO_TARGET, |t| t as u32)),
+            Insn::Jump { .. } | Insn::MayGoto { .. } => {
+                (Flow::Branch, target.map_or(NO_TARGET, |t| t as u32))
+            }
+            _ => (Flow::Next, NO_TARGET),
+        };
+        let wr = written.map_or(0, |r| 1u16 << r.num());
+        // (clear, src, dst) of `sp_*`.
+        let (sp_clear, sp_src, sp_dst) = match *insn {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                src: Operand::Reg(r),
+                ..
+            } => (wr, 1 << r.num(), wr),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add | AluOp::Sub,
+                src: Operand::Imm(_),
+                ..
+            } => (0, 0, 0),
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                src: Operand::Reg(r),
+                ..
+            } => (0, 1 << r.num(), wr),
+            Insn::Call(_) | Insn::CallX { .. } => (0b11_1111, 0, 0),
+            _ => (wr, 0, 0),
+        };
+        let uses = match insn {
+            Insn::Call(CallTarget::Local(_)) | Insn::CallX { .. } => 0x3ff,
+            Insn::Call(_) => 0b11_1110,
+            Insn::Exit => 1,
+            _ => reads & 0x3ff,
+        };
+        let defs = match insn {
+            Insn::Call(_) | Insn::CallX { .. } => 1,
+            _ => wr & 0x3ff,
+        };
+        Fact {
+            uses,
+            defs,
+            sp_clear,
+            sp_src,
+            sp_dst,
+            flow,
+            target,
+        }
+    }
+
+    /// [`uses`] in frames of kind `ctx`.
+    #[inline]
+    fn uses_in(&self, ctx: u8) -> u16 {
+        if self.flow == Flow::Exit && ctx & IN_SUB != 0 {
+            0b11_1111
+        } else {
+            self.uses
+        }
+    }
+
+    /// Successors inside the function (`n` instructions): the target and/or the next one.
+    #[inline]
+    fn succ(&self, i: usize, n: usize) -> [Option<usize>; 2] {
+        let next = (i + 1 < n).then_some(i + 1);
+        let tgt = (self.target != NO_TARGET).then_some(self.target as usize);
+        match self.flow {
+            Flow::Exit => [None, None],
+            Flow::Goto => [tgt, None],
+            Flow::Branch => [tgt, next],
+            Flow::Next => [next, None],
+        }
+    }
+}
+
+/// Accumulates [`frame_bytes`] over the instructions in order.
+struct FrameBytes {
+    lowest: i32,
+    whole: bool,
+}
+
+impl FrameBytes {
+    fn add(&mut self, insn: &Insn, reads: u16) {
+        if self.whole {
+            return;
+        }
+        let base_only = match *insn {
+            Insn::Load { src, off, size, .. } if src == Reg::R10 => Some((off, size)),
+            Insn::Store {
+                dst,
+                off,
+                size,
+                src,
+                ..
+            } if dst == Reg::R10 => {
+                if src == Operand::Reg(Reg::R10) {
+                    self.whole = true;
+                    return;
+                }
+                Some((off, size))
+            }
+            _ if reads & (1 << 10) != 0 => {
+                self.whole = true;
+                return;
+            }
+            _ => None,
+        };
+        if let Some((off, size)) = base_only {
+            if !in_frame(off, size) {
+                self.whole = true;
+                return;
+            }
+            self.lowest = self.lowest.min(off as i32);
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        if self.whole {
+            crate::STACK_SIZE
+        } else {
+            (-self.lowest) as usize
+        }
+    }
+}
+
 /// Backward liveness of r0..r9 over the whole program: `live_out[i]` is the set of
 /// registers that may be read after instruction `i` before being written. Function
 /// boundaries are covered by the conservative `uses` of calls and `exit`s. Solved on basic
 /// blocks (`leader`) with a worklist, then expanded to instructions.
-fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
-    let insns = prog.insns();
-    let n = insns.len();
+fn liveness(facts: &[Fact], ctx: &[u8], leader: &[bool]) -> Vec<u16> {
+    let n = facts.len();
     let mut live_out = vec![0u16; n];
     if n == 0 {
         return live_out;
     }
     // Blocks: [start, end).
-    let starts: Vec<usize> = (0..n).filter(|&i| i == 0 || leader[i]).collect();
+    let mut starts: Vec<u32> = Vec::new();
     let mut block_of = vec![0u32; n];
-    for (b, &s) in starts.iter().enumerate() {
-        let e = starts.get(b + 1).copied().unwrap_or(n);
-        block_of[s..e].iter_mut().for_each(|x| *x = b as u32);
+    for i in 0..n {
+        if i == 0 || leader[i] {
+            starts.push(i as u32);
+        }
+        block_of[i] = starts.len() as u32 - 1;
     }
     let nb = starts.len();
-    let end = |b: usize| starts.get(b + 1).copied().unwrap_or(n);
+    let end = |b: usize| starts.get(b + 1).map_or(n, |&e| e as usize);
     let succ = |b: usize| -> [Option<usize>; 2] {
         let last = end(b) - 1;
-        let next = (last + 1 < n).then(|| block_of[last + 1] as usize);
-        let tgt = || prog.branch_target(last).map(|t| block_of[t] as usize);
-        match insns[last] {
-            Insn::Exit => [None, None],
-            Insn::Ja { .. } => [tgt(), None],
-            Insn::Jump { .. } | Insn::MayGoto { .. } => [tgt(), next],
-            _ => [next, None],
-        }
+        facts[last]
+            .succ(last, n)
+            .map(|s| s.map(|s| block_of[s] as usize))
     };
     // Transfer of each block: live_in = gen | (live_out & !kill).
     let mut gen = vec![0u16; nb];
@@ -500,10 +673,10 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
     let mut pred_at = vec![0u32; nb + 1];
     for b in 0..nb {
         let (mut g, mut k) = (0u16, 0u16);
-        for i in (starts[b]..end(b)).rev() {
-            let d = defs(&insns[i]);
-            g = (g & !d) | uses(&insns[i], ctx[i]);
-            k |= d;
+        for i in (starts[b] as usize..end(b)).rev() {
+            let f = &facts[i];
+            g = (g & !f.defs) | f.uses_in(ctx[i]);
+            k |= f.defs;
         }
         gen[b] = g;
         kill[b] = k;
@@ -524,8 +697,9 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
     }
     let mut live_in = vec![0u16; nb];
     let mut queued = vec![true; nb];
-    let mut work: Vec<usize> = (0..nb).collect();
+    let mut work: Vec<u32> = (0..nb as u32).collect();
     while let Some(b) = work.pop() {
+        let b = b as usize;
         queued[b] = false;
         let mut out = 0u16;
         for s in succ(b).into_iter().flatten() {
@@ -537,7 +711,7 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
             for &p in &pred[pred_at[b] as usize..pred_at[b + 1] as usize] {
                 if !queued[p as usize] {
                     queued[p as usize] = true;
-                    work.push(p as usize);
+                    work.push(p);
                 }
             }
         }
@@ -547,9 +721,10 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
         for s in succ(b).into_iter().flatten() {
             live |= live_in[s];
         }
-        for i in (start..end(b)).rev() {
+        for i in (start as usize..end(b)).rev() {
             live_out[i] = live;
-            live = (live & !defs(&insns[i])) | uses(&insns[i], ctx[i]);
+            let f = &facts[i];
+            live = (live & !f.defs) | f.uses_in(ctx[i]);
         }
     }
     live_out
@@ -557,100 +732,31 @@ fn liveness(prog: &Program, ctx: &[u8], leader: &[bool]) -> Vec<u16> {
 
 /// See [`Analysis::stack_ptr`]: a forward "may" analysis (union at joins) of registers
 /// derived from `r10` by `mov` and `add`/`sub`.
-fn stack_pointers(prog: &Program) -> Vec<u16> {
-    let insns = prog.insns();
-    let n = insns.len();
+fn stack_pointers(facts: &[Fact]) -> Vec<u16> {
+    let n = facts.len();
     let fp = 1u16 << 10;
-    let mut inn = vec![fp; n];
-    let transfer = |insn: &Insn, s: u16| -> u16 {
-        let bit = |r: Reg| 1u16 << r.num();
-        match *insn {
-            Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Mov,
-                dst,
-                src: Operand::Reg(r),
-            } => (s & !bit(dst)) | if s & bit(r) != 0 { bit(dst) } else { 0 },
-            Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add | AluOp::Sub,
-                src: Operand::Imm(_),
-                ..
-            } => s,
-            Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                dst,
-                src: Operand::Reg(r),
-            } => s | if s & bit(r) != 0 { bit(dst) } else { 0 },
-            Insn::Call(_) | Insn::CallX { .. } => s & !0b11_1111,
-            _ => match insn.written_reg() {
-                Some(r) => s & !bit(r),
-                None => s,
-            },
-        }
-    };
+    // One extra entry absorbs the edges that go nowhere (branch-free updates).
+    let mut inn = vec![fp; n + 1];
     // Two forward sweeps: a guess, so no fixpoint is needed (the second carries what
     // loops bring back to their heads).
     for _ in 0..2 {
-        for i in 0..n {
-            let out = transfer(&insns[i], inn[i]) | fp;
-            let mut push = |j: usize| {
-                if j < n {
-                    inn[j] |= out;
-                }
+        for (i, f) in facts.iter().enumerate() {
+            let s = inn[i];
+            let copied = 0u16.wrapping_sub((s & f.sp_src != 0) as u16) & f.sp_dst;
+            let out = (s & !f.sp_clear) | copied | fp;
+            let falls = matches!(f.flow, Flow::Next | Flow::Branch);
+            let next = if falls { i + 1 } else { n };
+            let target = if f.target == NO_TARGET {
+                n
+            } else {
+                f.target as usize
             };
-            match insns[i] {
-                Insn::Exit => {}
-                Insn::Ja { .. } => {
-                    if let Some(t) = prog.branch_target(i) {
-                        push(t);
-                    }
-                }
-                Insn::Jump { .. } | Insn::MayGoto { .. } => {
-                    if let Some(t) = prog.branch_target(i) {
-                        push(t);
-                    }
-                    push(i + 1);
-                }
-                _ => push(i + 1),
-            }
+            inn[next] |= out;
+            inn[target] |= out;
         }
     }
+    inn.truncate(n);
     inn
-}
-
-/// See [`Analysis::frame_bytes`].
-fn frame_bytes(prog: &Program) -> usize {
-    let whole = crate::STACK_SIZE;
-    let mut lowest = 0i32;
-    for insn in prog.insns() {
-        let base_only = match *insn {
-            Insn::Load { src, off, size, .. } if src == Reg::R10 => Some((off, size)),
-            Insn::Store {
-                dst,
-                off,
-                size,
-                src,
-                ..
-            } if dst == Reg::R10 => {
-                if src == Operand::Reg(Reg::R10) {
-                    return whole;
-                }
-                Some((off, size))
-            }
-            Insn::Atomic { .. } if reads(insn) & (1 << 10) != 0 => return whole,
-            _ if reads(insn) & (1 << 10) != 0 => return whole,
-            _ => None,
-        };
-        if let Some((off, size)) = base_only {
-            if !in_frame(off, size) {
-                return whole;
-            }
-            lowest = lowest.min(off as i32);
-        }
-    }
-    (-lowest) as usize
 }
 
 /// True when an access of `size` at `r10 + off` stays inside the current frame.

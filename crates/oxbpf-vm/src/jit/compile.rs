@@ -1248,7 +1248,16 @@ impl<'a> Gen<'a> {
     /// `rol` (or `rorx` into the other register), plus the shifted copy when it is read
     /// later.
     fn rotate(&mut self, i: usize) -> Option<usize> {
-        if !self.straight(i, 4) {
+        // Cheapest test first: the idiom starts with a register `mov`.
+        if !matches!(
+            self.insns[i],
+            Insn::Alu {
+                op: AluOp::Mov,
+                src: Operand::Reg(_),
+                ..
+            }
+        ) || !self.straight(i, 4)
+        {
             return None;
         }
         let alu = |k: usize| match self.insns[k] {
@@ -1478,7 +1487,15 @@ impl<'a> Gen<'a> {
 
     /// Tries a two-instruction pattern at `i`; returns true when `i + 1` was consumed.
     fn fuse2(&mut self, i: usize) -> bool {
-        if !self.straight(i, 2) {
+        // The patterns start with a `mov` or a `<<=` (cheaper to test than `straight`).
+        if !matches!(
+            self.insns[i],
+            Insn::Alu {
+                op: AluOp::Mov | AluOp::Lsh,
+                ..
+            }
+        ) || !self.straight(i, 2)
+        {
             return false;
         }
         let (a, b) = (self.insns[i], self.insns[i + 1]);
