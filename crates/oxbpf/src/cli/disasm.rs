@@ -70,9 +70,15 @@ pub enum JitModeArg {
 pub fn run(a: Args) -> CmdResult {
     let bytes = match input::read_source(&a.file)? {
         input::Source::Bytecode(b) => b,
+        input::Source::Text(t) if t.is_empty() => {
+            return Err(Failure::input(anyhow!(
+                "{}: the file is empty (no instructions to disassemble)",
+                a.file.display()
+            )))
+        }
         input::Source::Text(_) => {
             return Err(Failure::input(anyhow!(
-                "{}: the file is text, not raw bytecode",
+                "{}: the file is text, not raw bytecode or an ELF object (assembly text? `oxbpf asm` turns it into bytecode)",
                 a.file.display()
             )))
         }

@@ -313,6 +313,12 @@ pub fn saved_names(dir: &Path) -> Vec<String> {
 
 /// `oxbpf map dump NAME --state DIR`: prints a map saved by `exec --state DIR`.
 pub fn dump_saved(dir: &Path, name: &str) -> CmdResult {
+    if !dir.is_dir() {
+        return Err(Failure::input(anyhow!(
+            "{}: no such state directory (made by `oxbpf exec prog.o --state DIR`; give it with --state DIR)",
+            dir.display()
+        )));
+    }
     let path = state_file(dir, name);
     if !path.exists() {
         let known = saved_names(dir);

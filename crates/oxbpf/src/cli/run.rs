@@ -134,6 +134,18 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
     } else if e.verifier_log().is_some() {
         text.push_str("\n(--verbose prints the full verifier log)");
     }
+    if let BpfError::Kernel(k) = &e {
+        if let oxbpf_kernel::KernelError::NotFound {
+            what: "tracepoint",
+            name,
+        } = &**k
+        {
+            let event = name.rsplit(':').next().unwrap_or(name);
+            text.push_str(&format!(
+                " (`oxbpf list tracepoints '*{event}*'` finds tracepoints by name; `oxbpf list tracepoints` lists them all)"
+            ));
+        }
+    }
     let rejected = e.is_rejection()
         || matches!(
             e,
@@ -144,6 +156,29 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
     } else {
         Failure::input(anyhow!(text))
     }
+}
+
+/// A failed capture run: capture errors name the file they are about.
+fn pcap_failure(
+    e: BpfError,
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    verbose: bool,
+) -> Failure {
+    use oxbpf_runtime::packet::PacketError;
+    let BpfError::Packet(p) = &e else {
+        return failure(e, verbose);
+    };
+    let text = match (&**p, output) {
+        (PacketError::Capture(m), _) => format!("{}: {m}", input.display()),
+        (PacketError::Packet { index, message }, _) => {
+            format!("{}: packet {index}: {message}", input.display())
+        }
+        (PacketError::Read(err), _) => format!("{}: {err}", input.display()),
+        (PacketError::Write(m), Some(out)) => format!("{}: {m}", out.display()),
+        _ => p.to_string(),
+    };
+    Failure::input(anyhow!(text))
 }
 
 /// Splits `NAME=KIND:TARGET` (the program is named when `=` comes before the first `:`).
@@ -176,6 +211,13 @@ pub fn run(a: Args) -> CmdResult {
         return Err(Failure::input(anyhow!(
             "--pcap runs in userspace; the kernel backend attaches XDP programs to interfaces (--attach xdp:IFACE)"
         )));
+    }
+    if let Some(pid) = a.pid {
+        if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(Failure::input(anyhow!(
+                "-p {pid}: no such process (`ps` lists the running ones)"
+            )));
+        }
     }
     let format = match &a.format {
         Some(f) => {
@@ -294,7 +336,7 @@ pub fn run(a: Args) -> CmdResult {
     if let Some(pcap) = &a.pcap {
         let results = b
             .run_pcap(pcap, a.out.as_deref(), oxbpf::bpf::PacketOptions::default())
-            .map_err(|e| failure(e, verbose))?;
+            .map_err(|e| pcap_failure(e, pcap, a.out.as_deref(), verbose))?;
         for (prog, s) in results {
             eprintln!("oxbpf: {prog}: {}", pcap_summary(&s));
         }
