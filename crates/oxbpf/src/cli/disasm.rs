@@ -23,7 +23,9 @@ impl From<SyntaxArg> for Syntax {
     }
 }
 
-/// Disassemble raw bytecode or an ELF object. For raw bytecode the output assembles back
+/// Disassemble raw bytecode or an ELF object.
+///
+/// For raw bytecode the output assembles back
 /// to the same bytes (`oxbpf asm`). For an object (`clang -target bpf`, `oxbpf build`) it
 /// lists the maps and programs, then each program's linked instructions with function
 /// names, map names and, when the object has BTF line info, the C source lines.
