@@ -57,7 +57,10 @@ pub fn run(mut a: Args) -> CmdResult {
             a.file.display()
         )));
     }
-    let dest = a.output.clone().unwrap_or_else(|| a.file.with_extension("o"));
+    let dest = a
+        .output
+        .clone()
+        .unwrap_or_else(|| a.file.with_extension("o"));
     if dest == a.file {
         return Err(Failure::input(anyhow!(
             "{}: the object would overwrite the source; name it with -o FILE",
@@ -67,7 +70,8 @@ pub fn run(mut a: Args) -> CmdResult {
     // clang picks the language by extension and takes other files (`prog.bpf`, `x.o`) as
     // linker input, compiling nothing: the file is C whatever its name.
     if a.file.extension().is_none_or(|e| e != "c") {
-        a.clang_args.splice(0..0, ["-x".to_string(), "c".to_string()]);
+        a.clang_args
+            .splice(0..0, ["-x".to_string(), "c".to_string()]);
     }
     let defines = a
         .define
