@@ -989,3 +989,43 @@ fn kernel_missing_tracepoint_points_at_oxbpf_list() {
         "oxbpf: tracepoint not found: nonexistent:no_such_event (`oxbpf list tracepoints '*no_such_event*'` finds tracepoints by name; `oxbpf list tracepoints` lists them all)\n"
     );
 }
+
+#[test]
+fn c_syntax_errors_show_clangs_messages() {
+    require_clang!();
+    let src = scratch_file("cli-bad-syntax.c", b"int f(void *ctx) { return 1 }\n");
+    let o = oxbpf(&["run", src.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: {0}: clang failed:\n{0}:1:28: error: expected ';' after return statement\n",
+            src.display()
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with("1 error generated.\n"), "{err}");
+}
+
+#[test]
+fn kernel_command_that_cannot_run_is_an_input_error() {
+    require_kernel!();
+    let obj = common::root().join("examples/hello.o");
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        obj.to_str().unwrap(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        "/no/such/command",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).ends_with(
+            "oxbpf: `/no/such/command` could not be executed: No such file or directory (os error 2)\n"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+}

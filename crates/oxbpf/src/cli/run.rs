@@ -126,6 +126,15 @@ fn parse_fallback(s: &str) -> Result<FallbackPolicy, String> {
 
 fn failure(e: BpfError, verbose: bool) -> Failure {
     let mut text = e.summary();
+    if let BpfError::Build { source_name, error } = &e {
+        // clang's own messages, as `oxbpf build` shows them.
+        if let oxbpf_obj::build::BuildError::Compile { diagnostics, .. } = &**error {
+            return Failure::input(anyhow!(
+                "{source_name}: clang failed:\n{}",
+                diagnostics.trim_end()
+            ));
+        }
+    }
     if verbose {
         if let Some(log) = e.verifier_log() {
             text.push_str("\nverifier log:\n");
@@ -156,6 +165,19 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
     } else {
         Failure::input(anyhow!(text))
     }
+}
+
+/// A failed `-- COMMAND`: a command that cannot be started is bad input (exit status 2),
+/// on both backends, and the message says so.
+fn spawn_failure(e: BpfError, program: &str, verbose: bool) -> Failure {
+    if let BpfError::Kernel(k) = &e {
+        if let oxbpf_kernel::KernelError::File { path, source } = &**k {
+            if path.as_os_str() == program {
+                return Failure::input(anyhow!("`{program}` could not be executed: {source}"));
+            }
+        }
+    }
+    failure(e, verbose)
 }
 
 /// A failed capture run: capture errors name the file they are about.
@@ -341,7 +363,9 @@ pub fn run(a: Args) -> CmdResult {
             eprintln!("oxbpf: {prog}: {}", pcap_summary(&s));
         }
     } else if !a.command.is_empty() {
-        let status = b.spawn(&a.command).map_err(|e| failure(e, verbose))?;
+        let status = b
+            .spawn(&a.command)
+            .map_err(|e| spawn_failure(e, &a.command[0], verbose))?;
         code = status.code().clamp(0, 255) as u8;
     } else if let Some(pid) = a.pid {
         eprintln!("Tracing PID {pid}... Hit Ctrl-C to end.");
