@@ -920,6 +920,17 @@ fn input_errors_name_the_place_once() {
         "{}",
         text(&o.stderr)
     );
+    // Text given as an object: what `run` takes, and where the rest goes.
+    let txt = scratch_file("cli-text.o", b"hello world\n");
+    let o = oxbpf(&["run", txt.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "oxbpf: {}: not an ELF object (no ELF magic number) nor C source (a `.c` file): `oxbpf run` takes prog.c or prog.o (`oxbpf build` compiles C; assembly and raw bytecode run with `oxbpf exec`)\n",
+            txt.display()
+        )
+    );
     // A process that does not exist is refused before anything is attached.
     let o = oxbpf(&[
         "run",

@@ -257,6 +257,19 @@ pub fn run(a: Args) -> CmdResult {
     if a.all {
         builder = builder.trace_all_processes();
     }
+    if a.file.extension().is_none_or(|e| e != "c") {
+        // Not C: it must be an object. Say what `run` takes when it is not one.
+        let mut head = [0u8; 4];
+        let n = std::fs::File::open(&a.file)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| Failure::input(anyhow!("{}: cannot read: {e}", a.file.display())))?;
+        if &head[..n] != b"\x7fELF" {
+            return Err(Failure::input(anyhow!(
+                "{}: not an ELF object (no ELF magic number) nor C source (a `.c` file): `oxbpf run` takes prog.c or prog.o (`oxbpf build` compiles C; assembly and raw bytecode run with `oxbpf exec`)",
+                a.file.display()
+            )));
+        }
+    }
     let mut b = builder.file(&a.file).map_err(|e| failure(e, verbose))?;
 
     // Attach.
