@@ -393,7 +393,11 @@ fn bad_captures_are_errors_naming_the_place() {
     let e = r.run_pcap(&b"ab"[..], None).unwrap_err();
     assert!(e.to_string().contains("too short"), "{e}");
     let e = r.run_pcap(&b"not a capture file"[..], None).unwrap_err();
-    assert!(e.to_string().starts_with("capture: pcap"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "capture: not a pcap or pcapng file: it starts with 6e 6f 74 20 (pcap files start \
+         with d4 c3 b2 a1 or a1 b2 c3 d4, pcapng files with 0a 0d 0d 0a)"
+    );
     // A record cut in the middle.
     let mut file = pcap(DataLink::ETHERNET, &[(packets()[0].1.clone(), 47)]);
     file.truncate(file.len() - 5);

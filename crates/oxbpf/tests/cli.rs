@@ -508,3 +508,34 @@ fn benchmark_programs_compute_the_right_values() {
         "FNV-1a of \"abc\""
     );
 }
+
+#[test]
+fn help_is_short_at_the_top_and_exit_statuses_fit_each_command() {
+    let o = oxbpf(&["--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        help.contains("\n  disasm  Disassemble raw bytecode or an ELF object\n"),
+        "{help}"
+    );
+    assert!(
+        help.contains(
+            "\n  verify  Verify the programs of an ELF object, or one program in assembly or raw bytecode\n"
+        ),
+        "{help}"
+    );
+    let o = oxbpf(&["doctor", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        help.ends_with(
+            "Exit status:\n  0  everything works\n  1  something is missing or refused (the table says why and how to fix it)\n"
+        ),
+        "{help}"
+    );
+    let o = oxbpf(&["list", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        help.contains("  1  nothing matches the pattern\n"),
+        "{help}"
+    );
+}

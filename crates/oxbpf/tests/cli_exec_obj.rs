@@ -309,3 +309,35 @@ fn raw_programs_run_as_a_program_type() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn packet_programs_without_a_packet_and_missing_state_dirs() {
+    for extra in [&[][..], &["--unverified"][..]] {
+        let mut args = vec!["exec", "--engine", "interp"];
+        let xdp = example("xdp_count.o");
+        args.push(&xdp);
+        args.extend_from_slice(extra);
+        let o = oxbpf(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).ends_with(
+                "xdp_count.o: program `xdp_count` is an XDP program: give it a packet with \
+                 --packet-hex HEX or --packet-file FILE (an Ethernet frame)\n"
+            ),
+            "{extra:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = oxbpf(&[
+        "map",
+        "dump",
+        "counts",
+        "--state",
+        "/nonexistent/oxbpf-state",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "oxbpf: /nonexistent/oxbpf-state: no such state directory (made by `oxbpf exec prog.o --state DIR`; give it with --state DIR)\n"
+    );
+}

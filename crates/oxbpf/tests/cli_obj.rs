@@ -202,3 +202,67 @@ fn disasm_object_errors() {
         format!("oxbpf: {bad}: not an eBPF object: ELF machine is 62, not eBPF (247)\n")
     );
 }
+
+#[test]
+fn build_refuses_objects_and_overwriting_and_compiles_any_extension_as_c() {
+    if clang_missing() {
+        return;
+    }
+    let t = TempDir::new("build-inputs");
+    // An object is already built: say what takes it instead of running clang on it.
+    let o = oxbpf(&["build", &path("examples/hello.o"), "-o", &t.join("x.o")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("hello.o: already an ELF object, not C source"),
+        "{}",
+        stderr(&o)
+    );
+    // The default output of `x.o` is `x.o` itself: refused, the source is kept.
+    let src = t.join("prog.o");
+    std::fs::write(&src, "int f(void *ctx) { return 0; }\n").unwrap();
+    let o = oxbpf(&["build", &src]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!("oxbpf: {src}: the object would overwrite the source; name it with -o FILE\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&src).unwrap(),
+        "int f(void *ctx) { return 0; }\n"
+    );
+    // Any other extension is compiled as C (clang would take it as linker input), and its
+    // errors are clang's.
+    let src = t.join("prog.bpf");
+    std::fs::write(&src, "SEC(\"xdp\") int f(void *ctx) { return 2; }\n").unwrap();
+    let out = t.join("prog.out");
+    let o = oxbpf(&["build", &src, "-o", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 program: f (xdp"), "{}", stdout(&o));
+    let src = t.join("bad.bpf");
+    std::fs::write(&src, "int f(void *ctx) { return 1 }\n").unwrap();
+    let o = oxbpf(&["build", &src, "-o", &out]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.bpf:1:28: error: expected ';'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn disasm_of_empty_and_text_files() {
+    let t = TempDir::new("disasm-text");
+    let empty = t.join("empty.bin");
+    std::fs::write(&empty, "").unwrap();
+    let o = oxbpf(&["disasm", &empty]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!("oxbpf: {empty}: the file is empty (no instructions to disassemble)\n")
+    );
+    let asm = t.join("p.s");
+    std::fs::write(&asm, "r0 = 0\nexit\n").unwrap();
+    let o = oxbpf(&["disasm", &asm]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`oxbpf asm` turns it into bytecode"));
+}

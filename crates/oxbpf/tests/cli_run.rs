@@ -901,3 +901,142 @@ fn kernel_run_with_a_pid_prints_that_process_only() {
         "lines of other processes: {tasks:?}\n{out}"
     );
 }
+
+#[test]
+fn input_errors_name_the_place_once() {
+    let hello_o = common::root().join("examples/hello.o");
+    let hello_o = hello_o.to_str().unwrap();
+    // A malformed target is named once, with the cause.
+    let o = oxbpf(&["run", hello_o, "--attach", "kprobe:", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "oxbpf: attach target `kprobe:`: the function is empty\n"
+    );
+    let o = oxbpf(&["run", hello_o, "--attach", "foo:bar", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).starts_with("oxbpf: attach target `foo:bar`: unknown attach kind `foo`"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Text given as an object: what `run` takes, and where the rest goes.
+    let txt = scratch_file("cli-text.o", b"hello world\n");
+    let o = oxbpf(&["run", txt.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "oxbpf: {}: not an ELF object (no ELF magic number) nor C source (a `.c` file): `oxbpf run` takes prog.c or prog.o (`oxbpf build` compiles C; assembly and raw bytecode run with `oxbpf exec`)\n",
+            txt.display()
+        )
+    );
+    // A process that does not exist is refused before anything is attached.
+    let o = oxbpf(&[
+        "run",
+        hello_o,
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "-p",
+        "2147483647",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        "oxbpf: -p 2147483647: no such process (`ps` lists the running ones)\n"
+    );
+    // Captures that are not captures: the file and what is wrong with it.
+    let xdp = common::root().join("examples/xdp_count.o");
+    let bad = scratch_file("cli-not-a.pcap", b"not a pcap file");
+    let o = oxbpf(&[
+        "run",
+        xdp.to_str().unwrap(),
+        "--pcap",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).ends_with(&format!(
+            "oxbpf: {}: not a pcap or pcapng file: it starts with 6e 6f 74 20 (pcap files start with d4 c3 b2 a1 or a1 b2 c3 d4, pcapng files with 0a 0d 0d 0a)\n",
+            bad.display()
+        )),
+        "{}",
+        text(&o.stderr)
+    );
+    let empty = scratch_file("cli-empty.pcap", b"");
+    let o = oxbpf(&[
+        "run",
+        xdp.to_str().unwrap(),
+        "--pcap",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).ends_with(&format!(
+            "oxbpf: {}: 0 bytes: too short for a pcap or pcapng header\n",
+            empty.display()
+        )),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn kernel_missing_tracepoint_points_at_oxbpf_list() {
+    require_kernel!();
+    let obj = common::root().join("examples/hello.o");
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        obj.to_str().unwrap(),
+        "--attach",
+        "tracepoint:nonexistent:no_such_event",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "oxbpf: tracepoint not found: nonexistent:no_such_event (`oxbpf list tracepoints '*no_such_event*'` finds tracepoints by name; `oxbpf list tracepoints` lists them all)\n"
+    );
+}
+
+#[test]
+fn c_syntax_errors_show_clangs_messages() {
+    require_clang!();
+    let src = scratch_file("cli-bad-syntax.c", b"int f(void *ctx) { return 1 }\n");
+    let o = oxbpf(&["run", src.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "oxbpf: {0}: clang failed:\n{0}:1:28: error: expected ';' after return statement\n",
+            src.display()
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with("1 error generated.\n"), "{err}");
+}
+
+#[test]
+fn kernel_command_that_cannot_run_is_an_input_error() {
+    require_kernel!();
+    let obj = common::root().join("examples/hello.o");
+    let o = oxbpf(&[
+        "run",
+        "--kernel",
+        obj.to_str().unwrap(),
+        "--attach",
+        "tracepoint:syscalls:sys_enter_openat",
+        "--",
+        "/no/such/command",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).ends_with(
+            "oxbpf: `/no/such/command` could not be executed: No such file or directory (os error 2)\n"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+}

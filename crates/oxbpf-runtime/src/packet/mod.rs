@@ -572,6 +572,19 @@ impl<'e> PacketRunner<'e> {
                 self.one(&mut stats, &mut sink, link, data, wire, ts)?;
             }
         } else {
+            const PCAP_MAGICS: [[u8; 4]; 4] = [
+                [0xd4, 0xc3, 0xb2, 0xa1],
+                [0xa1, 0xb2, 0xc3, 0xd4],
+                [0x4d, 0x3c, 0xb2, 0xa1],
+                [0xa1, 0xb2, 0x3c, 0x4d],
+            ];
+            if !PCAP_MAGICS.contains(&magic) {
+                return Err(PacketError::Capture(format!(
+                    "not a pcap or pcapng file: it starts with {:02x} {:02x} {:02x} {:02x} \
+                     (pcap files start with d4 c3 b2 a1 or a1 b2 c3 d4, pcapng files with 0a 0d 0d 0a)",
+                    magic[0], magic[1], magic[2], magic[3]
+                )));
+            }
             let mut r =
                 PcapReader::new(input).map_err(|e| PacketError::Capture(format!("pcap: {e}")))?;
             let link = r.header().datalink;

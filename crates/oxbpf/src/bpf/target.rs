@@ -16,7 +16,11 @@ pub fn parse(text: &str) -> Result<AttachTarget, BpfError> {
     AttachTarget::parse(text).map_err(|e| BpfError::Target {
         target: text.to_string(),
         reason: match e {
-            oxbpf_kernel::KernelError::InvalidInput { reason, .. } => reason,
+            // The kernel crate's reason starts with the target again: say it once.
+            oxbpf_kernel::KernelError::InvalidInput { reason, .. } => reason
+                .strip_prefix(&format!("`{text}`: "))
+                .map(str::to_string)
+                .unwrap_or(reason),
             other => other.to_string(),
         },
     })

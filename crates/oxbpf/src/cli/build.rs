@@ -48,7 +48,31 @@ pub struct Args {
     clang_args: Vec<String>,
 }
 
-pub fn run(a: Args) -> CmdResult {
+pub fn run(mut a: Args) -> CmdResult {
+    let head = std::fs::read(&a.file)
+        .map_err(|e| Failure::input(anyhow!("{}: cannot read: {e}", a.file.display())))?;
+    if head.starts_with(b"\x7fELF") {
+        return Err(Failure::input(anyhow!(
+            "{}: already an ELF object, not C source: give it as it is to `oxbpf run`, `oxbpf exec`, `oxbpf verify` or `oxbpf disasm`",
+            a.file.display()
+        )));
+    }
+    let dest = a
+        .output
+        .clone()
+        .unwrap_or_else(|| a.file.with_extension("o"));
+    if dest == a.file {
+        return Err(Failure::input(anyhow!(
+            "{}: the object would overwrite the source; name it with -o FILE",
+            a.file.display()
+        )));
+    }
+    // clang picks the language by extension and takes other files (`prog.bpf`, `x.o`) as
+    // linker input, compiling nothing: the file is C whatever its name.
+    if a.file.extension().is_none_or(|e| e != "c") {
+        a.clang_args
+            .splice(0..0, ["-x".to_string(), "c".to_string()]);
+    }
     let defines = a
         .define
         .iter()
@@ -79,7 +103,6 @@ pub fn run(a: Args) -> CmdResult {
     if !out.diagnostics.is_empty() {
         eprint!("{}", out.diagnostics);
     }
-    let dest = a.output.unwrap_or_else(|| a.file.with_extension("o"));
     std::fs::write(&dest, &out.object)
         .map_err(|e| Failure::input(anyhow!("{}: cannot write: {e}", dest.display())))?;
     match Object::parse(&out.object) {

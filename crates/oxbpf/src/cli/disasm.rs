@@ -23,7 +23,9 @@ impl From<SyntaxArg> for Syntax {
     }
 }
 
-/// Disassemble raw bytecode or an ELF object. For raw bytecode the output assembles back
+/// Disassemble raw bytecode or an ELF object.
+///
+/// For raw bytecode the output assembles back
 /// to the same bytes (`oxbpf asm`). For an object (`clang -target bpf`, `oxbpf build`) it
 /// lists the maps and programs, then each program's linked instructions with function
 /// names, map names and, when the object has BTF line info, the C source lines.
@@ -70,9 +72,15 @@ pub enum JitModeArg {
 pub fn run(a: Args) -> CmdResult {
     let bytes = match input::read_source(&a.file)? {
         input::Source::Bytecode(b) => b,
+        input::Source::Text(t) if t.is_empty() => {
+            return Err(Failure::input(anyhow!(
+                "{}: the file is empty (no instructions to disassemble)",
+                a.file.display()
+            )))
+        }
         input::Source::Text(_) => {
             return Err(Failure::input(anyhow!(
-                "{}: the file is text, not raw bytecode",
+                "{}: the file is text, not raw bytecode or an ELF object (assembly text? `oxbpf asm` turns it into bytecode)",
                 a.file.display()
             )))
         }

@@ -9,8 +9,13 @@ use super::CmdResult;
 /// moment, compiles a line of C). Exit status 0 when everything works, 1 when something
 /// is missing or refused (the table says what and how to fix it).
 #[derive(clap::Args)]
-#[command(after_help = super::EXIT_CODES)]
+#[command(after_help = EXIT)]
 pub struct Args {}
+
+const EXIT: &str = "\
+Exit status:
+  0  everything works
+  1  something is missing or refused (the table says why and how to fix it)";
 
 pub fn run(_a: Args) -> CmdResult {
     let report = oxbpf_kernel::doctor::report();

@@ -90,6 +90,17 @@ pub fn run(r: ObjectRun<'_>) -> CmdResult {
     let repeat = u32::try_from(r.repeat)
         .map_err(|_| Failure::input(anyhow!("--repeat must be at most {}", u32::MAX)))?;
     let packet_type = matches!(prog.prog_type(), ProgType::Xdp | ProgType::SocketFilter);
+    if packet_type && r.packet.is_none() && (prog.verified().is_some() || r.ctx.is_none()) {
+        return Err(Failure::input(anyhow!(
+            "{file}: program `{name}` is {} program: give it a packet with --packet-hex HEX or \
+             --packet-file FILE (an Ethernet frame)",
+            if prog.prog_type() == ProgType::Xdp {
+                "an XDP"
+            } else {
+                "a socket filter"
+            }
+        )));
+    }
     let (r0, runs, duration, data_out) = match (&r.packet, packet_type && r.ctx.is_none()) {
         (Some(pkt), true) => {
             let out = prog
@@ -313,6 +324,12 @@ pub fn saved_names(dir: &Path) -> Vec<String> {
 
 /// `oxbpf map dump NAME --state DIR`: prints a map saved by `exec --state DIR`.
 pub fn dump_saved(dir: &Path, name: &str) -> CmdResult {
+    if !dir.is_dir() {
+        return Err(Failure::input(anyhow!(
+            "{}: no such state directory (made by `oxbpf exec prog.o --state DIR`; give it with --state DIR)",
+            dir.display()
+        )));
+    }
     let path = state_file(dir, name);
     if !path.exists() {
         let known = saved_names(dir);

@@ -6,11 +6,17 @@ use std::io::Write;
 
 /// List attach points of this machine.
 #[derive(clap::Args)]
-#[command(after_help = super::EXIT_CODES)]
+#[command(after_help = EXIT)]
 pub struct Args {
     #[command(subcommand)]
     what: What,
 }
+
+const EXIT: &str = "\
+Exit status:
+  0  success
+  1  nothing matches the pattern
+  2  usage error, or tracefs could not be found or mounted";
 
 #[derive(clap::Subcommand)]
 enum What {

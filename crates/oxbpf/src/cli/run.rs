@@ -126,6 +126,15 @@ fn parse_fallback(s: &str) -> Result<FallbackPolicy, String> {
 
 fn failure(e: BpfError, verbose: bool) -> Failure {
     let mut text = e.summary();
+    if let BpfError::Build { source_name, error } = &e {
+        // clang's own messages, as `oxbpf build` shows them.
+        if let oxbpf_obj::build::BuildError::Compile { diagnostics, .. } = &**error {
+            return Failure::input(anyhow!(
+                "{source_name}: clang failed:\n{}",
+                diagnostics.trim_end()
+            ));
+        }
+    }
     if verbose {
         if let Some(log) = e.verifier_log() {
             text.push_str("\nverifier log:\n");
@@ -133,6 +142,18 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
         }
     } else if e.verifier_log().is_some() {
         text.push_str("\n(--verbose prints the full verifier log)");
+    }
+    if let BpfError::Kernel(k) = &e {
+        if let oxbpf_kernel::KernelError::NotFound {
+            what: "tracepoint",
+            name,
+        } = &**k
+        {
+            let event = name.rsplit(':').next().unwrap_or(name);
+            text.push_str(&format!(
+                " (`oxbpf list tracepoints '*{event}*'` finds tracepoints by name; `oxbpf list tracepoints` lists them all)"
+            ));
+        }
     }
     let rejected = e.is_rejection()
         || matches!(
@@ -144,6 +165,42 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
     } else {
         Failure::input(anyhow!(text))
     }
+}
+
+/// A failed `-- COMMAND`: a command that cannot be started is bad input (exit status 2),
+/// on both backends, and the message says so.
+fn spawn_failure(e: BpfError, program: &str, verbose: bool) -> Failure {
+    if let BpfError::Kernel(k) = &e {
+        if let oxbpf_kernel::KernelError::File { path, source } = &**k {
+            if path.as_os_str() == program {
+                return Failure::input(anyhow!("`{program}` could not be executed: {source}"));
+            }
+        }
+    }
+    failure(e, verbose)
+}
+
+/// A failed capture run: capture errors name the file they are about.
+fn pcap_failure(
+    e: BpfError,
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    verbose: bool,
+) -> Failure {
+    use oxbpf_runtime::packet::PacketError;
+    let BpfError::Packet(p) = &e else {
+        return failure(e, verbose);
+    };
+    let text = match (&**p, output) {
+        (PacketError::Capture(m), _) => format!("{}: {m}", input.display()),
+        (PacketError::Packet { index, message }, _) => {
+            format!("{}: packet {index}: {message}", input.display())
+        }
+        (PacketError::Read(err), _) => format!("{}: {err}", input.display()),
+        (PacketError::Write(m), Some(out)) => format!("{}: {m}", out.display()),
+        _ => p.to_string(),
+    };
+    Failure::input(anyhow!(text))
 }
 
 /// Splits `NAME=KIND:TARGET` (the program is named when `=` comes before the first `:`).
@@ -177,6 +234,13 @@ pub fn run(a: Args) -> CmdResult {
             "--pcap runs in userspace; the kernel backend attaches XDP programs to interfaces (--attach xdp:IFACE)"
         )));
     }
+    if let Some(pid) = a.pid {
+        if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(Failure::input(anyhow!(
+                "-p {pid}: no such process (`ps` lists the running ones)"
+            )));
+        }
+    }
     let format = match &a.format {
         Some(f) => {
             Some(RecordFormat::parse(f).map_err(|e| Failure::input(anyhow!("--format: {e}")))?)
@@ -192,6 +256,19 @@ pub fn run(a: Args) -> CmdResult {
     }
     if a.all {
         builder = builder.trace_all_processes();
+    }
+    if a.file.extension().is_none_or(|e| e != "c") {
+        // Not C: it must be an object. Say what `run` takes when it is not one.
+        let mut head = [0u8; 4];
+        let n = std::fs::File::open(&a.file)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| Failure::input(anyhow!("{}: cannot read: {e}", a.file.display())))?;
+        if &head[..n] != b"\x7fELF" {
+            return Err(Failure::input(anyhow!(
+                "{}: not an ELF object (no ELF magic number) nor C source (a `.c` file): `oxbpf run` takes prog.c or prog.o (`oxbpf build` compiles C; assembly and raw bytecode run with `oxbpf exec`)",
+                a.file.display()
+            )));
+        }
     }
     let mut b = builder.file(&a.file).map_err(|e| failure(e, verbose))?;
 
@@ -294,12 +371,14 @@ pub fn run(a: Args) -> CmdResult {
     if let Some(pcap) = &a.pcap {
         let results = b
             .run_pcap(pcap, a.out.as_deref(), oxbpf::bpf::PacketOptions::default())
-            .map_err(|e| failure(e, verbose))?;
+            .map_err(|e| pcap_failure(e, pcap, a.out.as_deref(), verbose))?;
         for (prog, s) in results {
             eprintln!("oxbpf: {prog}: {}", pcap_summary(&s));
         }
     } else if !a.command.is_empty() {
-        let status = b.spawn(&a.command).map_err(|e| failure(e, verbose))?;
+        let status = b
+            .spawn(&a.command)
+            .map_err(|e| spawn_failure(e, &a.command[0], verbose))?;
         code = status.code().clamp(0, 255) as u8;
     } else if let Some(pid) = a.pid {
         eprintln!("Tracing PID {pid}... Hit Ctrl-C to end.");

@@ -9,8 +9,9 @@ use oxbpf_verifier::{
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Verify the programs of an ELF object (or one program in assembly or raw bytecode):
-/// every path is followed with abstract values, as the Linux verifier does. Accepted
+/// Verify the programs of an ELF object, or one program in assembly or raw bytecode.
+///
+/// Every path is followed with abstract values, as the Linux verifier does. Accepted
 /// programs are safe to run without run-time checks; for a rejected one the error names
 /// the instruction, its source line, the branch decisions that led there, the registers
 /// and stack involved, and what to change.

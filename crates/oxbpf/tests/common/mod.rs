@@ -145,7 +145,10 @@ pub fn assert_trace_shape(line: &str, comm: &str, pid: u32, msg: &str) {
 pub fn workload_named(name: &str) -> PathBuf {
     assert!(name.len() <= 15);
     let p = scratch_dir().join(name);
-    if !p.exists() {
+    // A hard link where it can be: a copy is open for writing while it is made, and a
+    // child that another test thread forks meanwhile inherits that descriptor until it
+    // execs, so running the copy can fail with ETXTBSY.
+    if !p.exists() && std::fs::hard_link(workload(), &p).is_err() && !p.exists() {
         std::fs::copy(workload(), &p).unwrap();
     }
     p
