@@ -1040,3 +1040,49 @@ fn kernel_command_that_cannot_run_is_an_input_error() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn refused_ptrace_attach_says_why() {
+    // An unprivileged user may not trace pid 1 (another user's process).
+    if effective_uid() != 0
+        || std::process::Command::new("runuser")
+            .arg("--help")
+            .output()
+            .is_err()
+    {
+        println!("SKIP: needs root and runuser to run oxbpf as user nobody");
+        return;
+    }
+    let hello_o = common::root().join("examples/hello.o");
+    let o = Command::new("runuser")
+        .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_oxbpf"), "run"])
+        .arg(&hello_o)
+        .args([
+            "--attach",
+            "tracepoint:syscalls:sys_enter_openat",
+            "-p",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("attaching to process 1: Operation not permitted")
+            && err.contains("ptrace was refused: trace processes of your own user, or run as root"),
+        "{err}"
+    );
+}
+
+/// The effective user id, from /proc (no libc in this test crate).
+fn effective_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|u| u.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
+}

@@ -79,7 +79,7 @@ pub enum TracerError {
         #[source]
         source: io::Error,
     },
-    #[error("attaching to process {pid}: {source}")]
+    #[error("attaching to process {pid}: {source}{hint}", hint = attach_hint(source))]
     Attach {
         pid: i32,
         #[source]
@@ -1132,5 +1132,18 @@ impl Tracer {
         }
         log::debug!("tracer: detached from {}", self.program);
         Ok(())
+    }
+}
+
+/// What to do about a refused attach.
+fn attach_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EPERM) => {
+            " (ptrace was refused: trace processes of your own user, or run as root; with \
+             Yama, /proc/sys/kernel/yama/ptrace_scope 1 allows only descendants, 2 only \
+             CAP_SYS_PTRACE, 3 nothing)"
+        }
+        Some(libc::ESRCH) | Some(libc::ENOENT) => " (no such process)",
+        _ => "",
     }
 }
