@@ -384,6 +384,13 @@ fn kernel_hello_world_with_the_kprobe_fallback() {
             "{}",
             text(&o.stderr)
         );
+        // It says how to use the alternative it names.
+        assert!(
+            text(&o.stderr).contains("syscalls:sys_enter_openat")
+                && text(&o.stderr).contains("run without --no-fallback to attach there"),
+            "{}",
+            text(&o.stderr)
+        );
     }
 }
 

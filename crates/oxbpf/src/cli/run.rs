@@ -125,6 +125,11 @@ fn parse_fallback(s: &str) -> Result<FallbackPolicy, String> {
 }
 
 fn failure(e: BpfError, verbose: bool) -> Failure {
+    failure_with(e, verbose, false)
+}
+
+/// As [`failure`]; `no_fallback`: the user refused fallbacks (say how to use them).
+fn failure_with(e: BpfError, verbose: bool, no_fallback: bool) -> Failure {
     let mut text = e.summary();
     if let BpfError::Build { source_name, error } = &e {
         // clang's own messages, as `oxbpf build` shows them.
@@ -144,6 +149,17 @@ fn failure(e: BpfError, verbose: bool) -> Failure {
         text.push_str("\n(--verbose prints the full verifier log)");
     }
     if let BpfError::Kernel(k) = &e {
+        if let oxbpf_kernel::KernelError::AttachUnsupported {
+            alternative: Some(_),
+            ..
+        } = &**k
+        {
+            if no_fallback {
+                text.push_str(
+                    "; run without --no-fallback to attach there (a program that reads its probe context needs --fallback always), or attach to one of them with --attach tracepoint:CATEGORY:NAME",
+                );
+            }
+        }
         if let oxbpf_kernel::KernelError::NotFound {
             what: "tracepoint",
             name,
@@ -309,7 +325,10 @@ pub fn run(a: Args) -> CmdResult {
                     )))
                 }
             };
-            attached.push(b.attach(target, &name).map_err(|e| failure(e, verbose))?);
+            attached.push(
+                b.attach(target, &name)
+                    .map_err(|e| failure_with(e, verbose, a.no_fallback))?,
+            );
         }
     }
     let hooks: usize = attached.iter().map(|x| x.hooks.len()).sum();
