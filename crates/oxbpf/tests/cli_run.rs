@@ -954,38 +954,27 @@ fn input_errors_name_the_place_once() {
     );
     // Captures that are not captures: the file and what is wrong with it.
     let xdp = common::root().join("examples/xdp_count.o");
-    let bad = scratch_file("cli-not-a.pcap", b"not a pcap file");
-    let o = oxbpf(&[
-        "run",
-        xdp.to_str().unwrap(),
-        "--pcap",
-        bad.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).ends_with(&format!(
-            "oxbpf: {}: not a pcap or pcapng file: it starts with 6e 6f 74 20 (pcap files start with d4 c3 b2 a1 or a1 b2 c3 d4, pcapng files with 0a 0d 0d 0a)\n",
-            bad.display()
-        )),
-        "{}",
-        text(&o.stderr)
-    );
-    let empty = scratch_file("cli-empty.pcap", b"");
-    let o = oxbpf(&[
-        "run",
-        xdp.to_str().unwrap(),
-        "--pcap",
-        empty.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).ends_with(&format!(
-            "oxbpf: {}: 0 bytes: too short for a pcap or pcapng header\n",
-            empty.display()
-        )),
-        "{}",
-        text(&o.stderr)
-    );
+    for (name, bytes, why) in [
+        (
+            "cli-not-a.pcap",
+            &b"not a pcap file"[..],
+            "not a pcap or pcapng file: it starts with 6e 6f 74 20 (pcap files start with d4 c3 b2 a1 or a1 b2 c3 d4, pcapng files with 0a 0d 0d 0a)",
+        ),
+        (
+            "cli-empty.pcap",
+            &b""[..],
+            "0 bytes: too short for a pcap or pcapng header",
+        ),
+    ] {
+        let file = scratch_file(name, bytes);
+        let o = oxbpf(&["run", xdp.to_str().unwrap(), "--pcap", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            text(&o.stderr).ends_with(&format!("oxbpf: {}: {why}\n", file.display())),
+            "{}",
+            text(&o.stderr)
+        );
+    }
 }
 
 #[test]
