@@ -1084,20 +1084,14 @@ fn rotate_idioms_match_the_interpreter() {
                                 p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(s)));
                             }
                             p.push(Insn::Exit);
-                            let prog = Program::from_insns(p.clone()).unwrap();
-                            let want = Interpreter::new(&prog, &h)
-                                .unwrap()
-                                .run(&mut RunContext::new())
-                                .unwrap()
-                                .r0;
-                            for o in all_option_sets() {
-                                let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
-                                assert_eq!(
-                                    got, want,
+                            assert_jit_matches_interpreter(
+                                &p,
+                                &h,
+                                &format!(
                                     "{width:?} k={k} rsh_first={rsh_first} {op3:?} into_a={into_a} \
-                                     use_other={use_other} {o:?}"
-                                );
-                            }
+                                     use_other={use_other}"
+                                ),
+                            );
                         }
                     }
                 }
@@ -1130,16 +1124,11 @@ fn scaled_addresses_match_the_interpreter() {
                     p.push(alu(Width::W64, AluOp::Xor, Reg::R0, Operand::Reg(ri)));
                 }
                 p.push(Insn::Exit);
-                let prog = Program::from_insns(p.clone()).unwrap();
-                let want = Interpreter::new(&prog, &h)
-                    .unwrap()
-                    .run(&mut RunContext::new())
-                    .unwrap()
-                    .r0;
-                for o in all_option_sets() {
-                    let got = run_with(p.clone(), &o, &h, &mut []).unwrap().r0;
-                    assert_eq!(got, want, "s={s} imm={with_imm} use={use_index} {o:?}");
-                }
+                assert_jit_matches_interpreter(
+                    &p,
+                    &h,
+                    &format!("s={s} imm={with_imm} use={use_index}"),
+                );
             }
         }
     }
@@ -1399,5 +1388,20 @@ fn helper_region_changes_end_with_the_run() {
         assert!(ctx.nested().regions().is_empty());
         drop(ctx);
         assert_eq!(buf[0], 6);
+    }
+}
+
+/// Runs a program without memory on the interpreter and on the JIT under every option set;
+/// r0 must agree.
+fn assert_jit_matches_interpreter(p: &[Insn], h: &Helpers, what: &str) {
+    let prog = Program::from_insns(p.to_vec()).unwrap();
+    let want = Interpreter::new(&prog, h)
+        .unwrap()
+        .run(&mut RunContext::new())
+        .unwrap()
+        .r0;
+    for o in all_option_sets() {
+        let got = run_with(p.to_vec(), &o, h, &mut []).unwrap().r0;
+        assert_eq!(got, want, "{what} {o:?}");
     }
 }
