@@ -1,6 +1,6 @@
 //! A whole decoded program: instructions plus the slot bookkeeping that jumps need.
 
-use crate::decode::{decode_insn, DecodeError, DecodeErrorKind};
+use crate::decode::{decode_fast, decode_insn, DecodeError, DecodeErrorKind};
 use crate::insn::Insn;
 use crate::opcode::SLOT;
 use crate::raw::RawInsn;
@@ -54,8 +54,9 @@ impl Program {
                 },
             });
         }
-        let raw = crate::raw::slots(bytes).unwrap_or_default();
-        Self::from_raw(&raw)
+        // Decoded straight from the bytes: no intermediate slot vector.
+        let (chunks, _) = bytes.as_chunks::<SLOT>();
+        Self::decode_slots(chunks.len(), |i| RawInsn::from_bytes(chunks[i]))
     }
 
     /// Decodes and checks a program from raw slots.
@@ -75,26 +76,52 @@ impl Program {
                 },
             });
         }
-        let mut insns = Vec::with_capacity(raw.len());
-        let mut slot_of = Vec::with_capacity(raw.len());
-        let mut index_of = Vec::with_capacity(raw.len());
+        Self::decode_slots(raw.len(), |i| raw[i])
+    }
+
+    /// Decodes `n` (1 to [`MAX_SLOTS`]) slots, `get(i)` giving slot `i`, then checks every
+    /// target. Well-formed common instructions take [`decode_fast`]; the rest, and every
+    /// malformed slot, [`decode_insn`], so errors are exactly its errors, at the first bad
+    /// slot; target errors come after, for the first bad instruction in order.
+    #[inline(always)]
+    fn decode_slots(n: usize, get: impl Fn(usize) -> RawInsn) -> Result<Program, DecodeError> {
+        // Every instruction takes at least one slot: `n` bounds all three.
+        let mut insns = Vec::with_capacity(n);
+        let mut slot_of = Vec::with_capacity(n);
+        let mut index_of = Vec::with_capacity(n);
+        // Instructions with a branch offset, checked once the slot map is complete.
+        let mut branches: Vec<u32> = Vec::new();
         let mut pc = 0;
-        while pc < raw.len() {
-            let (insn, n) = decode_insn(&raw[pc..]).map_err(|kind| DecodeError { pc, kind })?;
-            index_of.push(insns.len() as u32);
-            if n == 2 {
+        while pc < n {
+            let r = get(pc);
+            let (insn, len, branch) = match decode_fast(r, || (pc + 1 < n).then(|| get(pc + 1))) {
+                Some(d) => d,
+                None => {
+                    let two = [r, if pc + 1 < n { get(pc + 1) } else { r }];
+                    let avail = if pc + 1 < n { &two[..] } else { &two[..1] };
+                    let (insn, len) =
+                        decode_insn(avail).map_err(|kind| DecodeError { pc, kind })?;
+                    (insn, len, insn.branch_offset().is_some())
+                }
+            };
+            let index = insns.len() as u32;
+            if branch {
+                branches.push(index);
+            }
+            index_of.push(index);
+            if len == 2 {
                 index_of.push(HI_SLOT);
             }
             slot_of.push(pc as u32);
             insns.push(insn);
-            pc += n;
+            pc += len;
         }
         let p = Program {
             insns,
             slot_of,
             index_of,
         };
-        p.check_targets()?;
+        p.check_targets(branches.iter().map(|&i| i as usize))?;
         Ok(p)
     }
 
@@ -132,13 +159,16 @@ impl Program {
             slot_of,
             index_of,
         };
-        p.check_targets()?;
+        p.check_targets(0..p.insns.len())?;
         Ok(p)
     }
 
-    fn check_targets(&self) -> Result<(), DecodeError> {
+    /// Checks the targets of instructions `indices` (in increasing order; those without
+    /// a branch offset are skipped).
+    fn check_targets(&self, indices: impl Iterator<Item = usize>) -> Result<(), DecodeError> {
         let last = self.index_of.len() - 1;
-        for (i, insn) in self.insns.iter().enumerate() {
+        for i in indices {
+            let insn = &self.insns[i];
             let Some(off) = insn.branch_offset() else {
                 continue;
             };
