@@ -4,6 +4,7 @@ use crate::decode::{decode_fast, decode_insn, DecodeError, DecodeErrorKind};
 use crate::insn::Insn;
 use crate::opcode::SLOT;
 use crate::raw::RawInsn;
+use std::sync::Arc;
 
 /// Upper bound on program size, in slots. Linux allows 1,000,000 instructions for
 /// privileged loaders (`BPF_COMPLEXITY_LIMIT_INSNS`); the same bound here keeps every
@@ -19,14 +20,32 @@ const HI_SLOT: u32 = u32::MAX;
 /// code-address `lddw` lands on the first slot of an instruction inside the program.
 /// Nothing is said about reachability, termination or memory safety: that is the
 /// verifier's job.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A program is immutable and shares its tables: `clone` is a reference-count increment
+/// (what, for example, the JIT keeps to compile its instruction-counting body later).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Program {
+    parts: Arc<Parts>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Parts {
     insns: Vec<Insn>,
     /// `slot_of[i]`: first slot of instruction `i`.
     slot_of: Vec<u32>,
     /// `index_of[s]`: instruction starting at slot `s`, or `HI_SLOT` for the second slot
     /// of a `lddw`.
     index_of: Vec<u32>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("insns", &self.parts.insns)
+            .field("slot_of", &self.parts.slot_of)
+            .field("index_of", &self.parts.index_of)
+            .finish()
+    }
 }
 
 impl Program {
@@ -116,13 +135,13 @@ impl Program {
             insns.push(insn);
             pc += len;
         }
-        let p = Program {
+        let p = Parts {
             insns,
             slot_of,
             index_of,
         };
         p.check_targets(branches.iter().map(|&i| i as usize))?;
-        Ok(p)
+        Ok(Program { parts: Arc::new(p) })
     }
 
     /// Builds a program from instructions, checking each and every target.
@@ -154,15 +173,17 @@ impl Program {
                 });
             }
         }
-        let p = Program {
+        let p = Parts {
             insns,
             slot_of,
             index_of,
         };
         p.check_targets(0..p.insns.len())?;
-        Ok(p)
+        Ok(Program { parts: Arc::new(p) })
     }
+}
 
+impl Parts {
     /// Checks the targets of instructions `indices` (in increasing order; those without
     /// a branch offset are skipped).
     fn check_targets(&self, indices: impl Iterator<Item = usize>) -> Result<(), DecodeError> {
@@ -199,36 +220,38 @@ impl Program {
         }
         Ok(())
     }
+}
 
+impl Program {
     /// The instructions, in order (a `lddw` is one entry).
     pub fn insns(&self) -> &[Insn] {
-        &self.insns
+        &self.parts.insns
     }
 
     /// Number of instructions (a `lddw` counts once).
     pub fn len(&self) -> usize {
-        self.insns.len()
+        self.parts.insns.len()
     }
 
     /// Always false: a program has at least one instruction.
     pub fn is_empty(&self) -> bool {
-        self.insns.is_empty()
+        self.parts.insns.is_empty()
     }
 
     /// Number of 8-byte slots (a `lddw` counts twice).
     pub fn slot_count(&self) -> usize {
-        self.index_of.len()
+        self.parts.index_of.len()
     }
 
     /// First slot of instruction `index`. Panics if `index` is not below [`Program::len`].
     pub fn slot(&self, index: usize) -> usize {
-        self.slot_of[index] as usize
+        self.parts.slot_of[index] as usize
     }
 
     /// The instruction that starts at `slot`; `None` past the end or for the second slot
     /// of a `lddw`.
     pub fn index_at_slot(&self, slot: usize) -> Option<usize> {
-        match self.index_of.get(slot) {
+        match self.parts.index_of.get(slot) {
             Some(&i) if i != HI_SLOT => Some(i as usize),
             _ => None,
         }
@@ -238,23 +261,24 @@ impl Program {
     /// jumps, `may_goto`, local calls and code-address loads; `None` for other
     /// instructions and for an `index` past the end.
     pub fn branch_target(&self, index: usize) -> Option<usize> {
-        let off = self.insns.get(index)?.branch_offset()?;
-        let slot = self.slot_of[index] as i64 + 1 + off;
+        let off = self.parts.insns.get(index)?.branch_offset()?;
+        let slot = self.parts.slot_of[index] as i64 + 1 + off;
         self.index_at_slot(slot as usize)
     }
 
     /// `(index, slot, instruction)` for each instruction.
     pub fn iter(&self) -> impl Iterator<Item = (usize, usize, &Insn)> + '_ {
-        self.insns
+        self.parts
+            .insns
             .iter()
             .enumerate()
-            .map(move |(i, insn)| (i, self.slot_of[i] as usize, insn))
+            .map(move |(i, insn)| (i, self.parts.slot_of[i] as usize, insn))
     }
 
     /// The program's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.slot_count() * SLOT);
-        for insn in &self.insns {
+        for insn in &self.parts.insns {
             insn.encode_into(&mut out);
         }
         out
