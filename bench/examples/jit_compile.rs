@@ -35,8 +35,8 @@ fn measure(w: &Workload, name: &str, opts: &JitOptions, repeats: usize) -> Resul
         let decoded = thread_cpu_time();
         // SAFETY: the compiled code is never run (only dropped), so verified mode's
         // requirement on the memory runs are given does not arise.
-        let jit = unsafe { JitProgram::compile_verified(&prog, &helpers, opts) }
-            .context("compiling")?;
+        let jit =
+            unsafe { JitProgram::compile_verified(&prog, &helpers, opts) }.context("compiling")?;
         let end = thread_cpu_time();
         insns = prog.len();
         total.push(end - start);
