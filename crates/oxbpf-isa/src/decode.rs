@@ -492,3 +492,424 @@ fn zero_off_unless_kfunc(r: &RawInsn) -> R<()> {
     }
     zero_off(r)
 }
+
+/// What the fast path of [`decode_fast`] makes of an opcode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FastKind {
+    /// Not on the fast path: [`decode_insn`] decides (rare forms and every error).
+    Slow,
+    AluImm,
+    AluReg,
+    Neg,
+    Endian,
+    JmpImm,
+    JmpReg,
+    Ja,
+    Exit,
+    /// Helper (`src` 0) or local (`src` 1) call.
+    Call,
+    Load,
+    StoreImm,
+    StoreReg,
+    /// `lddw` with `src` 0 (a plain 64-bit constant).
+    Lddw,
+}
+
+/// Per-opcode facts for the fast path: the operation and which fields must be what.
+#[derive(Clone, Copy)]
+struct FastEntry {
+    kind: FastKind,
+    width: Width,
+    alu: AluOp,
+    jmp: JmpOp,
+    size: Size,
+    order: ByteOrder,
+    /// Largest `dst` accepted (0 when it must be zero, 9 when written, 10 when read).
+    dst_max: u8,
+    /// Largest `src` accepted (0 when it must be zero).
+    src_max: u8,
+    /// The offset must be zero.
+    off_zero: bool,
+    /// The immediate must be zero.
+    imm_zero: bool,
+}
+
+const fn fast_entry(op: u8) -> FastEntry {
+    let slow = FastEntry {
+        kind: FastKind::Slow,
+        width: Width::W64,
+        alu: AluOp::Add,
+        jmp: JmpOp::Eq,
+        size: Size::W,
+        order: ByteOrder::ToLe,
+        dst_max: 0,
+        src_max: 0,
+        off_zero: true,
+        imm_zero: true,
+    };
+    let x = op & SRC_X != 0;
+    let code = op & 0xf0;
+    let cls = op & 0x07;
+    let width = if cls == CLS_ALU || cls == CLS_JMP32 {
+        Width::W32
+    } else {
+        Width::W64
+    };
+    let size = match op & 0x18 {
+        SZ_W => Size::W,
+        SZ_H => Size::H,
+        SZ_B => Size::B,
+        _ => Size::DW,
+    };
+    let e = FastEntry {
+        width,
+        size,
+        ..slow
+    };
+    match cls {
+        CLS_ALU | CLS_ALU64 => {
+            let alu = match code {
+                ALU_ADD => AluOp::Add,
+                ALU_SUB => AluOp::Sub,
+                ALU_MUL => AluOp::Mul,
+                // Offset 0 only: the signed forms (offset 1) take the slow path.
+                ALU_DIV => AluOp::Div,
+                ALU_MOD => AluOp::Mod,
+                ALU_OR => AluOp::Or,
+                ALU_AND => AluOp::And,
+                ALU_LSH => AluOp::Lsh,
+                ALU_RSH => AluOp::Rsh,
+                ALU_XOR => AluOp::Xor,
+                ALU_ARSH => AluOp::Arsh,
+                // Offset 0 only: sign-extending moves and address-space casts are slow.
+                ALU_MOV => AluOp::Mov,
+                ALU_NEG if !x => {
+                    return FastEntry {
+                        kind: FastKind::Neg,
+                        dst_max: 9,
+                        ..e
+                    }
+                }
+                ALU_END if !(x && cls == CLS_ALU64) => {
+                    let order = match (cls == CLS_ALU64, x) {
+                        (false, false) => ByteOrder::ToLe,
+                        (false, true) => ByteOrder::ToBe,
+                        _ => ByteOrder::Swap,
+                    };
+                    return FastEntry {
+                        kind: FastKind::Endian,
+                        order,
+                        dst_max: 9,
+                        imm_zero: false,
+                        ..e
+                    };
+                }
+                _ => return slow,
+            };
+            FastEntry {
+                kind: if x {
+                    FastKind::AluReg
+                } else {
+                    FastKind::AluImm
+                },
+                alu,
+                dst_max: 9,
+                src_max: if x { 10 } else { 0 },
+                imm_zero: x,
+                ..e
+            }
+        }
+        CLS_JMP | CLS_JMP32 => {
+            let jmp = match code {
+                JMP_JEQ => JmpOp::Eq,
+                JMP_JGT => JmpOp::Gt,
+                JMP_JGE => JmpOp::Ge,
+                JMP_JSET => JmpOp::Set,
+                JMP_JNE => JmpOp::Ne,
+                JMP_JSGT => JmpOp::Sgt,
+                JMP_JSGE => JmpOp::Sge,
+                JMP_JLT => JmpOp::Lt,
+                JMP_JLE => JmpOp::Le,
+                JMP_JSLT => JmpOp::Slt,
+                JMP_JSLE => JmpOp::Sle,
+                JMP_JA if !x && cls == CLS_JMP => {
+                    return FastEntry {
+                        kind: FastKind::Ja,
+                        off_zero: false,
+                        ..e
+                    }
+                }
+                JMP_EXIT if !x && cls == CLS_JMP => {
+                    return FastEntry {
+                        kind: FastKind::Exit,
+                        ..e
+                    }
+                }
+                JMP_CALL if !x && cls == CLS_JMP => {
+                    return FastEntry {
+                        kind: FastKind::Call,
+                        src_max: 1,
+                        imm_zero: false,
+                        ..e
+                    }
+                }
+                _ => return slow,
+            };
+            FastEntry {
+                kind: if x {
+                    FastKind::JmpReg
+                } else {
+                    FastKind::JmpImm
+                },
+                jmp,
+                dst_max: 10,
+                src_max: if x { 10 } else { 0 },
+                off_zero: false,
+                imm_zero: x,
+                ..e
+            }
+        }
+        CLS_LDX if op & 0xe0 == MODE_MEM => FastEntry {
+            kind: FastKind::Load,
+            dst_max: 9,
+            src_max: 10,
+            off_zero: false,
+            ..e
+        },
+        CLS_ST if op & 0xe0 == MODE_MEM => FastEntry {
+            kind: FastKind::StoreImm,
+            dst_max: 10,
+            off_zero: false,
+            imm_zero: false,
+            ..e
+        },
+        CLS_STX if op & 0xe0 == MODE_MEM => FastEntry {
+            kind: FastKind::StoreReg,
+            dst_max: 10,
+            src_max: 10,
+            off_zero: false,
+            ..e
+        },
+        CLS_LD if op == LDDW => FastEntry {
+            kind: FastKind::Lddw,
+            dst_max: 9,
+            imm_zero: false,
+            ..e
+        },
+        _ => slow,
+    }
+}
+
+static FAST: [FastEntry; 256] = {
+    let mut t = [fast_entry(0); 256];
+    let mut op = 0;
+    while op < 256 {
+        t[op] = fast_entry(op as u8);
+        op += 1;
+    }
+    t
+};
+
+/// A register number the fast path has checked to be at most 10.
+#[inline(always)]
+fn checked_reg(n: u8) -> Reg {
+    debug_assert!(n <= 10);
+    Reg::from_checked(n)
+}
+
+/// The common, well-formed instructions, decoded with one table look-up and one combined
+/// field check; `None` for everything else (rarer forms and every malformed slot), which
+/// [`decode_insn`] then decodes or rejects. Whenever this returns `Some((insn, n, _))`,
+/// `decode_insn` on the same slots returns `Ok((insn, n))`.
+///
+/// `next` gives the slot after `r`, if there is one (consulted for `lddw` only). The
+/// third value says whether the instruction has a [`Insn::branch_offset`].
+#[inline(always)]
+pub(crate) fn decode_fast(
+    r: RawInsn,
+    next: impl FnOnce() -> Option<RawInsn>,
+) -> Option<(Insn, usize, bool)> {
+    let e = &FAST[r.opcode as usize];
+    let bad = (r.dst > e.dst_max)
+        | (r.src > e.src_max)
+        | (e.off_zero & (r.off != 0))
+        | (e.imm_zero & (r.imm != 0));
+    if bad {
+        return None;
+    }
+    let dst = checked_reg(r.dst);
+    let mut branch = false;
+    let insn = match e.kind {
+        FastKind::Slow => return None,
+        FastKind::AluImm => Insn::Alu {
+            width: e.width,
+            op: e.alu,
+            dst,
+            src: Operand::Imm(r.imm),
+        },
+        FastKind::AluReg => Insn::Alu {
+            width: e.width,
+            op: e.alu,
+            dst,
+            src: Operand::Reg(checked_reg(r.src)),
+        },
+        FastKind::Neg => Insn::Neg {
+            width: e.width,
+            dst,
+        },
+        FastKind::Endian => {
+            if !matches!(r.imm, 16 | 32 | 64) {
+                return None;
+            }
+            Insn::Endian {
+                order: e.order,
+                bits: r.imm as u8,
+                dst,
+            }
+        }
+        FastKind::JmpImm => {
+            branch = true;
+            Insn::Jump {
+                width: e.width,
+                op: e.jmp,
+                dst,
+                src: Operand::Imm(r.imm),
+                off: r.off,
+            }
+        }
+        FastKind::JmpReg => {
+            branch = true;
+            Insn::Jump {
+                width: e.width,
+                op: e.jmp,
+                dst,
+                src: Operand::Reg(checked_reg(r.src)),
+                off: r.off,
+            }
+        }
+        FastKind::Ja => {
+            branch = true;
+            Insn::Ja {
+                off: r.off as i32,
+                long: false,
+            }
+        }
+        FastKind::Exit => Insn::Exit,
+        FastKind::Call => {
+            if r.src == 0 {
+                Insn::Call(CallTarget::Helper(r.imm))
+            } else {
+                branch = true;
+                Insn::Call(CallTarget::Local(r.imm))
+            }
+        }
+        FastKind::Load => Insn::Load {
+            size: e.size,
+            sign_extend: false,
+            dst,
+            src: checked_reg(r.src),
+            off: r.off,
+        },
+        FastKind::StoreImm => Insn::Store {
+            size: e.size,
+            dst,
+            off: r.off,
+            src: Operand::Imm(r.imm),
+        },
+        FastKind::StoreReg => Insn::Store {
+            size: e.size,
+            dst,
+            off: r.off,
+            src: Operand::Reg(checked_reg(r.src)),
+        },
+        FastKind::Lddw => {
+            let hi = next()?;
+            if hi.opcode | hi.dst | hi.src != 0 || hi.off != 0 {
+                return None;
+            }
+            return Some((
+                Insn::LoadImm64 {
+                    dst,
+                    value: LoadImm64::Imm((r.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32)),
+                },
+                2,
+                false,
+            ));
+        }
+    };
+    Some((insn, 1, branch))
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::*;
+
+    const OFFS: [i16; 8] = [0, 1, -1, 8, 16, 32, i16::MAX, i16::MIN];
+    const IMMS: [i32; 10] = [0, 1, -1, 16, 32, 64, 0x100, 0x110, 0x10000, i32::MIN];
+
+    /// The fast path agrees with `decode_insn` on every opcode and field combination
+    /// tried: where it decodes, it gives `decode_insn`'s instruction and length (and a
+    /// correct branch flag); where it declines, nothing is lost (`decode_insn` decides).
+    #[test]
+    fn fast_path_matches_decode_insn() {
+        let mut fast = 0usize;
+        let nexts = [
+            None,
+            Some(RawInsn::default()),
+            Some(RawInsn::new(0, 0, 0, 0, -7)),
+            Some(RawInsn::new(0x18, 0, 0, 0, 0)),
+            Some(RawInsn::new(0, 1, 0, 0, 0)),
+            Some(RawInsn::new(0, 0, 0, 3, 0)),
+        ];
+        for opcode in 0..=255u8 {
+            // Registers past the 4-bit field too: `RawInsn`'s fields are public.
+            for dst in (0..=16u8).chain([200]) {
+                for src in (0..=16u8).chain([255]) {
+                    for off in OFFS {
+                        for imm in IMMS {
+                            let r = RawInsn {
+                                opcode,
+                                dst,
+                                src,
+                                off,
+                                imm,
+                            };
+                            let cases: &[Option<RawInsn>] =
+                                if opcode == LDDW { &nexts } else { &nexts[..2] };
+                            for &next in cases {
+                                let Some((insn, n, branch)) = decode_fast(r, || next) else {
+                                    continue;
+                                };
+                                fast += 1;
+                                let slots: Vec<RawInsn> = std::iter::once(r).chain(next).collect();
+                                assert_eq!(decode_insn(&slots), Ok((insn, n)), "{r:?} {next:?}");
+                                assert_eq!(branch, insn.branch_offset().is_some(), "{r:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Not vacuous: the common forms are on the fast path.
+        assert!(fast > 100_000, "only {fast} fast decodes");
+    }
+
+    #[test]
+    fn fast_path_declines_malformed_slots() {
+        // A few malformed slots of fast-path opcodes: the fast path declines them all.
+        for r in [
+            RawInsn::new(0xb7, 10, 0, 0, 1), // write to r10
+            RawInsn::new(0x07, 1, 2, 0, 1),  // src set on an immediate ALU op
+            RawInsn::new(0x0f, 1, 2, 0, 1),  // immediate set on a register ALU op
+            RawInsn::new(0x95, 0, 0, 0, 1),  // exit with an immediate
+            RawInsn::new(0x85, 0, 3, 0, 1),  // unknown call kind
+            RawInsn::new(0x61, 1, 11, 0, 0), // src r11
+            RawInsn::new(0xdc, 1, 0, 0, 8),  // byte swap of 8 bits
+            RawInsn::new(0x05, 1, 0, 2, 0),  // ja with a dst
+            RawInsn::new(0x18, 1, 0, 0, 0),  // lddw without a second slot (below)
+        ] {
+            assert!(decode_fast(r, || None).is_none(), "{r:?}");
+            assert!(decode_insn(&[r]).is_err(), "{r:?}");
+        }
+    }
+}

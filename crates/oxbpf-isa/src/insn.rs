@@ -39,6 +39,11 @@ impl Reg {
         }
     }
 
+    /// A register from a number the caller has checked to be at most 10.
+    pub(crate) const fn from_checked(n: u8) -> Reg {
+        Reg(n)
+    }
+
     /// The register number, 0..=10.
     pub const fn num(self) -> u8 {
         self.0

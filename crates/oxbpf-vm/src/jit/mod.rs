@@ -163,8 +163,9 @@ struct Counted {
 /// Runs without a [`RunContext::budget`] use a body without instruction counting (and
 /// report no [`RunOutcome::insns_executed`]). With [`JitOptions::budget_checks`] runs with
 /// a budget use a second body that counts instructions per basic block: it is compiled the
-/// first time a run asks for a budget (from a copy of the program and helpers kept for
-/// that), so programs that never get a budget pay for one body only. Without
+/// first time a run asks for a budget (from the program, kept by a shared reference as
+/// [`Program`]'s `clone` is, and a copy of the helpers), so programs that never get a
+/// budget pay for one body only. Without
 /// `budget_checks` a run with a budget is refused. Pass `Some(u64::MAX)` as the budget to
 /// count instructions without a limit.
 pub struct JitProgram {
