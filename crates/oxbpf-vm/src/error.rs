@@ -63,3 +63,17 @@ pub enum LoadError {
     #[error("JIT: verified mode (no run-time memory checks) is only available through the unsafe `JitProgram::compile_verified`, for a program a verifier accepted; `JitProgram::compile` makes checked code")]
     VerifiedModeNeedsUnsafe,
 }
+
+/// What a `lddw` refers to when only a loader can resolve it (a map or a variable), for
+/// [`LoadError::UnresolvedPseudo`]; `None` for values an engine loads as they are.
+pub(crate) fn unresolved_pseudo(value: &oxbpf_isa::LoadImm64) -> Option<&'static str> {
+    use oxbpf_isa::LoadImm64;
+    Some(match value {
+        LoadImm64::Imm(_) | LoadImm64::CodeAddr(_) => return None,
+        LoadImm64::MapFd(_) => "map file descriptor",
+        LoadImm64::MapValue { .. } => "map value (by file descriptor)",
+        LoadImm64::VariableAddr { .. } => "BTF variable",
+        LoadImm64::MapIdx(_) => "map index",
+        LoadImm64::MapIdxValue { .. } => "map value (by map index)",
+    })
+}

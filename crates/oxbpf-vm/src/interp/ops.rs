@@ -669,13 +669,7 @@ fn translate(
                     CODE_ADDR_BASE + t as u64
                 }
                 other => {
-                    let what = match other {
-                        LoadImm64::MapFd(_) => "map file descriptor",
-                        LoadImm64::MapValue { .. } => "map value (by file descriptor)",
-                        LoadImm64::VariableAddr { .. } => "BTF variable",
-                        LoadImm64::MapIdx(_) => "map index",
-                        _ => "map value (by map index)",
-                    };
+                    let what = crate::error::unresolved_pseudo(&other).unwrap_or("value");
                     return Err(LoadError::UnresolvedPseudo { pc: slot, what });
                 }
             };

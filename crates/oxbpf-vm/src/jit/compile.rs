@@ -1639,19 +1639,7 @@ impl<'a> Gen<'a> {
                     let t = self.prog.branch_target(i).unwrap_or(0);
                     self.mov_imm(xr(dst), super::code_addr_value(self.prog.slot(t)));
                 }
-                other => {
-                    let what = match other {
-                        LoadImm64::MapFd(_) => "map file descriptor",
-                        LoadImm64::MapValue { .. } => "map value (by file descriptor)",
-                        LoadImm64::VariableAddr { .. } => "BTF variable",
-                        LoadImm64::MapIdx(_) => "map index",
-                        _ => "map value (by map index)",
-                    };
-                    return Err(LoadError::UnresolvedPseudo {
-                        pc: self.pc(i),
-                        what,
-                    });
-                }
+                _ => return self.refuse_unresolved(i),
             },
             Insn::LoadPacket { mode, size, imm } => self.packet(mode, size, imm),
             Insn::Ja { .. } => {
@@ -2103,6 +2091,19 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// The load error for a `lddw` at `i` whose value only a loader can resolve (a map or
+    /// a variable).
+    fn refuse_unresolved<T>(&self, i: usize) -> R<T> {
+        let what = match &self.insns[i] {
+            Insn::LoadImm64 { value, .. } => crate::error::unresolved_pseudo(value),
+            _ => None,
+        };
+        Err(LoadError::UnresolvedPseudo {
+            pc: self.pc(i),
+            what: what.unwrap_or("value"),
+        })
+    }
+
     /// Compiles instruction `i` with the patterns that start there; returns how many
     /// instructions it consumed.
     fn emit_one(&mut self, i: usize) -> R<usize> {
@@ -2122,6 +2123,13 @@ impl<'a> Gen<'a> {
         let mut i = 0;
         while i < n {
             if self.an.ctx[i] == 0 {
+                // Unreachable code is not compiled, but a `lddw` that needs a loader's
+                // resolution is refused wherever it is, as the interpreter does.
+                if let Insn::LoadImm64 { value, .. } = &self.insns[i] {
+                    if crate::error::unresolved_pseudo(value).is_some() {
+                        return self.refuse_unresolved(i);
+                    }
+                }
                 self.insn_offsets[i] = u32::MAX;
                 i += 1;
                 continue;

@@ -1405,3 +1405,27 @@ fn assert_jit_matches_interpreter(p: &[Insn], h: &Helpers, what: &str) {
         assert_eq!(got, want, "{what} {o:?}");
     }
 }
+
+/// Fuzz finding: a `lddw` of a map value (by descriptor) in code after an endless loop, in
+/// a program with a bpf-to-bpf call (so the JIT skips unreachable code). The interpreter
+/// refused the program at load; the JIT compiled it. Both must refuse it alike.
+#[test]
+fn unresolved_lddw_in_unreachable_code_is_refused_by_both_engines() {
+    let bytes = parse_hex_bytes(
+        "004d000000000000005d000000000000000500ffff0000000087000000000000\
+         00060000000000000006000000000000000600000000000000bf000000000000\
+         00170000000000000063100000000000005d1000000000000018280000000000\
+         00000000000000000085100000000000006310000000000000",
+    );
+    // The fuzz target's input: a selector byte (no memory), then the program.
+    assert!(!super::fuzz::differential(&bytes));
+    let prog = Program::decode(&bytes[1..]).unwrap();
+    let e = JitProgram::compile(&prog, &Helpers::new(), &JitOptions::checked()).unwrap_err();
+    assert_eq!(
+        e,
+        LoadError::UnresolvedPseudo {
+            pc: 11,
+            what: "map value (by file descriptor)"
+        }
+    );
+}
