@@ -19,6 +19,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CASES=${1:-20000}
 SEED=${2:-$(date +%s)}
+for v in "$CASES" "$SEED"; do
+  case "$v" in
+    ''|*[!0-9]*)
+      echo "usage: scripts/diff-campaign.sh [CASES] [FIRST_SEED] (whole numbers): got \`$v'" >&2
+      exit 2 ;;
+  esac
+done
 echo "diff campaign: $CASES cases from seed $SEED"
 export OXBPF_DIFF_SEED=$SEED
 OXBPF_KERNEL_DIFF_CASES=$CASES cargo test --release -p oxbpf-testgen --test jit_vs_kernel -- --nocapture

@@ -24,6 +24,11 @@
 set -euo pipefail
 
 secs="${1:-30}"
+case "$secs" in
+  ''|*[!0-9]*)
+    echo "usage: scripts/fuzz-smoke.sh [SECONDS] [TARGET...] (SECONDS a whole number): got \`$secs'" >&2
+    exit 2 ;;
+esac
 shift || true
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fuzz="$root/fuzz"

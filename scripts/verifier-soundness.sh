@@ -12,6 +12,18 @@ set -eu
 budget=${1:-60}
 batch=${2:-20000}
 seed=${OXBPF_SOUNDNESS_SEED:-1}
+for v in "$budget" "$batch" "$seed"; do
+    case "$v" in
+        ''|*[!0-9]*)
+            echo "usage: scripts/verifier-soundness.sh [SECONDS] [BATCH] (whole numbers; OXBPF_SOUNDNESS_SEED too): got \`$v'" >&2
+            exit 2 ;;
+    esac
+done
+if [ "$batch" -lt 4 ]; then
+    echo "verifier-soundness: BATCH must be at least 4 (a quarter of it goes to the kernel comparison)" >&2
+    exit 2
+fi
+runs=0
 cd "$(dirname "$0")/.."
 cargo test --release -p oxbpf-verifier --test soundness --test kernel_differential --no-run >/dev/null 2>&1
 start=$(date +%s)
@@ -29,5 +41,6 @@ while [ $(( $(date +%s) - start )) -lt "$budget" ]; do
         exit 1
     fi
     seed=$((seed + batch))
+    runs=$((runs + 1))
 done
-echo "no soundness problem found"
+echo "no soundness problem found in $runs batch(es) of $batch programs per generator"
