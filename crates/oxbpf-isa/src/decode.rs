@@ -457,18 +457,10 @@ fn decode_jmp(r: &RawInsn) -> R<Insn> {
             zero_imm(r)?;
             return Ok(Insn::MayGoto { off: r.off });
         }
-        JMP_JEQ => JmpOp::Eq,
-        JMP_JGT => JmpOp::Gt,
-        JMP_JGE => JmpOp::Ge,
-        JMP_JSET => JmpOp::Set,
-        JMP_JNE => JmpOp::Ne,
-        JMP_JSGT => JmpOp::Sgt,
-        JMP_JSGE => JmpOp::Sge,
-        JMP_JLT => JmpOp::Lt,
-        JMP_JLE => JmpOp::Le,
-        JMP_JSLT => JmpOp::Slt,
-        JMP_JSLE => JmpOp::Sle,
-        _ => return Err(DecodeErrorKind::UnknownOpcode(op)),
+        code => match cond_jump(code) {
+            Some(j) => j,
+            None => return Err(DecodeErrorKind::UnknownOpcode(op)),
+        },
     };
     let src = if x {
         zero_imm(r)?;
@@ -621,17 +613,6 @@ const fn fast_entry(op: u8) -> FastEntry {
         }
         CLS_JMP | CLS_JMP32 => {
             let jmp = match code {
-                JMP_JEQ => JmpOp::Eq,
-                JMP_JGT => JmpOp::Gt,
-                JMP_JGE => JmpOp::Ge,
-                JMP_JSET => JmpOp::Set,
-                JMP_JNE => JmpOp::Ne,
-                JMP_JSGT => JmpOp::Sgt,
-                JMP_JSGE => JmpOp::Sge,
-                JMP_JLT => JmpOp::Lt,
-                JMP_JLE => JmpOp::Le,
-                JMP_JSLT => JmpOp::Slt,
-                JMP_JSLE => JmpOp::Sle,
                 JMP_JA if !x && cls == CLS_JMP => {
                     return FastEntry {
                         kind: FastKind::Ja,
@@ -653,7 +634,10 @@ const fn fast_entry(op: u8) -> FastEntry {
                         ..e
                     }
                 }
-                _ => return slow,
+                c => match cond_jump(c) {
+                    Some(j) => j,
+                    None => return slow,
+                },
             };
             FastEntry {
                 kind: if x {
@@ -912,4 +896,22 @@ mod fast_tests {
             assert!(decode_insn(&[r]).is_err(), "{r:?}");
         }
     }
+}
+
+/// The conditional jump of a jump-class operation code (`code` = `op & 0xf0`), if it is one.
+const fn cond_jump(code: u8) -> Option<JmpOp> {
+    Some(match code {
+        JMP_JEQ => JmpOp::Eq,
+        JMP_JGT => JmpOp::Gt,
+        JMP_JGE => JmpOp::Ge,
+        JMP_JSET => JmpOp::Set,
+        JMP_JNE => JmpOp::Ne,
+        JMP_JSGT => JmpOp::Sgt,
+        JMP_JSGE => JmpOp::Sge,
+        JMP_JLT => JmpOp::Lt,
+        JMP_JLE => JmpOp::Le,
+        JMP_JSLT => JmpOp::Slt,
+        JMP_JSLE => JmpOp::Sle,
+        _ => return None,
+    })
 }
