@@ -824,6 +824,24 @@ pub(crate) fn decode_fast(
     Some((insn, 1, branch))
 }
 
+/// The conditional jump of a jump-class operation code (`code` = `op & 0xf0`), if it is one.
+const fn cond_jump(code: u8) -> Option<JmpOp> {
+    Some(match code {
+        JMP_JEQ => JmpOp::Eq,
+        JMP_JGT => JmpOp::Gt,
+        JMP_JGE => JmpOp::Ge,
+        JMP_JSET => JmpOp::Set,
+        JMP_JNE => JmpOp::Ne,
+        JMP_JSGT => JmpOp::Sgt,
+        JMP_JSGE => JmpOp::Sge,
+        JMP_JLT => JmpOp::Lt,
+        JMP_JLE => JmpOp::Le,
+        JMP_JSLT => JmpOp::Slt,
+        JMP_JSLE => JmpOp::Sle,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod fast_tests {
     use super::*;
@@ -896,22 +914,4 @@ mod fast_tests {
             assert!(decode_insn(&[r]).is_err(), "{r:?}");
         }
     }
-}
-
-/// The conditional jump of a jump-class operation code (`code` = `op & 0xf0`), if it is one.
-const fn cond_jump(code: u8) -> Option<JmpOp> {
-    Some(match code {
-        JMP_JEQ => JmpOp::Eq,
-        JMP_JGT => JmpOp::Gt,
-        JMP_JGE => JmpOp::Ge,
-        JMP_JSET => JmpOp::Set,
-        JMP_JNE => JmpOp::Ne,
-        JMP_JSGT => JmpOp::Sgt,
-        JMP_JSGE => JmpOp::Sge,
-        JMP_JLT => JmpOp::Lt,
-        JMP_JLE => JmpOp::Le,
-        JMP_JSLT => JmpOp::Slt,
-        JMP_JSLE => JmpOp::Sle,
-        _ => return None,
-    })
 }
