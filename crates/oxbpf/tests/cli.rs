@@ -538,4 +538,13 @@ fn help_is_short_at_the_top_and_exit_statuses_fit_each_command() {
         help.contains("  1  nothing matches the pattern\n"),
         "{help}"
     );
+    // Commands that run no program have no status 1.
+    for cmd in ["asm", "build", "map"] {
+        let o = oxbpf(&[cmd, "--help"]);
+        let help = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            help.contains("Exit status:\n  0  success\n  2  ") && !help.contains("\n  1  "),
+            "{cmd}: {help}"
+        );
+    }
 }

@@ -5,9 +5,14 @@ use anyhow::anyhow;
 use std::io::Write;
 use std::path::PathBuf;
 
+const EXIT: &str = "\
+Exit status:
+  0  success
+  2  usage error, or input that could not be read or assembled (the error names line:column)";
+
 /// Assemble eBPF assembly (LLVM or conformance syntax, mixed freely) into raw bytecode.
 #[derive(clap::Args)]
-#[command(after_help = super::EXIT_CODES)]
+#[command(after_help = EXIT)]
 pub struct Args {
     /// The assembly file.
     file: PathBuf,

@@ -6,6 +6,11 @@ use oxbpf_obj::build::{self, BuildError, BuildOptions};
 use oxbpf_obj::Object;
 use std::path::PathBuf;
 
+const EXIT: &str = "\
+Exit status:
+  0  success
+  2  usage error, clang missing or failing (its messages are shown), or input that could not be read";
+
 /// Compile a C file to an eBPF object.
 ///
 /// Runs `clang -O2 -g -target bpf -D__TARGET_ARCH_<host>` with oxbpf's header included
@@ -15,7 +20,7 @@ use std::path::PathBuf;
 /// so libbpf-style and BCC-style programs compile unchanged. Warnings from clang go to
 /// stderr; the object is then loaded to list its programs and maps.
 #[derive(clap::Args)]
-#[command(after_help = super::EXIT_CODES)]
+#[command(after_help = EXIT)]
 pub struct Args {
     /// The C source file.
     file: PathBuf,

@@ -4,9 +4,14 @@ use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use std::path::PathBuf;
 
+const EXIT: &str = "\
+Exit status:
+  0  success
+  2  usage error, or a state directory or saved map that does not exist or could not be read";
+
 /// Show maps that `oxbpf exec prog.o --state DIR` kept.
 #[derive(clap::Args)]
-#[command(after_help = super::EXIT_CODES)]
+#[command(after_help = EXIT)]
 pub struct Args {
     #[command(subcommand)]
     command: MapCommand,
