@@ -1159,7 +1159,8 @@ impl KernelObject {
     /// The program's instructions as the kernel would get them (maps relocated to this
     /// object's maps, CO-RE applied, called functions linked), and its license.
     fn relocated(&self, program: &str) -> Result<(Vec<RawInsn>, String), KernelError> {
-        // aya-obj's relocation code has `todo!()`s for symbol kinds it does not expect.
+        // aya-obj's relocation code panics (unimplemented-branch macros) on symbol kinds it
+        // does not expect; oxbpf-obj refuses those first, this catches anything left.
         oxbpf_obj::aya_compat::catch_panic("aya-obj", || self.relocated_unguarded(program))
             .map_err(|source| KernelError::ObjectFile { source })?
     }

@@ -11,7 +11,7 @@
 //! - [`parse_with_aya`] / [`Object::aya_object`] run aya-obj only on bytes that
 //!   [`Object::parse`] accepted;
 //! - [`catch_panic`] turns a panic that gets through anyway (aya-obj's relocation code
-//!   has `todo!()`s) into [`ObjError::Aya`]: the process keeps running; the default
+//!   panics on symbol kinds it has no branch for) into [`ObjError::Aya`]: the process keeps running; the default
 //!   panic hook still prints the panic message on stderr. An abort (say an allocation
 //!   as large as a hostile size) cannot be caught, which is why the checks come first.
 

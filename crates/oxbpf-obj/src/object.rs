@@ -435,7 +435,7 @@ struct Loader<'a> {
 /// Checks the symbol of a relocation against code, as libbpf and aya-obj read it: a
 /// function symbol (the callee itself; clang puts `fn_imm` in the instruction: -1 for a
 /// call, 0 for a code address) or a section symbol (the immediate locates the callee
-/// inside the section). aya-obj panics on other symbol types (`todo!()`) and ignores the
+/// inside the section). aya-obj panics on other symbol types (it has no branch for them) and ignores the
 /// immediate of a function symbol, so anything else would link differently there.
 fn code_symbol(sym: &SymInfo, sname: &str, imm: i32, fn_imm: i32) -> Result<(), String> {
     match sym.st_type {
