@@ -201,90 +201,78 @@ fn histograms_at_the_end() {
 
 #[test]
 fn usage_errors() {
-    let o = oxbpf(&["run", &hello()]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("the userspace backend needs something to run the programs on")
-    );
-    let o = oxbpf(&["run", "/no/such.o", "--", "true"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).starts_with("oxbpf: /no/such.o: "),
-        "{}",
-        text(&o.stderr)
-    );
+    let hello = hello();
     let obj = common::root().join("examples/hello.o");
-    let o = oxbpf(&["run", obj.to_str().unwrap(), "--", "true"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("no program has a section that says where to attach it"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = oxbpf(&[
-        "run",
-        obj.to_str().unwrap(),
-        "--attach",
-        "nonsense",
-        "--",
-        "true",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).starts_with("oxbpf: attach target `nonsense`"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = oxbpf(&[
-        "run",
-        obj.to_str().unwrap(),
-        "--attach",
-        "tracepoint:sched:sched_switch",
-        "--",
-        "true",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    let o = oxbpf(&[
-        "run",
-        obj.to_str().unwrap(),
-        "--format",
-        "pid",
-        "--attach",
-        "tracepoint:syscalls:sys_enter_openat",
-        "--",
-        "true",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).starts_with("oxbpf: --format: record format, field 0 `pid`"),
-        "{}",
-        text(&o.stderr)
-    );
-    let o = oxbpf(&[
-        "run",
-        obj.to_str().unwrap(),
-        "--attach",
-        "hello_world=tracepoint:syscalls:sys_enter_openat",
-        "--",
-        "sh",
-        "-c",
-        "exit 7",
-    ]);
-    assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
-    let o = oxbpf(&[
-        "run",
-        obj.to_str().unwrap(),
-        "--attach",
-        "tracepoint:syscalls:sys_enter_openat",
-        "--",
-        "/no/such/command",
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).contains("/no/such/command"),
-        "{}",
-        text(&o.stderr)
-    );
+    let obj = obj.to_str().unwrap();
+    let openat = "tracepoint:syscalls:sys_enter_openat";
+    // (arguments, exit status, text stderr must contain)
+    let cases: [(&[&str], i32, &str); 8] = [
+        (
+            &["run", &hello],
+            2,
+            "the userspace backend needs something to run the programs on",
+        ),
+        (
+            &["run", "/no/such.o", "--", "true"],
+            2,
+            "oxbpf: /no/such.o: ",
+        ),
+        (
+            &["run", obj, "--", "true"],
+            2,
+            "no program has a section that says where to attach it",
+        ),
+        (
+            &["run", obj, "--attach", "nonsense", "--", "true"],
+            2,
+            "oxbpf: attach target `nonsense`",
+        ),
+        (
+            &[
+                "run",
+                obj,
+                "--attach",
+                "tracepoint:sched:sched_switch",
+                "--",
+                "true",
+            ],
+            1,
+            "",
+        ),
+        (
+            &[
+                "run", obj, "--format", "pid", "--attach", openat, "--", "true",
+            ],
+            2,
+            "oxbpf: --format: record format, field 0 `pid`",
+        ),
+        // The command's own exit status.
+        (
+            &[
+                "run",
+                obj,
+                "--attach",
+                "hello_world=tracepoint:syscalls:sys_enter_openat",
+                "--",
+                "sh",
+                "-c",
+                "exit 7",
+            ],
+            7,
+            "",
+        ),
+        (
+            &["run", obj, "--attach", openat, "--", "/no/such/command"],
+            2,
+            "/no/such/command",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let o = oxbpf(args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[test]
