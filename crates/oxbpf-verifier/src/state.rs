@@ -685,6 +685,13 @@ mod tests {
         assert!(std::mem::size_of::<Frame>() <= 11 * 104 + 64);
     }
 
+    /// `old` covers `cur` (a state exploring `cur` may be pruned), and not the reverse.
+    fn covers_one_way(old: &Frame, cur: &Frame) {
+        let (o, c) = (st(vec![old.clone()]), st(vec![cur.clone()]));
+        assert!(state_covers(&o, &c, &[FrameMask::ALL]));
+        assert!(!state_covers(&c, &o, &[FrameMask::ALL]));
+    }
+
     fn st(frames: Vec<Frame>) -> State {
         State {
             frames,
@@ -702,16 +709,7 @@ mod tests {
         let mut cur = Frame::new(0, 0, None);
         old.regs[1] = RegState::scalar(Scalar::urange(0, 10));
         cur.regs[1] = RegState::constant(5);
-        assert!(state_covers(
-            &st(vec![old.clone()]),
-            &st(vec![cur.clone()]),
-            &[FrameMask::ALL]
-        ));
-        assert!(!state_covers(
-            &st(vec![cur.clone()]),
-            &st(vec![old.clone()]),
-            &[FrameMask::ALL]
-        ));
+        covers_one_way(&old, &cur);
         // A dead register does not matter.
         assert!(state_covers(
             &st(vec![cur.clone()]),
@@ -758,29 +756,11 @@ mod tests {
         q.range = 30;
         cur.regs[3] = q;
         // More proven bytes are fine; fewer are not.
-        assert!(state_covers(
-            &st(vec![old.clone()]),
-            &st(vec![cur.clone()]),
-            &[FrameMask::ALL]
-        ));
-        assert!(!state_covers(
-            &st(vec![cur.clone()]),
-            &st(vec![old.clone()]),
-            &[FrameMask::ALL]
-        ));
+        covers_one_way(&old, &cur);
         // Initialized stack covers uninitialized bytes of the old state, not the reverse.
         let (s, _) = cur.slot_mut(-8);
         s.bytes = [StackByte::Misc; 8];
-        assert!(state_covers(
-            &st(vec![old.clone()]),
-            &st(vec![cur.clone()]),
-            &[FrameMask::ALL]
-        ));
-        assert!(!state_covers(
-            &st(vec![cur.clone()]),
-            &st(vec![old.clone()]),
-            &[FrameMask::ALL]
-        ));
+        covers_one_way(&old, &cur);
         // A spilled pointer is not plain data.
         let (s, _) = old.slot_mut(-16);
         s.bytes = [StackByte::Misc; 8];
