@@ -162,7 +162,7 @@ pub(crate) enum TraceSource {
 }
 
 /// Which kernel trace lines to keep (besides the instance's own pid filter).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct TraceKeep {
     /// Only this process (thread group); lines whose tgid is unknown are kept.
     pub tgid: Option<u32>,
@@ -170,9 +170,20 @@ pub(crate) struct TraceKeep {
     /// command's process before it execs (it still has the spawning thread's name); nor
     /// oxbpf's own process.
     pub skip_tids: Vec<u32>,
+    /// oxbpf's own process id (read once: `getpid` is a system call).
+    own: u32,
 }
 
 impl TraceKeep {
+    /// Keeps the lines of thread group `tgid` (all when `None`), not those of `skip_tids`.
+    pub fn new(tgid: Option<u32>, skip_tids: Vec<u32>) -> TraceKeep {
+        TraceKeep {
+            tgid,
+            skip_tids,
+            own: std::process::id(),
+        }
+    }
+
     fn keeps(&self, r: &oxbpf_kernel::TraceRecord) -> bool {
         let oxbpf_kernel::TraceRecord::Line(l) = r else {
             return true;
@@ -181,8 +192,7 @@ impl TraceKeep {
             return false;
         }
         // oxbpf's own calls (loading, attaching) before the kernel-side filter was set.
-        let own = std::process::id();
-        if l.pid == own || l.tgid == Some(own) {
+        if l.pid == self.own || l.tgid == Some(self.own) {
             return false;
         }
         match (self.tgid, l.tgid) {

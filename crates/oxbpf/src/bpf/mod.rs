@@ -668,10 +668,7 @@ impl Bpf {
                 let filtered = spawned.is_some();
                 let mut child = match spawned {
                     Some((child, spawner)) => {
-                        self.sinks.trace_keep = Some(events::TraceKeep {
-                            tgid: None,
-                            skip_tids: vec![spawner],
-                        });
+                        self.sinks.trace_keep = Some(events::TraceKeep::new(None, vec![spawner]));
                         child
                     }
                     None => c.spawn().map_err(|error| BpfError::Io {
@@ -801,10 +798,7 @@ impl Bpf {
             .collect();
         tids.sort_unstable();
         inst.set_pid_filter(&tids, true)?;
-        self.sinks.trace_keep = Some(events::TraceKeep {
-            tgid: u32::try_from(pid).ok(),
-            skip_tids: Vec::new(),
-        });
+        self.sinks.trace_keep = Some(events::TraceKeep::new(u32::try_from(pid).ok(), Vec::new()));
         Ok(true)
     }
 
